@@ -1,0 +1,114 @@
+//! Command-line definitions (clap). `main.rs` parses them and calls the library.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::ModelKind;
+use crate::units::HumanDuration;
+use crate::workload::WorkloadKind;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "iobench",
+    version,
+    about = "Measure what each execution model costs for the same I/O-bound work",
+    long_about = "iobench runs identical I/O-bound operations under sequential code, a thread per \
+in-flight op, a bounded thread pool, worker processes and single-thread event loops (tokio, \
+async-std, smol), each trial in a fresh process, and records throughput, latency, memory and CPU.\n\n\
+With no command it runs scenarios/quick.toml and writes reports/<timestamp>/.",
+    after_help = "Examples:\n  iobench                                  run the default scenario\n  \
+iobench run scenarios/full.toml          run another scenario\n  \
+iobench run --models threads,smol --concurrency 10,1000 --duration 2s\n  \
+iobench list                             show every workload and model"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run scenarios: every cell, every trial in a fresh process, results in a run folder.
+    #[command(
+        after_help = "Examples:\n  iobench run\n  iobench run scenarios/full.toml --out /tmp/run1\n  \
+iobench run --workloads sleep --models sequential,threads,tokio-current-thread --concurrency 1,100,1000 --trials 5"
+    )]
+    Run(RunArgs),
+    /// List every workload and model with a one-line description and its parameters.
+    List,
+    /// Run one trial and print its JSON record (used by `run`).
+    #[command(hide = true)]
+    Trial {
+        /// The cell, as JSON.
+        #[arg(long)]
+        cell: String,
+        /// The trial's index within its cell.
+        #[arg(long, default_value_t = 0)]
+        trial: u32,
+    },
+    /// Serve a `processes` trial as a worker process over stdin and stdout (used by `trial`).
+    #[command(hide = true)]
+    Worker,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Scenario files to run, in order [default: scenarios/quick.toml].
+    pub scenarios: Vec<PathBuf>,
+    /// Run folder [default: reports/<UTC timestamp>/, and reports/latest points at it].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Only these models, e.g. `threads,tokio-current-thread` (see `iobench list`).
+    #[arg(long, value_delimiter = ',', value_parser = parse_model, value_name = "MODEL,...")]
+    pub models: Option<Vec<ModelKind>>,
+    /// Only these concurrency levels, e.g. `1,10,100`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..), value_name = "C,...")]
+    pub concurrency: Option<Vec<u32>>,
+    /// Trials per cell (each in a fresh process).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub trials: Option<u32>,
+    /// Warm-up before each measured window, e.g. `1s` (may be `0s`).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub warmup: Option<Duration>,
+    /// Length of each measured window, e.g. `3s`.
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Only these workloads of the scenario, e.g. `sleep`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_workload, value_name = "KIND,...")]
+    pub workloads: Option<Vec<WorkloadKind>>,
+}
+
+fn parse_model(s: &str) -> Result<ModelKind, String> {
+    ModelKind::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = ModelKind::ALL.iter().map(|m| m.name()).collect();
+        format!("unknown model `{s}`; expected one of: {}", names.join(", "))
+    })
+}
+
+fn parse_workload(s: &str) -> Result<WorkloadKind, String> {
+    WorkloadKind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = WorkloadKind::ALL.iter().map(|k| k.name()).collect();
+            format!(
+                "unknown workload `{s}`; expected one of: {}",
+                names.join(", ")
+            )
+        })
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    s.parse::<HumanDuration>().map(|h| h.0)
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}

@@ -1,0 +1,33 @@
+//! iobench: the same I/O-bound operations under sequential, thread-per-op, thread-pool,
+//! multiprocess and single-thread async execution models, measured on your machine.
+//!
+//! The data flow, from scenario file to summary (see `docs/ARCHITECTURE.md`):
+//!
+//! ```text
+//! scenario.toml ─► scenario::Scenario ─► cells ─► orchestrator ─spawn─► iobench trial
+//!                                                     │                 (trial::run_trial:
+//!                                                     │                  model × workload,
+//!                                                     │                  driver, measure)
+//!                                                     ◄── one JSON TrialRecord per trial
+//!                      results.jsonl ◄────────────────┤
+//!                      summary.json  ◄── report::summary (stats medians)
+//! ```
+
+pub mod cli;
+pub mod error;
+pub mod list;
+pub mod measure;
+pub mod model;
+pub mod orchestrator;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod stats;
+pub mod trial;
+pub mod units;
+pub mod workload;
+
+pub use error::Error;
+pub use model::ModelKind;
+pub use scenario::{Cell, Scenario};
+pub use workload::{WorkloadKind, WorkloadSpec};

@@ -1,0 +1,62 @@
+//! The `iobench` binary: parse the command line, call the library, map errors to exit
+//! codes (0 ok, 1 failure, 2 bad input, 130 interrupted).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use iobench::cli::{Cli, Command, RunArgs};
+use iobench::scenario::{Cell, Overrides};
+use iobench::{Error, list, model, run, trial};
+
+fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
+    let overrides = Overrides {
+        models: args.models,
+        concurrency: args.concurrency,
+        trials: args.trials,
+        warmup: args.warmup,
+        duration: args.duration,
+        workloads: args.workloads,
+    };
+    let scenarios = run::load_scenarios(&args.scenarios, &overrides)?;
+    let outcome = run::run(&scenarios, args.out.as_deref())?;
+    print!("{}", run::closing_text(&outcome));
+    Ok(if outcome.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn trial_command(cell: &str, trial: u32) -> Result<ExitCode, Error> {
+    let cell: Cell = serde_json::from_str(cell)
+        .map_err(|e| Error::Usage(format!("--cell is not a cell: {e}")))?;
+    let record = trial::run_trial(&cell, trial);
+    println!(
+        "{}",
+        serde_json::to_string(&record).map_err(anyhow::Error::from)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_command(RunArgs::default()),
+        Some(Command::Run(args)) => run_command(args),
+        Some(Command::List) => {
+            print!("{}", list::render());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Trial { cell, trial }) => trial_command(&cell, trial),
+        Some(Command::Worker) => model::processes::worker_main()
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Error::from),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! A monotonic clock that means the same thing in every process of a trial.
+//!
+//! `std::time::Instant` cannot cross a process boundary, and the `processes` model needs
+//! its workers to share the trial's measured window. `Mono` is `CLOCK_MONOTONIC` in
+//! nanoseconds (what `Instant` reads on Linux), so a window computed in the trial process
+//! is valid in its worker processes.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A point on `CLOCK_MONOTONIC`, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Mono(pub u64);
+
+impl Mono {
+    #[inline]
+    pub fn now() -> Mono {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into the timespec we own; CLOCK_MONOTONIC always exists.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        Mono(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    }
+
+    pub fn add(self, d: Duration) -> Mono {
+        Mono(self.0 + d.as_nanos() as u64)
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    #[inline]
+    pub fn since(self, earlier: Mono) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// Sleeps the calling thread until this point (returns at once if it has passed).
+    pub fn sleep_until(self) {
+        let now = Mono::now();
+        if self > now {
+            std::thread::sleep(self.since(now));
+        }
+    }
+}
+
+/// The phases of a trial: warm-up from `start` to `measure_from`, the measured window from
+/// `measure_from` to `measure_until`. An op counts when it completes inside the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start: Mono,
+    pub measure_from: Mono,
+    pub measure_until: Mono,
+}
+
+impl Window {
+    /// A window that starts now.
+    pub fn starting_now(warmup: Duration, duration: Duration) -> Window {
+        let start = Mono::now();
+        let measure_from = start.add(warmup);
+        Window {
+            start,
+            measure_from,
+            measure_until: measure_from.add(duration),
+        }
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.measure_until.since(self.measure_from)
+    }
+
+    /// Whether an op that ended at `end` counts.
+    #[inline]
+    pub fn contains(&self, end: Mono) -> bool {
+        end >= self.measure_from && end < self.measure_until
+    }
+
+    /// Whether a worker that finished an op at `end` should stop.
+    #[inline]
+    pub fn is_over(&self, end: Mono) -> bool {
+        end >= self.measure_until
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mono_matches_instant_pace() {
+        let (m, i) = (Mono::now(), std::time::Instant::now());
+        std::thread::sleep(Duration::from_millis(20));
+        let (dm, di) = (Mono::now().since(m), i.elapsed());
+        let diff = dm.abs_diff(di);
+        assert!(diff < Duration::from_millis(5), "{dm:?} vs {di:?}");
+    }
+
+    #[test]
+    fn window_bounds() {
+        let w = Window::starting_now(Duration::from_millis(100), Duration::from_millis(200));
+        assert!(!w.contains(w.start));
+        assert!(w.contains(w.measure_from));
+        assert!(!w.contains(w.measure_until));
+        assert!(w.is_over(w.measure_until));
+        assert_eq!(w.duration(), Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,222 @@
+//! Memory, threads and processes of a process tree, read from /proc, and the sampler
+//! thread that watches them (and CPU) during a trial's measured window.
+//!
+//! # How it works
+//! 1. A [`Sampler`] thread is started before the trial builds anything; it waits.
+//! 2. When the trial opens its window it hands the [`Window`] over. The sampler sleeps to
+//!    the window's start, reads `getrusage` of the trial process, then samples the tree
+//!    (the trial process and every descendant, found through /proc) every `interval`,
+//!    keeping the peaks, and reads `getrusage` again at the window's end.
+//! 3. RSS comes from `/proc/PID/statm`; PSS, which splits shared pages between the
+//!    processes that map them, from `/proc/PID/smaps_rollup`; threads from `/proc/PID/stat`.
+//!
+//! The sampler's own CPU time is measured and reported, so its cost is visible.
+
+use std::collections::HashMap;
+use std::fs;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::clock::{Mono, Window};
+use super::rusage::Rusage;
+
+/// One reading of a process tree.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TreeSample {
+    pub rss_bytes: u64,
+    /// `None` when smaps_rollup could not be read for some process of the tree.
+    pub pss_bytes: Option<u64>,
+    pub threads: u64,
+    pub processes: u64,
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as u64 }
+}
+
+/// (ppid, num_threads) of a process, from /proc/PID/stat.
+fn stat_fields(pid: u32) -> Option<(u32, u64)> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces; fields resume after the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state(0) ppid(1) ... num_threads(17).
+    Some((f.get(1)?.parse().ok()?, f.get(17)?.parse().ok()?))
+}
+
+/// `root` and all its descendants.
+pub fn tree_pids(root: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(dir) = fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some((ppid, _)) = stat_fields(pid) {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        if let Some(c) = children.get(&out[i]) {
+            out.extend(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+fn pss_bytes(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("Pss:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Reads the tree rooted at `root` once. Processes that exit while being read are skipped.
+pub fn sample_tree(root: u32) -> TreeSample {
+    sample_pids(&tree_pids(root))
+}
+
+/// Reads the given processes once; those that have exited are skipped.
+pub fn sample_pids(pids: &[u32]) -> TreeSample {
+    let mut t = TreeSample {
+        pss_bytes: Some(0),
+        ..TreeSample::default()
+    };
+    for &pid in pids {
+        let (Some((_, threads)), Some(rss)) = (stat_fields(pid), rss_bytes(pid)) else {
+            continue;
+        };
+        t.processes += 1;
+        t.threads += threads;
+        t.rss_bytes += rss;
+        t.pss_bytes = t.pss_bytes.zip(pss_bytes(pid)).map(|(a, b)| a + b);
+    }
+    t
+}
+
+/// What the sampler saw during the window.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SamplerReport {
+    pub peak: TreeSample,
+    /// Peak PSS, `None` if any sample lacked it.
+    pub peak_pss_bytes: Option<u64>,
+    pub samples: u64,
+    /// CPU of the trial process during the window, the sampler's own excluded (worker
+    /// processes report theirs).
+    pub rusage: Rusage,
+    /// CPU time the sampler thread itself used, in seconds.
+    pub sampler_cpu_secs: f64,
+}
+
+/// The sampler thread of one trial.
+pub struct Sampler {
+    start: mpsc::Sender<Window>,
+    handle: JoinHandle<SamplerReport>,
+}
+
+impl Sampler {
+    pub fn spawn(interval: Duration) -> std::io::Result<Sampler> {
+        let (start, rx) = mpsc::channel::<Window>();
+        let handle = std::thread::Builder::new()
+            .name("iobench-sampler".into())
+            .spawn(move || match rx.recv() {
+                Ok(window) => watch(window, interval),
+                Err(_) => SamplerReport::default(),
+            })?;
+        Ok(Sampler { start, handle })
+    }
+
+    /// Starts watching `window`.
+    pub fn begin(&self, window: Window) {
+        let _ = self.start.send(window);
+    }
+
+    /// Waits for the window to end and returns what was seen.
+    pub fn finish(self) -> SamplerReport {
+        drop(self.start);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+/// How often the whole of /proc is scanned for new descendants; known ones are read at
+/// every sample.
+const RESCAN: Duration = Duration::from_secs(1);
+/// The sampler waits at least this many times as long as its last sample took, so that
+/// it never takes more than about 2% of a core whatever the tree's size.
+const COST_FACTOR: u32 = 50;
+
+fn watch(window: Window, interval: Duration) -> SamplerReport {
+    let me = std::process::id();
+    window.measure_from.sleep_until();
+    let process0 = Rusage::this_process();
+    let own0 = Rusage::this_thread();
+    let mut r = SamplerReport {
+        peak_pss_bytes: Some(0),
+        ..SamplerReport::default()
+    };
+    let mut pids = tree_pids(me);
+    let mut scanned = Mono::now();
+    loop {
+        let t = Mono::now();
+        if t.since(scanned) >= RESCAN {
+            pids = tree_pids(me);
+            scanned = t;
+        }
+        let s = sample_pids(&pids);
+        r.samples += 1;
+        r.peak.rss_bytes = r.peak.rss_bytes.max(s.rss_bytes);
+        r.peak.threads = r.peak.threads.max(s.threads);
+        r.peak.processes = r.peak.processes.max(s.processes);
+        r.peak_pss_bytes = r.peak_pss_bytes.zip(s.pss_bytes).map(|(a, b)| a.max(b));
+        let next = t.add(interval.max(Mono::now().since(t) * COST_FACTOR));
+        if next >= window.measure_until {
+            break;
+        }
+        next.sleep_until();
+    }
+    window.measure_until.sleep_until();
+    let own = Rusage::this_thread().since(&own0);
+    // The trial's CPU without the sampler's own, which is reported on its own.
+    r.rusage = Rusage::this_process().since(&process0).since(&own);
+    r.sampler_cpu_secs = own.user_secs + own.sys_secs;
+    r.peak.pss_bytes = r.peak_pss_bytes;
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_this_process() {
+        let s = sample_tree(std::process::id());
+        assert_eq!(s.processes, 1);
+        assert!(s.threads >= 1);
+        assert!(s.rss_bytes > 0);
+        assert!(s.pss_bytes.unwrap() > 0);
+    }
+
+    #[test]
+    fn tree_includes_children() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pids = tree_pids(std::process::id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(pids.contains(&child.id()), "{pids:?}");
+    }
+}

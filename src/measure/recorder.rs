@@ -1,0 +1,194 @@
+//! Where workers record each op: a latency histogram and error counts.
+//!
+//! # How it works
+//! 1. The recorder is allocated before the idle memory sample, so its size is a fixed cost
+//!    of the trial and never shows up as memory per in-flight op.
+//! 2. It holds a few shards, each a `Mutex<Tally>`. A worker records into the shard its
+//!    index selects, so thousands of threads do not contend on one lock and an async loop
+//!    pays for an uncontended lock only.
+//! 3. After the window the shards are merged into one [`Tally`]; worker processes send
+//!    their tally to the trial in the same serialized form.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::workload::{ErrorKind, OpError};
+
+/// Highest latency the histogram resolves, in nanoseconds (one hour); longer ops saturate.
+const MAX_NS: u64 = 3_600_000_000_000;
+
+/// Ops recorded in one place: latencies of verified ops and counts of failed ones.
+#[derive(Clone, Debug)]
+pub struct Tally {
+    /// Latency of every verified op, in nanoseconds.
+    pub latency_ns: Histogram<u64>,
+    /// Failed ops by kind.
+    pub errors: [u64; ErrorKind::ALL.len()],
+    /// The first message seen for each error kind, to explain a failure.
+    pub first_error: BTreeMap<ErrorKind, String>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            latency_ns: Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds"),
+            errors: [0; ErrorKind::ALL.len()],
+            first_error: BTreeMap::new(),
+        }
+    }
+}
+
+impl Tally {
+    #[inline]
+    pub fn record(&mut self, latency: Duration, result: Result<(), OpError>) {
+        match result {
+            Ok(()) => self
+                .latency_ns
+                .saturating_record((latency.as_nanos() as u64).max(1)),
+            Err(e) => {
+                self.errors[e.kind.index()] += 1;
+                self.first_error
+                    .entry(e.kind)
+                    .or_insert_with(|| e.message.into_owned());
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        self.latency_ns
+            .add(&other.latency_ns)
+            .expect("histograms share bounds");
+        for (a, b) in self.errors.iter_mut().zip(other.errors) {
+            *a += b;
+        }
+        for (k, m) in &other.first_error {
+            self.first_error.entry(*k).or_insert_with(|| m.clone());
+        }
+    }
+
+    pub fn ok_ops(&self) -> u64 {
+        self.latency_ns.len()
+    }
+
+    pub fn error_ops(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Errors by kind name, only the kinds that occurred.
+    pub fn errors_by_kind(&self) -> BTreeMap<ErrorKind, u64> {
+        ErrorKind::ALL
+            .iter()
+            .filter(|k| self.errors[k.index()] > 0)
+            .map(|k| (*k, self.errors[k.index()]))
+            .collect()
+    }
+
+    pub fn to_wire(&self) -> WireTally {
+        WireTally {
+            latency_ns: self
+                .latency_ns
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+            errors: self.errors_by_kind(),
+            first_error: self.first_error.clone(),
+        }
+    }
+
+    pub fn from_wire(w: &WireTally) -> Tally {
+        let mut t = Tally::default();
+        for &(value, count) in &w.latency_ns {
+            t.latency_ns
+                .record_n(value.min(MAX_NS), count)
+                .expect("value within bounds");
+        }
+        for (k, n) in &w.errors {
+            t.errors[k.index()] += n;
+        }
+        t.first_error = w.first_error.clone();
+        t
+    }
+}
+
+/// A tally as it crosses a process boundary: histogram buckets as (value, count) pairs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct WireTally {
+    pub latency_ns: Vec<(u64, u64)>,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    pub first_error: BTreeMap<ErrorKind, String>,
+}
+
+/// Sharded tallies shared by the workers of one trial.
+pub struct Recorder {
+    shards: Box<[Mutex<Tally>]>,
+}
+
+impl Recorder {
+    pub fn new(shards: usize) -> Recorder {
+        Recorder {
+            shards: (0..shards.max(1)).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    /// The shard for worker `i`.
+    #[inline]
+    pub fn shard(&self, i: usize) -> MutexGuard<'_, Tally> {
+        self.shards[i % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a tally received from elsewhere (a worker process).
+    pub fn absorb(&self, t: &Tally) {
+        self.shard(0).merge(t);
+    }
+
+    /// All shards merged.
+    pub fn merged(&self) -> Tally {
+        let mut all = Tally::default();
+        for s in self.shards.iter() {
+            all.merge(&s.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_merges() {
+        let r = Recorder::new(4);
+        for i in 0..100u64 {
+            r.shard(i as usize)
+                .record(Duration::from_micros(10 + i), Ok(()));
+        }
+        r.shard(1).record(
+            Duration::from_micros(5),
+            Err(OpError::new(ErrorKind::Timeout, "slow")),
+        );
+        let t = r.merged();
+        assert_eq!(t.ok_ops(), 100);
+        assert_eq!(t.errors_by_kind().get(&ErrorKind::Timeout), Some(&1));
+        assert_eq!(t.first_error[&ErrorKind::Timeout], "slow");
+    }
+
+    #[test]
+    fn wire_round_trip_keeps_counts_and_quantiles() {
+        let mut t = Tally::default();
+        for i in 1..=1000u64 {
+            t.record(Duration::from_micros(i), Ok(()));
+        }
+        let back = Tally::from_wire(&t.to_wire());
+        assert_eq!(back.ok_ops(), 1000);
+        assert_eq!(
+            back.latency_ns.value_at_quantile(0.99),
+            t.latency_ns.value_at_quantile(0.99)
+        );
+    }
+}

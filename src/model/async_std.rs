@@ -1,0 +1,42 @@
+//! `async-std`: C tasks on one thread. `task::spawn` would hand tasks to async-std's
+//! multi-threaded global executor, so tasks are spawned with `spawn_local` inside
+//! `block_on` (feature `unstable`). async-io's reactor thread still exists and shows in
+//! `peak_threads`. async-std is discontinued upstream; it stays for comparison.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::driver::{Spawner, run_tasks};
+use super::runtime::{AsyncRt, AsyncStd};
+use crate::trial::TrialCtx;
+use crate::workload::Workload;
+
+struct LocalSpawner;
+
+impl Spawner for LocalSpawner {
+    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handle = async_std::task::spawn_local(task);
+        async move {
+            handle.await;
+            Ok(())
+        }
+    }
+}
+
+pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
+    // Start the runtime (reactor, timers) before the idle footprint.
+    async_std::task::block_on(AsyncStd::sleep(Duration::from_millis(1)));
+    ctx.mark_idle();
+    let (c, recorder) = (ctx.cell.concurrency, ctx.recorder.clone());
+    async_std::task::block_on(run_tasks::<W, AsyncStd, _>(
+        workload,
+        c,
+        &recorder,
+        || ctx.open_window(),
+        &LocalSpawner,
+    ))
+}

@@ -1,0 +1,195 @@
+//! The shared closed-loop drivers: one for blocking waits, one for async waits, and the
+//! pieces every model uses to start its workers together.
+//!
+//! # How it works
+//! 1. A worker runs ops back to back. Around each op it reads the monotonic clock twice.
+//! 2. An op that completes inside the measured window is recorded: its latency if it was
+//!    verified, its error kind if not. Ops completing during warm-up are not recorded.
+//! 3. A worker stops after the first op that completes at or past the window's end, so no
+//!    op is abandoned mid-flight and no stop flag is polled on the hot path.
+//!
+//! Models differ only in how they run workers (a loop, threads, pool jobs, processes,
+//! tasks); the loop body, the clock reads and the recording are here, once.
+
+use std::future::Future;
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::measure::rusage::Rusage;
+use crate::measure::{Mono, Recorder, Window};
+use crate::model::runtime::AsyncRt;
+use crate::workload::{OpError, Workload};
+
+/// Records one finished op; returns `true` when the worker should stop.
+#[inline]
+pub fn observe(
+    window: &Window,
+    recorder: &Recorder,
+    shard: usize,
+    start: Mono,
+    end: Mono,
+    result: Result<(), OpError>,
+) -> bool {
+    if window.contains(end) {
+        recorder.shard(shard).record(end.since(start), result);
+    }
+    window.is_over(end)
+}
+
+/// The blocking closed loop of one worker.
+pub fn blocking_loop<W: Workload>(
+    workload: &W,
+    session: &mut W::Session,
+    window: &Window,
+    recorder: &Recorder,
+    shard: usize,
+) {
+    loop {
+        let start = Mono::now();
+        let result = workload.op(session);
+        if observe(window, recorder, shard, start, Mono::now(), result) {
+            return;
+        }
+    }
+}
+
+/// The blocking closed loop of a worker process, which also measures its own CPU from the
+/// first op it starts inside the window to the end of its last op. (The op straddling the
+/// window's start is left out and the one straddling its end is counted in full, so on
+/// average the two ends balance.)
+pub fn blocking_loop_with_cpu<W: Workload>(
+    workload: &W,
+    session: &mut W::Session,
+    window: &Window,
+    recorder: &Recorder,
+) -> Rusage {
+    let mut cpu0 = None;
+    loop {
+        let start = Mono::now();
+        if cpu0.is_none() && start >= window.measure_from {
+            cpu0 = Some(Rusage::this_process());
+        }
+        let result = workload.op(session);
+        if observe(window, recorder, 0, start, Mono::now(), result) {
+            break;
+        }
+    }
+    let now = Rusage::this_process();
+    now.since(&cpu0.unwrap_or(now))
+}
+
+/// The async closed loop of one task, waiting through runtime `R`.
+pub async fn async_loop<W: Workload, R: AsyncRt>(
+    workload: Arc<W>,
+    mut session: W::AsyncSession<R>,
+    window: Window,
+    recorder: Arc<Recorder>,
+    shard: usize,
+) {
+    loop {
+        let start = Mono::now();
+        let result = workload.op_async::<R>(&mut session).await;
+        if observe(&window, &recorder, shard, start, Mono::now(), result) {
+            return;
+        }
+    }
+}
+
+/// How an async model spawns a task on its runtime.
+pub trait Spawner {
+    /// Spawns `task`; the returned future resolves when it ends, with an error if it panicked.
+    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
+    where
+        F: Future<Output = ()> + Send + 'static;
+}
+
+/// The body of every async model, run inside its runtime's `block_on`: open one session
+/// per task, open the window, spawn C tasks, wait for all of them. Returns the task count.
+pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner>(
+    workload: Arc<W>,
+    concurrency: u32,
+    recorder: &Arc<Recorder>,
+    open_window: impl FnOnce() -> Window,
+    spawner: &S,
+) -> anyhow::Result<u64> {
+    let mut sessions = Vec::with_capacity(concurrency as usize);
+    for i in 0..concurrency {
+        let s = workload
+            .open_async::<R>()
+            .await
+            .map_err(|e| anyhow::anyhow!("setup of task {i} failed: {e}"))?;
+        sessions.push(s);
+    }
+    let window = open_window();
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            spawner.spawn(async_loop::<W, R>(
+                workload.clone(),
+                s,
+                window,
+                recorder.clone(),
+                i,
+            ))
+        })
+        .collect();
+    for t in tasks {
+        t.await.map_err(|e| anyhow::anyhow!("a task failed: {e}"))?;
+    }
+    Ok(u64::from(concurrency))
+}
+
+/// Holds blocking workers until all of them are ready, then hands them the window.
+#[derive(Default)]
+pub struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    ready: usize,
+    failure: Option<String>,
+    /// `Some(None)` once aborted, `Some(Some(w))` once opened.
+    outcome: Option<Option<Window>>,
+}
+
+impl Gate {
+    /// Called by a worker after its setup: reports it, then waits for the window.
+    /// Returns `None` when the trial was aborted.
+    pub fn arrive(&self, setup: Result<(), String>) -> Option<Window> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match setup {
+            Ok(()) => st.ready += 1,
+            Err(e) => {
+                st.failure.get_or_insert(e);
+            }
+        }
+        self.changed.notify_all();
+        while st.outcome.is_none() {
+            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st.outcome.flatten()
+    }
+
+    /// Waits until `n` workers are ready, or one failed its setup.
+    pub fn wait_ready(&self, n: usize) -> Result<(), String> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(e) = &st.failure {
+                return Err(e.clone());
+            }
+            if st.ready >= n {
+                return Ok(());
+            }
+            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Releases the workers: with a window to run, or `None` to make them return.
+    pub fn open(&self, window: Option<Window>) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.outcome = Some(window);
+        self.changed.notify_all();
+    }
+}

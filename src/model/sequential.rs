@@ -1,0 +1,17 @@
+//! `sequential`: one op at a time on the trial's main thread, whatever C is asked.
+
+use std::sync::Arc;
+
+use super::driver::blocking_loop;
+use crate::trial::TrialCtx;
+use crate::workload::Workload;
+
+pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
+    ctx.mark_idle();
+    let mut session = workload
+        .open()
+        .map_err(|e| anyhow::anyhow!("setup failed: {e}"))?;
+    let window = ctx.open_window();
+    blocking_loop(&*workload, &mut session, &window, &ctx.recorder, 0);
+    Ok(1)
+}

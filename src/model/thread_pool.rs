@@ -1,0 +1,80 @@
+//! `thread-pool`: a bounded rayon pool. min(C, pool_size) clients each keep one op in
+//! flight; every op is a job submitted to the pool (`spawn_fifo`), and its completion
+//! submits the client's next op. Latency runs from submission, so the pool's dispatch cost
+//! is part of what is measured.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use super::driver::observe;
+use crate::measure::{Mono, Recorder, Window};
+use crate::trial::TrialCtx;
+use crate::workload::Workload;
+
+struct Shared<W> {
+    workload: Arc<W>,
+    recorder: Arc<Recorder>,
+    window: Window,
+    done: mpsc::Sender<()>,
+}
+
+/// One op of `client`, submitted at `submitted`; on completion it submits the next one
+/// to the same pool, until the window is over.
+fn job<W: Workload>(
+    shared: Arc<Shared<W>>,
+    mut session: W::Session,
+    client: usize,
+    submitted: Mono,
+) {
+    let result = shared.workload.op(&mut session);
+    let end = Mono::now();
+    if observe(
+        &shared.window,
+        &shared.recorder,
+        client,
+        submitted,
+        end,
+        result,
+    ) {
+        let _ = shared.done.send(());
+    } else {
+        let next = Mono::now();
+        rayon::spawn_fifo(move || job(shared, session, client, next));
+    }
+}
+
+pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
+    let clients = ctx.cell.concurrency.min(ctx.cell.pool_size);
+    ctx.mark_idle();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(clients as usize)
+        .thread_name(|i| format!("pool-{i}"))
+        .build()
+        .map_err(|e| anyhow::anyhow!("could not build a rayon pool of {clients} threads: {e}"))?;
+    let mut sessions = Vec::with_capacity(clients as usize);
+    for i in 0..clients {
+        sessions.push(
+            workload
+                .open()
+                .map_err(|e| anyhow::anyhow!("setup of client {i} failed: {e}"))?,
+        );
+    }
+    let (done, finished) = mpsc::channel();
+    let shared = Arc::new(Shared {
+        workload,
+        recorder: ctx.recorder.clone(),
+        window: ctx.open_window(),
+        done,
+    });
+    for (i, session) in sessions.into_iter().enumerate() {
+        let (shared, submitted) = (shared.clone(), Mono::now());
+        pool.spawn_fifo(move || job(shared, session, i, submitted));
+    }
+    drop(shared);
+    for _ in 0..clients {
+        finished
+            .recv()
+            .map_err(|_| anyhow::anyhow!("a pool job ended without finishing its client"))?;
+    }
+    Ok(u64::from(clients))
+}

@@ -1,0 +1,54 @@
+//! `threads`: one OS thread per in-flight op. C threads are started before the window;
+//! each opens its session, waits at the gate, then runs ops back to back.
+//!
+//! Threads get the standard library's default stack (2 MiB reserved, touched on demand),
+//! as a program that calls `std::thread::spawn` would.
+
+use std::sync::Arc;
+
+use super::driver::{Gate, blocking_loop};
+use super::spawn_error;
+use crate::trial::TrialCtx;
+use crate::workload::Workload;
+
+pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
+    let c = ctx.cell.concurrency;
+    ctx.mark_idle();
+    let gate = Arc::new(Gate::default());
+    let mut handles = Vec::with_capacity(c as usize);
+    for i in 0..c {
+        let (workload, recorder, worker_gate) =
+            (workload.clone(), ctx.recorder.clone(), gate.clone());
+        let spawned = std::thread::Builder::new().spawn(move || {
+            let mut session = match workload.open() {
+                Ok(s) => s,
+                Err(e) => {
+                    worker_gate.arrive(Err(format!("setup of thread {i} failed: {e}")));
+                    return;
+                }
+            };
+            if let Some(window) = worker_gate.arrive(Ok(())) {
+                blocking_loop(&*workload, &mut session, &window, &recorder, i as usize);
+            }
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                gate.open(None);
+                handles.into_iter().for_each(|h| drop(h.join()));
+                return Err(spawn_error("thread", i, c, e));
+            }
+        }
+    }
+    if let Err(e) = gate.wait_ready(c as usize) {
+        gate.open(None);
+        handles.into_iter().for_each(|h| drop(h.join()));
+        anyhow::bail!(e);
+    }
+    gate.open(Some(ctx.open_window()));
+    for h in handles {
+        h.join()
+            .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
+    }
+    Ok(u64::from(c))
+}

@@ -1,0 +1,15 @@
+//! `tokio-multi-thread`: C tasks on tokio's work-stealing runtime, one worker thread per
+//! core (tokio's default). A reference point, not a single-thread model.
+
+use std::sync::Arc;
+
+use super::tokio_current_thread::run_on;
+use crate::trial::TrialCtx;
+use crate::workload::Workload;
+
+pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    run_on(rt, workload, ctx)
+}

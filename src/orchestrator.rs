@@ -1,0 +1,273 @@
+//! The orchestrator: runs every trial of a scenario in a fresh child process, with a hard
+//! timeout, and appends each record to `results.jsonl` the moment the trial ends.
+//!
+//! # How it works
+//! 1. Trials are ordered round-robin (trial 0 of every cell, then trial 1, ...), so slow
+//!    drift of the machine spreads over all cells instead of biasing one.
+//! 2. Each trial is `iobench trial --cell JSON --trial N`, in a process group of its own:
+//!    killing the group also ends the `processes` model's workers.
+//! 3. The child prints one JSON record. A child that crashes, exits non-zero, prints no
+//!    record or outlives its timeout is recorded as failed with the reason, and the run
+//!    goes on.
+//! 4. Ctrl-C (SIGINT) or SIGTERM kills the running trial's group and stops the run; the
+//!    finished trials are already on disk, and the summary is written from them.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::measure::TrialRecord;
+use crate::measure::record::utc_now_rfc3339;
+use crate::report::console::Progress;
+use crate::scenario::Cell;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Routes SIGINT and SIGTERM to a flag the orchestrator polls.
+pub fn install_interrupt_handler() {
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// `results.jsonl`, appended to and flushed to disk one record at a time.
+pub struct ResultsFile {
+    path: PathBuf,
+    file: File,
+}
+
+impl ResultsFile {
+    pub fn create(path: &Path) -> anyhow::Result<ResultsFile> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(ResultsFile {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn append(&mut self, record: &TrialRecord) -> anyhow::Result<()> {
+        let mut line = serde_json::to_vec(record)?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|_| self.file.sync_data())
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// The order trials run in: (cell index, trial index), round-robin over cells.
+pub fn schedule(cells: &[Cell]) -> Vec<(usize, u32)> {
+    let most = cells.iter().map(|c| c.trials).max().unwrap_or(0);
+    (0..most)
+        .flat_map(|t| {
+            cells
+                .iter()
+                .enumerate()
+                .filter(move |(_, c)| t < c.trials)
+                .map(move |(i, _)| (i, t))
+        })
+        .collect()
+}
+
+/// Runs every trial; returns the records in the order they finished and whether the run
+/// was interrupted.
+pub fn run_all(
+    cells: &[Cell],
+    results: &mut ResultsFile,
+    progress: &Progress,
+) -> anyhow::Result<(Vec<TrialRecord>, bool)> {
+    let exe = std::env::current_exe().context("cannot find the iobench binary to start trials")?;
+    let mut records = Vec::new();
+    for (n, (ci, t)) in schedule(cells).into_iter().enumerate() {
+        if interrupted() {
+            return Ok((records, true));
+        }
+        let cell = &cells[ci];
+        progress.started(cell, t);
+        let record = run_one(&exe, cell, t)?;
+        if interrupted() && record.status != crate::measure::record::TrialStatus::Ok {
+            // Cut short by Ctrl-C: not a result.
+            return Ok((records, true));
+        }
+        results.append(&record)?;
+        progress.finished(n + 1, &record);
+        records.push(record);
+    }
+    Ok((records, false))
+}
+
+fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGINT => "SIGINT",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        _ => return format!("signal {sig}"),
+    };
+    format!("signal {sig} ({name})")
+}
+
+fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(sig)) => format!("killed by {}", signal_name(sig)),
+        _ => status.to_string(),
+    }
+}
+
+/// The last `max` bytes of `text`, on a char boundary, trimmed.
+fn tail(text: &str, max: usize) -> &str {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].trim()
+}
+
+/// What a trial's stderr says about its end: a panic's message, or the last lines.
+fn explain(stderr: &str) -> &str {
+    match stderr.find("panicked at") {
+        Some(at) => {
+            let rest = &stderr[at..];
+            let end = ["stack backtrace:", "note: run with"]
+                .iter()
+                .filter_map(|m| rest.find(m))
+                .min()
+                .unwrap_or(rest.len());
+            tail(&rest[..end], 1500)
+        }
+        None => tail(stderr, 1500),
+    }
+}
+
+fn kill_group(pgid: u32) {
+    // SAFETY: kill with a negative pid signals the process group we created.
+    unsafe { libc::kill(-(pgid as i32), libc::SIGKILL) };
+}
+
+/// Runs one trial in a child process and returns its record, failed or not.
+pub fn run_one(exe: &Path, cell: &Cell, trial: u32) -> anyhow::Result<TrialRecord> {
+    let started_at = utc_now_rfc3339();
+    let cell_json = serde_json::to_string(cell)?;
+    let mut child = Command::new(exe)
+        .args(["trial", "--trial", &trial.to_string(), "--cell", &cell_json])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .context("cannot start a trial process")?;
+    let pgid = child.id();
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + cell.trial_timeout.0;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+        }
+        if timed_out || interrupted() {
+            kill_group(pgid);
+            break child.wait()?;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    // Whatever the outcome, leave no worker behind.
+    kill_group(pgid);
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    let fail = |why: String| {
+        let detail = explain(&stderr);
+        let reason = if detail.is_empty() {
+            why
+        } else {
+            format!("{why}; stderr: {detail}")
+        };
+        Ok(TrialRecord::failed(cell, trial, started_at.clone(), reason))
+    };
+    if timed_out {
+        return fail(format!(
+            "timed out after {} (trial_timeout) and was killed",
+            cell.trial_timeout
+        ));
+    }
+    if interrupted() {
+        return fail("interrupted".into());
+    }
+    if !status.success() {
+        return fail(format!("trial process {}", describe(status)));
+    }
+    let Some(line) = stdout.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return fail("trial process printed no record".into());
+    };
+    match serde_json::from_str::<TrialRecord>(line) {
+        Ok(r) => Ok(r),
+        Err(e) => fail(format!("trial process printed an unreadable record: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_end() {
+        assert_eq!(tail("abc\n", 10), "abc");
+        assert_eq!(tail("héllo", 4), "llo");
+    }
+
+    #[test]
+    fn explains_panics() {
+        let e = "thread 'main' panicked at src/x.rs:1:2:\nboom\nstack backtrace:\n  0: f\n";
+        assert_eq!(explain(e), "panicked at src/x.rs:1:2:\nboom");
+        assert_eq!(explain("a\nerror: b\n"), "a\nerror: b");
+    }
+
+    #[test]
+    fn describes_signals() {
+        assert_eq!(
+            describe(ExitStatus::from_raw(9)),
+            "killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(describe(ExitStatus::from_raw(2 << 8)), "exited with code 2");
+    }
+}

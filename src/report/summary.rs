@@ -1,0 +1,201 @@
+//! `summary.json`: per cell, the median of every figure across its ok trials, with min,
+//! max and coefficient of variation, and the machine stamp.
+//!
+//! Figures are found generically: every numeric field of a record's figures (nested ones
+//! such as `latency_us.p99` included) is summarised under the same path, so a figure added
+//! to the record appears here without touching this file.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::measure::TrialRecord;
+use crate::measure::machine::Machine;
+use crate::measure::record::TrialStatus;
+use crate::scenario::Cell;
+use crate::stats::spread;
+use crate::workload::ErrorKind;
+
+/// Fields of a record that are not figures to summarise.
+const NOT_FIGURES: &[&str] = &["errors", "error_samples"];
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub machine: Machine,
+    pub cells: Vec<CellSummary>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CellStatus {
+    /// Every trial that ran was ok.
+    Ok,
+    /// Some trials failed.
+    Partial,
+    /// No trial was ok.
+    Failed,
+    /// No trial has run (an interrupted run).
+    Missing,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrialCounts {
+    pub planned: u32,
+    pub ok: u32,
+    pub failed: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CellSummary {
+    pub id: String,
+    pub workload: String,
+    pub params: Value,
+    pub model: String,
+    pub concurrency: u32,
+    pub mode: String,
+    pub status: CellStatus,
+    pub trials: TrialCounts,
+    /// Why trials failed, one entry per failed trial.
+    pub reasons: Vec<String>,
+    /// Failed ops by kind, summed over ok trials.
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Every figure: `{"median", "min", "max", "cv", "n"}`, nested as in the record.
+    #[serde(flatten)]
+    pub figures: Map<String, Value>,
+}
+
+/// Numeric leaves of `v` as (path, value).
+fn numeric_leaves(prefix: &str, v: &Value, out: &mut Vec<(String, f64)>) {
+    match v {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64() {
+                out.push((prefix.to_string(), x));
+            }
+        }
+        Value::Object(m) => {
+            for (k, v) in m {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                numeric_leaves(&path, v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn insert_path(map: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            map.insert(path.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let inner = map
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = inner {
+                insert_path(m, rest, value);
+            }
+        }
+    }
+}
+
+/// Summarises the ok trials of one cell.
+pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
+    let ok: Vec<&&TrialRecord> = records
+        .iter()
+        .filter(|r| r.status == TrialStatus::Ok)
+        .collect();
+    let failed = records.len() - ok.len();
+    let mut by_path: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut errors: BTreeMap<ErrorKind, u64> = BTreeMap::new();
+    for r in &ok {
+        let mut v = serde_json::to_value(&r.figures).expect("figures serialize");
+        if let Value::Object(m) = &mut v {
+            for k in NOT_FIGURES {
+                m.remove(*k);
+            }
+        }
+        let mut leaves = Vec::new();
+        numeric_leaves("", &v, &mut leaves);
+        for (p, x) in leaves {
+            by_path.entry(p).or_default().push(x);
+        }
+        for (k, n) in &r.figures.errors {
+            *errors.entry(*k).or_default() += n;
+        }
+    }
+    let mut figures = Map::new();
+    for (path, values) in &by_path {
+        if let Some(s) = spread(values) {
+            insert_path(
+                &mut figures,
+                path,
+                serde_json::to_value(s).expect("spread serializes"),
+            );
+        }
+    }
+    let status = match (ok.len(), failed) {
+        (0, 0) => CellStatus::Missing,
+        (0, _) => CellStatus::Failed,
+        (_, 0) => CellStatus::Ok,
+        _ => CellStatus::Partial,
+    };
+    CellSummary {
+        id: cell.id.clone(),
+        workload: cell.workload.kind().name().to_string(),
+        params: cell.workload.params(),
+        model: cell.model.name().to_string(),
+        concurrency: cell.concurrency,
+        mode: cell.mode.name().to_string(),
+        status,
+        trials: TrialCounts {
+            planned: cell.trials,
+            ok: ok.len() as u32,
+            failed: failed as u32,
+        },
+        reasons: records
+            .iter()
+            .filter(|r| r.status != TrialStatus::Ok)
+            .filter_map(|r| r.reason.clone())
+            .collect(),
+        errors,
+        figures,
+    }
+}
+
+/// Summarises every planned cell (in plan order) from whatever records exist.
+pub fn summarize(
+    scenario: &str,
+    machine: Machine,
+    cells: &[Cell],
+    records: &[TrialRecord],
+) -> Summary {
+    let cells = cells
+        .iter()
+        .map(|cell| {
+            let mine: Vec<&TrialRecord> = records.iter().filter(|r| r.cell.id == cell.id).collect();
+            summarize_cell(cell, &mine)
+        })
+        .collect();
+    Summary {
+        scenario: scenario.to_string(),
+        machine,
+        cells,
+    }
+}
+
+impl CellSummary {
+    /// The median of a figure by path, e.g. `latency_us.p99`.
+    pub fn median(&self, path: &str) -> Option<f64> {
+        let mut v = self.figures.get(path.split('.').next()?)?;
+        for part in path.split('.').skip(1) {
+            v = v.get(part)?;
+        }
+        v.get("median")?.as_f64()
+    }
+}

@@ -1,0 +1,140 @@
+//! `iobench run`: load and check the scenarios, create the run folder, run every trial
+//! through the orchestrator, write `summary.json` and print the table.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::measure::machine::Machine;
+use crate::measure::record::{civil_from_unix, utc_now_rfc3339};
+use crate::measure::rusage::raise_nofile_limit;
+use crate::orchestrator::{self, ResultsFile};
+use crate::report::console::{Progress, summary_table};
+use crate::report::summary::{CellStatus, Summary, summarize};
+use crate::scenario::{Cell, DEFAULT_SCENARIO_PATH, DEFAULT_SCENARIO_TOML, Overrides, Scenario};
+
+/// What `run` produced.
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub summary: Summary,
+    pub interrupted: bool,
+}
+
+/// `run.json`: what was asked for and on which machine, written before the first trial.
+#[derive(Serialize)]
+struct RunInfo<'a> {
+    scenarios: Vec<String>,
+    started_at: String,
+    machine: &'a Machine,
+    cells: &'a [Cell],
+}
+
+/// Loads the scenarios (the default one when none is given) and applies the overrides.
+pub fn load_scenarios(paths: &[PathBuf], overrides: &Overrides) -> Result<Vec<Scenario>, Error> {
+    let mut out = Vec::new();
+    if paths.is_empty() {
+        let default = Path::new(DEFAULT_SCENARIO_PATH);
+        let s = if default.exists() {
+            Scenario::load(default)?
+        } else {
+            Scenario::parse(DEFAULT_SCENARIO_TOML, Path::new("<built-in quick.toml>"))?
+        };
+        out.push(s);
+    }
+    for p in paths {
+        out.push(Scenario::load(p)?);
+    }
+    for s in &mut out {
+        s.apply(overrides).map_err(Error::Usage)?;
+    }
+    Ok(out)
+}
+
+fn default_run_dir() -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, mo, d, h, mi, s) = civil_from_unix(secs);
+    let base = format!("{y:04}-{mo:02}-{d:02}T{h:02}-{mi:02}-{s:02}Z");
+    let mut dir = Path::new("reports").join(&base);
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = Path::new("reports").join(format!("{base}-{n}"));
+    }
+    dir
+}
+
+/// Points `reports/latest` at `dir`.
+fn update_latest(dir: &Path) {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return;
+    };
+    let link = parent.join("latest");
+    let _ = std::fs::remove_file(&link);
+    let _ = std::os::unix::fs::symlink(name, &link);
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Runs the scenarios into `out` (or a new folder under `reports/`).
+pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Error> {
+    let cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
+    let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+    let dir = out.map_or_else(default_run_dir, Path::to_path_buf);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if out.is_none() {
+        update_latest(&dir);
+    }
+    raise_nofile_limit();
+    let machine = Machine::detect();
+    write_json(
+        &dir.join("run.json"),
+        &RunInfo {
+            scenarios: names.clone(),
+            started_at: utc_now_rfc3339(),
+            machine: &machine,
+            cells: &cells,
+        },
+    )?;
+    let mut results = ResultsFile::create(&dir.join("results.jsonl"))?;
+    orchestrator::install_interrupt_handler();
+    let progress = Progress::new(orchestrator::schedule(&cells).len());
+    let (records, interrupted) = orchestrator::run_all(&cells, &mut results, &progress)?;
+    progress.finish();
+    let summary = summarize(&names.join(", "), machine, &cells, &records);
+    write_json(&dir.join("summary.json"), &summary)?;
+    Ok(RunOutcome {
+        dir,
+        summary,
+        interrupted,
+    })
+}
+
+/// The closing lines of a run on the console.
+pub fn closing_text(o: &RunOutcome) -> String {
+    let mut s = summary_table(&o.summary);
+    let failed = o
+        .summary
+        .cells
+        .iter()
+        .filter(|c| matches!(c.status, CellStatus::Failed | CellStatus::Partial))
+        .count();
+    if failed > 0 {
+        s += &format!("\n{failed} cell(s) had failed trials; their reasons are in summary.json.\n");
+    }
+    if o.interrupted {
+        s += "\nInterrupted: the trials that finished are kept.\n";
+    }
+    s += &format!(
+        "\nRun folder: {}\n  results.jsonl  one record per trial\n  summary.json   medians per cell\n",
+        o.dir.display()
+    );
+    s
+}

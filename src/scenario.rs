@@ -1,0 +1,606 @@
+//! Scenario files: the TOML schema users write, its defaults, and validation that points at
+//! the file, line and column of every mistake before anything runs.
+//!
+//! A scenario declares workloads and a `[run]` protocol; any `[run]` key may be overridden
+//! inside a `[[workload]]` table, and the command line overrides both. [`Scenario::cells`]
+//! expands it into the matrix of [`Cell`]s the orchestrator runs.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use toml::Spanned;
+
+use crate::model::ModelKind;
+use crate::units::HumanDuration;
+use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep};
+
+/// The scenario `cargo run --release` uses when no file is given.
+pub const DEFAULT_SCENARIO_PATH: &str = "scenarios/quick.toml";
+/// A copy of it, so the binary runs outside the source tree too.
+pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../scenarios/quick.toml");
+
+/// How operations are issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadMode {
+    /// C workers each issue the next op when the previous one completes.
+    Closed,
+}
+
+impl LoadMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadMode::Closed => "closed",
+        }
+    }
+}
+
+/// The run protocol of one workload, after defaults and overrides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    pub trials: u32,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub mode: LoadMode,
+    pub models: Vec<ModelKind>,
+    pub concurrency: Vec<u32>,
+    pub pool_size: u32,
+    pub process_cap: u32,
+    /// Hard limit on one trial's wall time; default warm-up + duration + 30 s.
+    pub trial_timeout: Option<Duration>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            trials: 3,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(3),
+            mode: LoadMode::Closed,
+            models: ModelKind::SUBJECTS.to_vec(),
+            concurrency: vec![1, 16, 256],
+            pool_size: 64,
+            process_cap: 64,
+            trial_timeout: None,
+        }
+    }
+}
+
+/// A parsed, validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// Where it was read from (`<built-in>` for the embedded default).
+    pub path: PathBuf,
+    pub workloads: Vec<(WorkloadSpec, RunConfig)>,
+}
+
+/// One point of the matrix: workload × model × concurrency × mode, with its protocol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Stable name, e.g. `sleep[latency=10ms]/threads/c16/closed`.
+    pub id: String,
+    pub workload: WorkloadSpec,
+    pub model: ModelKind,
+    /// Concurrency asked for.
+    pub concurrency: u32,
+    pub mode: LoadMode,
+    pub warmup: HumanDuration,
+    pub duration: HumanDuration,
+    pub trials: u32,
+    pub pool_size: u32,
+    pub process_cap: u32,
+    pub trial_timeout: HumanDuration,
+}
+
+impl Scenario {
+    /// Every cell, in the order workloads, models and concurrencies are written.
+    pub fn cells(&self) -> Vec<Cell> {
+        let mut out = Vec::new();
+        for (spec, run) in &self.workloads {
+            for &model in &run.models {
+                for &c in &run.concurrency {
+                    let timeout = run
+                        .trial_timeout
+                        .unwrap_or(run.warmup + run.duration + Duration::from_secs(30));
+                    out.push(Cell {
+                        id: format!(
+                            "{}/{}/c{}/{}",
+                            spec.label(),
+                            model.name(),
+                            c,
+                            run.mode.name()
+                        ),
+                        workload: spec.clone(),
+                        model,
+                        concurrency: c,
+                        mode: run.mode,
+                        warmup: HumanDuration(run.warmup),
+                        duration: HumanDuration(run.duration),
+                        trials: run.trials,
+                        pool_size: run.pool_size,
+                        process_cap: run.process_cap,
+                        trial_timeout: HumanDuration(timeout),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies command-line overrides to every workload and drops unselected workloads.
+    pub fn apply(&mut self, o: &Overrides) -> Result<(), String> {
+        if let Some(kinds) = &o.workloads {
+            self.workloads
+                .retain(|(spec, _)| kinds.contains(&spec.kind()));
+            if self.workloads.is_empty() {
+                return Err(format!(
+                    "--workloads {} selects none of the workloads of scenario `{}`",
+                    kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
+                    self.name
+                ));
+            }
+        }
+        for (_, run) in &mut self.workloads {
+            if let Some(m) = &o.models {
+                run.models = m.clone();
+            }
+            if let Some(c) = &o.concurrency {
+                run.concurrency = c.clone();
+            }
+            if let Some(t) = o.trials {
+                run.trials = t;
+            }
+            if let Some(w) = o.warmup {
+                run.warmup = w;
+            }
+            if let Some(d) = o.duration {
+                run.duration = d;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Command-line overrides of a scenario's `[run]` keys.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub models: Option<Vec<ModelKind>>,
+    pub concurrency: Option<Vec<u32>>,
+    pub trials: Option<u32>,
+    pub warmup: Option<Duration>,
+    pub duration: Option<Duration>,
+    pub workloads: Option<Vec<WorkloadKind>>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors that point into the file.
+
+/// A mistake in a scenario file, with where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    /// 1-based line and column; `None` when the file could not be read.
+    pub location: Option<(usize, usize)>,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The offending source line, for display.
+    pub source_line: Option<String>,
+    pub span_len: usize,
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match self.location {
+            Some((line, col)) => {
+                writeln!(f, "{path}:{line}:{col}: {}", self.message)?;
+                if let Some(src) = &self.source_line {
+                    let gutter = line.to_string().len();
+                    writeln!(f, "{:gutter$} |", "")?;
+                    writeln!(f, "{line} | {src}")?;
+                    let pad = src
+                        .chars()
+                        .take(col - 1)
+                        .map(|c| if c == '\t' { '\t' } else { ' ' });
+                    let marks = "^".repeat(
+                        self.span_len
+                            .clamp(1, src.len().saturating_sub(col - 1).max(1)),
+                    );
+                    writeln!(f, "{:gutter$} | {}{marks}", "", pad.collect::<String>())?;
+                }
+            }
+            None => writeln!(f, "{path}: {}", self.message)?,
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+fn locate(src: &str, offset: usize) -> (usize, usize, String) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = src[line_start..offset].chars().count() + 1;
+    let text = src[line_start..].lines().next().unwrap_or("").to_string();
+    (line, col, text)
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    src: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> ScenarioError {
+        let (line, col, text) = locate(self.src, span.start);
+        let len = self.src[span.start.min(self.src.len())..span.end.min(self.src.len())]
+            .lines()
+            .next()
+            .map_or(1, |l| l.chars().count());
+        ScenarioError {
+            path: self.path.to_path_buf(),
+            location: Some((line, col)),
+            message: message.into(),
+            hint,
+            source_line: Some(text),
+            span_len: len,
+        }
+    }
+
+    fn from_toml(&self, e: toml::de::Error) -> ScenarioError {
+        let message = e.message().trim().to_string();
+        let hint = hint_for(&message);
+        self.err(e.span().unwrap_or(0..0), message, hint)
+    }
+}
+
+fn hint_for(message: &str) -> Option<String> {
+    let h = if message.contains("unknown field") {
+        "check the spelling; `iobench list` shows every workload's parameters, and DESIGN's [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, trial_timeout"
+    } else if message.contains("unknown variant") && message.contains("sequential") {
+        "`iobench list` shows every model with a one-line description"
+    } else if message.contains("unknown variant") && message.contains("closed") {
+        "only the closed loop exists so far: mode = \"closed\""
+    } else if message.contains("unknown variant") {
+        "`iobench list` shows every workload kind"
+    } else if message.contains("duration") {
+        "durations are strings with a unit, e.g. warmup = \"1s\", latency = \"10ms\""
+    } else if message.contains("missing field") {
+        "add the field; see scenarios/quick.toml for a complete example"
+    } else {
+        return None;
+    };
+    Some(h.to_string())
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw TOML shape.
+
+/// A strictly positive integer; 0 and negatives are rejected where they are written.
+#[derive(Clone, Copy, Debug)]
+struct Positive(u32);
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        match u32::try_from(v) {
+            Ok(0) => Err(serde::de::Error::custom("must be at least 1, got 0")),
+            Ok(n) => Ok(Positive(n)),
+            Err(_) if v < 0 => Err(serde::de::Error::custom(format!(
+                "must be at least 1, got {v}"
+            ))),
+            Err(_) => Err(serde::de::Error::custom(format!("{v} is too large"))),
+        }
+    }
+}
+
+/// A duration longer than zero.
+#[derive(Clone, Copy, Debug)]
+struct NonZeroDuration(Duration);
+
+impl<'de> Deserialize<'de> for NonZeroDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let h = HumanDuration::deserialize(d)?;
+        if h.0.is_zero() {
+            return Err(serde::de::Error::custom(
+                "duration must be longer than zero",
+            ));
+        }
+        Ok(NonZeroDuration(h.0))
+    }
+}
+
+/// Declares a raw table type holding every `[run]` key plus `$extra` fields, so `[run]`
+/// and `[[workload]]` accept the same keys with one definition.
+macro_rules! raw_table_with_run_keys {
+    ($name:ident { $($extra:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct $name {
+            $($extra: $ty,)*
+            trials: Option<Spanned<Positive>>,
+            warmup: Option<Spanned<HumanDuration>>,
+            duration: Option<Spanned<NonZeroDuration>>,
+            mode: Option<Spanned<LoadMode>>,
+            models: Option<Spanned<Vec<Spanned<ModelKind>>>>,
+            concurrency: Option<Spanned<Vec<Spanned<Positive>>>>,
+            pool_size: Option<Spanned<Positive>>,
+            process_cap: Option<Spanned<Positive>>,
+            trial_timeout: Option<Spanned<NonZeroDuration>>,
+        }
+
+        impl $name {
+            /// Applies the `[run]` keys written in this table over `run`.
+            fn overlay(&self, ctx: &Ctx, run: &mut RunConfig) -> Result<(), ScenarioError> {
+                if let Some(v) = &self.trials { run.trials = v.get_ref().0; }
+                if let Some(v) = &self.warmup { run.warmup = v.get_ref().0; }
+                if let Some(v) = &self.duration { run.duration = v.get_ref().0; }
+                if let Some(v) = &self.mode { run.mode = *v.get_ref(); }
+                if let Some(v) = &self.pool_size { run.pool_size = v.get_ref().0; }
+                if let Some(v) = &self.process_cap { run.process_cap = v.get_ref().0; }
+                if let Some(v) = &self.trial_timeout { run.trial_timeout = Some(v.get_ref().0); }
+                if let Some(v) = &self.models {
+                    run.models = unique(ctx, v, "models", |m| *m.get_ref(), |m| m.span())?;
+                }
+                if let Some(v) = &self.concurrency {
+                    run.concurrency = unique(ctx, v, "concurrency", |c| c.get_ref().0, |c| c.span())?;
+                }
+                if let Some(t) = &self.trial_timeout {
+                    let needed = run.warmup + run.duration;
+                    if t.get_ref().0 <= needed {
+                        return Err(ctx.err(
+                            t.span(),
+                            format!("trial_timeout {} leaves no time for the trial itself: warm-up plus duration is already {}",
+                                HumanDuration(t.get_ref().0), HumanDuration(needed)),
+                            Some("make trial_timeout longer than warmup + duration, or leave it out (default: warmup + duration + 30s)".into()),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+raw_table_with_run_keys!(RawRun {});
+raw_table_with_run_keys!(RawWorkload {
+    kind: Option<Spanned<WorkloadKind>>,
+    latency: Option<Spanned<NonZeroDuration>>,
+});
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    run: RawRun,
+    #[serde(default)]
+    workload: Vec<Spanned<RawWorkload>>,
+}
+
+/// A non-empty list without repeats.
+fn unique<T, U: PartialEq + fmt::Debug>(
+    ctx: &Ctx,
+    list: &Spanned<Vec<T>>,
+    key: &str,
+    value: impl Fn(&T) -> U,
+    span: impl Fn(&T) -> Range<usize>,
+) -> Result<Vec<U>, ScenarioError> {
+    if list.get_ref().is_empty() {
+        return Err(ctx.err(
+            list.span(),
+            format!("`{key}` is empty"),
+            Some(format!(
+                "list at least one value in `{key}`, or leave the key out to use the default"
+            )),
+        ));
+    }
+    let mut out: Vec<U> = Vec::new();
+    for item in list.get_ref() {
+        let v = value(item);
+        if out.contains(&v) {
+            return Err(ctx.err(
+                span(item),
+                format!("{v:?} appears twice in `{key}`"),
+                Some("list each value once".into()),
+            ));
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, ScenarioError> {
+    let raw = w.get_ref();
+    let Some(kind) = &raw.kind else {
+        return Err(ctx.err(
+            w.span(),
+            "this [[workload]] has no `kind`",
+            Some(format!(
+                "add kind = \"...\", one of: {}",
+                WorkloadKind::ALL
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ));
+    };
+    Ok(match kind.get_ref() {
+        WorkloadKind::Sleep => {
+            let mut s = Sleep::default();
+            if let Some(l) = &raw.latency {
+                s.latency = HumanDuration(l.get_ref().0);
+            }
+            WorkloadSpec::Sleep(s)
+        }
+    })
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: path.to_path_buf(),
+            location: None,
+            message: format!("cannot read the scenario: {e}"),
+            hint: Some("give the path of a .toml file; scenarios/ holds examples".into()),
+            source_line: None,
+            span_len: 0,
+        })?;
+        Scenario::parse(&src, path)
+    }
+
+    /// Parses and validates scenario text; `path` is used in messages.
+    pub fn parse(src: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let ctx = Ctx { path, src };
+        let raw: RawScenario = toml::from_str(src).map_err(|e| ctx.from_toml(e))?;
+        if raw.name.get_ref().trim().is_empty() {
+            return Err(ctx.err(
+                raw.name.span(),
+                "`name` is empty",
+                Some("give the scenario a short name, e.g. name = \"quick\"".into()),
+            ));
+        }
+        if raw.workload.is_empty() {
+            return Err(ctx.err(
+                0..0,
+                "the scenario declares no workload",
+                Some(
+                    "add a table such as\n[[workload]]\nkind = \"sleep\"\nlatency = \"10ms\""
+                        .into(),
+                ),
+            ));
+        }
+        let mut base = RunConfig::default();
+        raw.run.overlay(&ctx, &mut base)?;
+        let mut workloads = Vec::new();
+        for w in &raw.workload {
+            let spec = build_spec(&ctx, w)?;
+            let mut run = base.clone();
+            w.get_ref().overlay(&ctx, &mut run)?;
+            workloads.push((spec, run));
+        }
+        Ok(Scenario {
+            name: raw.name.into_inner(),
+            description: raw.description,
+            path: path.to_path_buf(),
+            workloads,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(src, Path::new("t.toml"))
+    }
+
+    const OK: &str = r#"
+name = "quick"
+description = "d"
+[run]
+trials = 2
+warmup = "1s"
+duration = "3s"
+models = ["sequential", "threads"]
+concurrency = [1, 16]
+[[workload]]
+kind = "sleep"
+latency = "10ms"
+concurrency = [1, 16, 256, 4096]
+"#;
+
+    #[test]
+    fn parses_and_expands() {
+        let s = parse(OK).unwrap();
+        let cells = s.cells();
+        assert_eq!(cells.len(), 8);
+        assert_eq!(cells[0].id, "sleep[latency=10ms]/sequential/c1/closed");
+        assert_eq!(cells[7].concurrency, 4096);
+        assert_eq!(cells[0].trials, 2);
+        assert_eq!(cells[0].trial_timeout.0, Duration::from_secs(34));
+    }
+
+    #[test]
+    fn the_default_scenario_parses() {
+        parse(DEFAULT_SCENARIO_TOML).unwrap();
+    }
+
+    fn location_of(src: &str) -> (usize, usize, String) {
+        let e = parse(src).unwrap_err();
+        let (l, c) = e.location.expect("a location");
+        (l, c, e.to_string())
+    }
+
+    #[test]
+    fn unknown_key_points_at_it() {
+        let src = OK.replace("trials = 2", "trails = 2");
+        let (l, c, msg) = location_of(&src);
+        assert_eq!((l, c), (5, 1), "{msg}");
+        assert!(msg.contains("unknown field `trails`"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_model_points_at_it() {
+        let src = OK.replace("\"threads\"]", "\"fibers\"]");
+        let (l, c, msg) = location_of(&src);
+        assert_eq!((l, c), (8, 24), "{msg}");
+        assert!(msg.contains("fibers"), "{msg}");
+    }
+
+    #[test]
+    fn zero_values_are_rejected() {
+        for (from, to, line) in [
+            ("duration = \"3s\"", "duration = \"0s\"", 7),
+            ("trials = 2", "trials = 0", 5),
+            ("trials = 2", "trials = -4", 5),
+            ("concurrency = [1, 16]", "concurrency = [1, 0]", 9),
+            ("latency = \"10ms\"", "latency = \"0ms\"", 12),
+        ] {
+            let (l, _, msg) = location_of(&OK.replace(from, to));
+            assert_eq!(l, line, "{to}: {msg}");
+        }
+    }
+
+    #[test]
+    fn contradictions_are_rejected() {
+        let (l, _, msg) = location_of(&OK.replace(
+            "models = [\"sequential\", \"threads\"]",
+            "models = [\"threads\", \"threads\"]",
+        ));
+        assert_eq!(l, 8);
+        assert!(msg.contains("twice"), "{msg}");
+        let (l, _, msg) =
+            location_of(&OK.replace("[[workload]]", "[[workload]]\ntrial_timeout = \"2s\""));
+        assert_eq!(l, 11);
+        assert!(msg.contains("trial_timeout"), "{msg}");
+        let (_, _, msg) = location_of(&OK.replace("kind = \"sleep\"", "kind = \"sleeep\""));
+        assert!(msg.contains("sleeep"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_location() {
+        let (l, _, _) = location_of("name = \"x\"\n[run\n");
+        assert_eq!(l, 2);
+    }
+}

@@ -1,0 +1,207 @@
+//! Workloads: what one operation does, defined once for every model.
+//!
+//! A workload's parameters are plain serde data ([`WorkloadSpec`]). Its behaviour is the
+//! [`Workload`] trait: a blocking operation and an async one that send the same request and
+//! do the same checking, and differ only in how they wait. Models are generic over
+//! `Workload`, so the hot path has no dynamic dispatch; [`WorkloadSpec::visit`] turns the
+//! data into a concrete type once per trial.
+//!
+//! Not here: scheduling (that is `model`), timing and recording (that is `model::driver`).
+
+pub mod sleep;
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::runtime::AsyncRt;
+
+/// The closed list of workloads. Adding one is a compile error wherever it must be handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    Sleep,
+}
+
+impl WorkloadKind {
+    pub const ALL: &'static [WorkloadKind] = &[WorkloadKind::Sleep];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Sleep => "sleep",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            WorkloadKind::Sleep => {
+                "each op waits `latency` (a blocking sleep, or the runtime's own timer); \
+                 ideal throughput is C / latency, so it calibrates the harness"
+            }
+        }
+    }
+
+    /// Parameters as (name, default, meaning), for `iobench list` and the docs.
+    pub fn params(self) -> &'static [(&'static str, &'static str, &'static str)] {
+        match self {
+            WorkloadKind::Sleep => &[("latency", "10ms", "how long each op waits")],
+        }
+    }
+}
+
+/// One workload with its parameters: what a scenario's `[[workload]]` table resolves to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WorkloadSpec {
+    Sleep(sleep::Sleep),
+}
+
+impl WorkloadSpec {
+    pub fn kind(&self) -> WorkloadKind {
+        match self {
+            WorkloadSpec::Sleep(_) => WorkloadKind::Sleep,
+        }
+    }
+
+    /// The best throughput a perfect model could reach at concurrency `c`, in ops per
+    /// second, where the workload has one.
+    pub fn ideal_ops_per_sec(&self, c: u32) -> Option<f64> {
+        match self {
+            WorkloadSpec::Sleep(s) => Some(f64::from(c) / s.latency.0.as_secs_f64()),
+        }
+    }
+
+    /// The parameters alone (the spec without its `kind`), as JSON.
+    pub fn params(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("workload specs serialize");
+        if let Some(map) = v.as_object_mut() {
+            map.remove("kind");
+        }
+        v
+    }
+
+    /// A short label such as `sleep[latency=10ms]`.
+    pub fn label(&self) -> String {
+        let params = self.params();
+        let inner: Vec<String> = params
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect();
+        format!("{}[{}]", self.kind().name(), inner.join(","))
+    }
+
+    /// Calls `visitor` with the concrete workload type.
+    pub fn visit<V: WorkloadVisitor>(&self, visitor: V) -> V::Output {
+        match self {
+            WorkloadSpec::Sleep(s) => visitor.visit(s.clone()),
+        }
+    }
+}
+
+/// Generic code that needs the concrete workload type (models are generic over it).
+pub trait WorkloadVisitor {
+    type Output;
+    fn visit<W: Workload>(self, workload: W) -> Self::Output;
+}
+
+/// What one operation does, blocking and async. Every op checks its result.
+pub trait Workload: Send + Sync + 'static {
+    /// Per-worker state of blocking models (a connection, a buffer).
+    type Session: Send + 'static;
+    /// Per-task state of async models on runtime `R`.
+    type AsyncSession<R: AsyncRt>: Send + 'static;
+
+    /// Builds a worker's state; runs before the measured window.
+    fn open(&self) -> Result<Self::Session, OpError>;
+    /// One operation, verified.
+    fn op(&self, session: &mut Self::Session) -> Result<(), OpError>;
+
+    /// Builds a task's state; runs before the measured window.
+    fn open_async<R: AsyncRt>(
+        &self,
+    ) -> impl Future<Output = Result<Self::AsyncSession<R>, OpError>> + Send;
+    /// One operation, verified, waiting through runtime `R`.
+    fn op_async<R: AsyncRt>(
+        &self,
+        session: &mut Self::AsyncSession<R>,
+    ) -> impl Future<Output = Result<(), OpError>> + Send;
+}
+
+/// Why an operation did not count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Timeout,
+    Refused,
+    Reset,
+    /// The reply did not match what was expected (wrong bytes, early wake-up).
+    Mismatch,
+    /// A resource limit: thread spawn EAGAIN, file descriptors, process cap.
+    ResourceExhausted,
+    Other,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::Timeout,
+        ErrorKind::Refused,
+        ErrorKind::Reset,
+        ErrorKind::Mismatch,
+        ErrorKind::ResourceExhausted,
+        ErrorKind::Other,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A failed operation: its kind and a human explanation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpError {
+    pub kind: ErrorKind,
+    pub message: Cow<'static, str>,
+}
+
+impl OpError {
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        OpError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl From<std::io::Error> for OpError {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        let kind = match e.kind() {
+            K::TimedOut | K::WouldBlock => ErrorKind::Timeout,
+            K::ConnectionRefused => ErrorKind::Refused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                ErrorKind::Reset
+            }
+            _ if matches!(
+                e.raw_os_error(),
+                Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN)
+            ) =>
+            {
+                ErrorKind::ResourceExhausted
+            }
+            _ => ErrorKind::Other,
+        };
+        OpError::new(kind, e.to_string())
+    }
+}
