@@ -6,7 +6,7 @@ use crate::scenario::ScenarioError;
 pub enum Error {
     /// A scenario file that does not parse or validate.
     #[error("{0}")]
-    Scenario(#[from] ScenarioError),
+    Scenario(Box<ScenarioError>),
     /// A command line that asks for something impossible.
     #[error("{0}")]
     Usage(String),
@@ -21,5 +21,11 @@ impl Error {
             Error::Scenario(_) | Error::Usage(_) => 2,
             Error::Other(_) => 1,
         }
+    }
+}
+
+impl From<ScenarioError> for Error {
+    fn from(e: ScenarioError) -> Self {
+        Error::Scenario(Box::new(e))
     }
 }

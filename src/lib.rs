@@ -21,6 +21,8 @@ pub mod model;
 pub mod orchestrator;
 pub mod report;
 pub mod run;
+// Its errors carry the source line they point at; they are built once, before a run.
+#[allow(clippy::result_large_err)]
 pub mod scenario;
 pub mod stats;
 pub mod trial;

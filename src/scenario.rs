@@ -262,7 +262,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn from_toml(&self, e: toml::de::Error) -> ScenarioError {
+    fn toml_error(&self, e: toml::de::Error) -> ScenarioError {
         let message = e.message().trim().to_string();
         let hint = hint_for(&message);
         self.err(e.span().unwrap_or(0..0), message, hint)
@@ -271,7 +271,7 @@ impl Ctx<'_> {
 
 fn hint_for(message: &str) -> Option<String> {
     let h = if message.contains("unknown field") {
-        "check the spelling; `iobench list` shows every workload's parameters, and DESIGN's [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, trial_timeout"
+        "check the spelling; `iobench list` shows every workload's parameters, and the [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, trial_timeout"
     } else if message.contains("unknown variant") && message.contains("sequential") {
         "`iobench list` shows every model with a one-line description"
     } else if message.contains("unknown variant") && message.contains("closed") {
@@ -283,7 +283,7 @@ fn hint_for(message: &str) -> Option<String> {
     } else if message.contains("missing field") {
         "add the field; see scenarios/quick.toml for a complete example"
     } else {
-        return None;
+        "the file must be valid TOML (see toml.io); scenarios/quick.toml is a complete example"
     };
     Some(h.to_string())
 }
@@ -471,7 +471,7 @@ impl Scenario {
     /// Parses and validates scenario text; `path` is used in messages.
     pub fn parse(src: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         let ctx = Ctx { path, src };
-        let raw: RawScenario = toml::from_str(src).map_err(|e| ctx.from_toml(e))?;
+        let raw: RawScenario = toml::from_str(src).map_err(|e| ctx.toml_error(e))?;
         if raw.name.get_ref().trim().is_empty() {
             return Err(ctx.err(
                 raw.name.span(),
@@ -564,7 +564,7 @@ concurrency = [1, 16, 256, 4096]
     fn unknown_model_points_at_it() {
         let src = OK.replace("\"threads\"]", "\"fibers\"]");
         let (l, c, msg) = location_of(&src);
-        assert_eq!((l, c), (8, 24), "{msg}");
+        assert_eq!((l, c), (8, 25), "{msg}");
         assert!(msg.contains("fibers"), "{msg}");
     }
 

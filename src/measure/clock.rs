@@ -25,7 +25,7 @@ impl Mono {
         Mono(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
     }
 
-    pub fn add(self, d: Duration) -> Mono {
+    pub fn plus(self, d: Duration) -> Mono {
         Mono(self.0 + d.as_nanos() as u64)
     }
 
@@ -57,11 +57,11 @@ impl Window {
     /// A window that starts now.
     pub fn starting_now(warmup: Duration, duration: Duration) -> Window {
         let start = Mono::now();
-        let measure_from = start.add(warmup);
+        let measure_from = start.plus(warmup);
         Window {
             start,
             measure_from,
-            measure_until: measure_from.add(duration),
+            measure_until: measure_from.plus(duration),
         }
     }
 

@@ -180,7 +180,7 @@ fn watch(window: Window, interval: Duration) -> SamplerReport {
         r.peak.threads = r.peak.threads.max(s.threads);
         r.peak.processes = r.peak.processes.max(s.processes);
         r.peak_pss_bytes = r.peak_pss_bytes.zip(s.pss_bytes).map(|(a, b)| a.max(b));
-        let next = t.add(interval.max(Mono::now().since(t) * COST_FACTOR));
+        let next = t.plus(interval.max(Mono::now().since(t) * COST_FACTOR));
         if next >= window.measure_until {
             break;
         }

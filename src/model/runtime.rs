@@ -21,9 +21,9 @@ pub struct AsyncStd;
 pub struct Smol;
 
 impl AsyncRt for Tokio {
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        // Created on first poll, so inside the runtime's context.
-        async move { tokio::time::sleep(d).await }
+    // An `async fn`, so the timer is created on first poll, inside the runtime's context.
+    async fn sleep(d: Duration) {
+        tokio::time::sleep(d).await
     }
 }
 
@@ -34,9 +34,7 @@ impl AsyncRt for AsyncStd {
 }
 
 impl AsyncRt for Smol {
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        async move {
-            smol::Timer::after(d).await;
-        }
+    async fn sleep(d: Duration) {
+        smol::Timer::after(d).await;
     }
 }
