@@ -6,15 +6,14 @@
 //! 2. It holds a few shards, each a `Mutex<Tally>`. A worker records into the shard its
 //!    index selects, so thousands of threads do not contend on one lock and an async loop
 //!    pays for an uncontended lock only.
-//! 3. After the window the shards are merged into one [`Tally`]; worker processes send
-//!    their tally to the trial in the same serialized form.
+//! 3. After the window the shards are merged into one [`Tally`]. (Worker processes stream
+//!    their latencies to the trial, which records them here.)
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 use crate::workload::{ErrorKind, OpError};
 
@@ -46,9 +45,7 @@ impl Tally {
     #[inline]
     pub fn record(&mut self, latency: Duration, result: Result<(), OpError>) {
         match result {
-            Ok(()) => self
-                .latency_ns
-                .saturating_record((latency.as_nanos() as u64).max(1)),
+            Ok(()) => self.record_ok_ns(latency.as_nanos() as u64),
             Err(e) => {
                 self.errors[e.kind.index()] += 1;
                 self.first_error
@@ -56,6 +53,12 @@ impl Tally {
                     .or_insert_with(|| e.message.into_owned());
             }
         }
+    }
+
+    /// Records a verified op's latency, in nanoseconds.
+    #[inline]
+    pub fn record_ok_ns(&mut self, ns: u64) {
+        self.latency_ns.saturating_record(ns.max(1));
     }
 
     pub fn merge(&mut self, other: &Tally) {
@@ -87,39 +90,13 @@ impl Tally {
             .collect()
     }
 
-    pub fn to_wire(&self) -> WireTally {
-        WireTally {
-            latency_ns: self
-                .latency_ns
-                .iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                .collect(),
-            errors: self.errors_by_kind(),
-            first_error: self.first_error.clone(),
+    /// Adds `n` failed ops of `kind` counted elsewhere (a worker process).
+    pub fn add_errors(&mut self, kind: ErrorKind, n: u64, first: Option<&String>) {
+        self.errors[kind.index()] += n;
+        if let Some(m) = first {
+            self.first_error.entry(kind).or_insert_with(|| m.clone());
         }
     }
-
-    pub fn from_wire(w: &WireTally) -> Tally {
-        let mut t = Tally::default();
-        for &(value, count) in &w.latency_ns {
-            t.latency_ns
-                .record_n(value.min(MAX_NS), count)
-                .expect("value within bounds");
-        }
-        for (k, n) in &w.errors {
-            t.errors[k.index()] += n;
-        }
-        t.first_error = w.first_error.clone();
-        t
-    }
-}
-
-/// A tally as it crosses a process boundary: histogram buckets as (value, count) pairs.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct WireTally {
-    pub latency_ns: Vec<(u64, u64)>,
-    pub errors: BTreeMap<ErrorKind, u64>,
-    pub first_error: BTreeMap<ErrorKind, String>,
 }
 
 /// Sharded tallies shared by the workers of one trial.
@@ -140,11 +117,6 @@ impl Recorder {
         self.shards[i % self.shards.len()]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Adds a tally received from elsewhere (a worker process).
-    pub fn absorb(&self, t: &Tally) {
-        self.shard(0).merge(t);
     }
 
     /// All shards merged.
@@ -176,19 +148,5 @@ mod tests {
         assert_eq!(t.ok_ops(), 100);
         assert_eq!(t.errors_by_kind().get(&ErrorKind::Timeout), Some(&1));
         assert_eq!(t.first_error[&ErrorKind::Timeout], "slow");
-    }
-
-    #[test]
-    fn wire_round_trip_keeps_counts_and_quantiles() {
-        let mut t = Tally::default();
-        for i in 1..=1000u64 {
-            t.record(Duration::from_micros(i), Ok(()));
-        }
-        let back = Tally::from_wire(&t.to_wire());
-        assert_eq!(back.ok_ops(), 1000);
-        assert_eq!(
-            back.latency_ns.value_at_quantile(0.99),
-            t.latency_ns.value_at_quantile(0.99)
-        );
     }
 }

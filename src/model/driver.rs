@@ -3,8 +3,10 @@
 //!
 //! # How it works
 //! 1. A worker runs ops back to back. Around each op it reads the monotonic clock twice.
-//! 2. An op that completes inside the measured window is recorded: its latency if it was
-//!    verified, its error kind if not. Ops completing during warm-up are not recorded.
+//! 2. An op that completes inside the measured window goes to the worker's [`Sink`]: its
+//!    latency if it was verified, its error kind if not. Ops completing during warm-up are
+//!    not recorded. In-process models share the trial's sharded recorder; a worker process
+//!    streams its latencies to the trial in small batches.
 //! 3. A worker stops after the first op that completes at or past the window's end, so no
 //!    op is abandoned mid-flight and no stop flag is polled on the hot path.
 //!
@@ -13,24 +15,43 @@
 
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use crate::measure::rusage::Rusage;
 use crate::measure::{Mono, Recorder, Window};
 use crate::model::runtime::AsyncRt;
 use crate::workload::{OpError, Workload};
 
-/// Records one finished op; returns `true` when the worker should stop.
+/// Where a worker's finished ops go.
+pub trait Sink {
+    fn record(&mut self, latency: Duration, result: Result<(), OpError>);
+}
+
+/// One shard of the trial's shared recorder.
+pub struct Shard<'a> {
+    pub recorder: &'a Recorder,
+    pub index: usize,
+}
+
+impl Sink for Shard<'_> {
+    #[inline]
+    fn record(&mut self, latency: Duration, result: Result<(), OpError>) {
+        self.recorder.shard(self.index).record(latency, result);
+    }
+}
+
+/// Records one finished op if it ended inside the window; returns `true` when the worker
+/// should stop.
 #[inline]
 pub fn observe(
     window: &Window,
-    recorder: &Recorder,
-    shard: usize,
+    sink: &mut impl Sink,
     start: Mono,
     end: Mono,
     result: Result<(), OpError>,
 ) -> bool {
     if window.contains(end) {
-        recorder.shard(shard).record(end.since(start), result);
+        sink.record(end.since(start), result);
     }
     window.is_over(end)
 }
@@ -40,13 +61,12 @@ pub fn blocking_loop<W: Workload>(
     workload: &W,
     session: &mut W::Session,
     window: &Window,
-    recorder: &Recorder,
-    shard: usize,
+    sink: &mut impl Sink,
 ) {
     loop {
         let start = Mono::now();
         let result = workload.op(session);
-        if observe(window, recorder, shard, start, Mono::now(), result) {
+        if observe(window, sink, start, Mono::now(), result) {
             return;
         }
     }
@@ -60,7 +80,7 @@ pub fn blocking_loop_with_cpu<W: Workload>(
     workload: &W,
     session: &mut W::Session,
     window: &Window,
-    recorder: &Recorder,
+    sink: &mut impl Sink,
 ) -> Rusage {
     let mut cpu0 = None;
     loop {
@@ -69,7 +89,7 @@ pub fn blocking_loop_with_cpu<W: Workload>(
             cpu0 = Some(Rusage::this_process());
         }
         let result = workload.op(session);
-        if observe(window, recorder, 0, start, Mono::now(), result) {
+        if observe(window, sink, start, Mono::now(), result) {
             break;
         }
     }
@@ -85,10 +105,14 @@ pub async fn async_loop<W: Workload, R: AsyncRt>(
     recorder: Arc<Recorder>,
     shard: usize,
 ) {
+    let mut sink = Shard {
+        recorder: &recorder,
+        index: shard,
+    };
     loop {
         let start = Mono::now();
         let result = workload.op_async::<R>(&mut session).await;
-        if observe(&window, &recorder, shard, start, Mono::now(), result) {
+        if observe(&window, &mut sink, start, Mono::now(), result) {
             return;
         }
     }

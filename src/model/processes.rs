@@ -7,22 +7,36 @@
 //! 2. Each worker reads its workload from stdin, opens its session and answers `Ready`.
 //! 3. The trial opens the window and sends it to every worker. `CLOCK_MONOTONIC` is shared
 //!    by all processes, so every worker measures the same window.
-//! 4. Each worker runs the shared blocking loop, then sends back its tally and the CPU it
-//!    used during the window. A worker that dies fails the trial with its exit status.
+//! 4. Each worker runs the shared blocking loop. Its sink keeps no histogram (that would
+//!    be memory per in-flight op that only the harness needs): it streams latencies to the
+//!    trial in batches of [`BATCH`], and the trial records them in its own recorder,
+//!    allocated before the idle footprint like every other model's.
+//! 5. At the end a worker sends its error counts and the CPU it used during the window.
+//!    A worker that dies fails the trial with its exit status.
+//!
+//! Messages travel as frames: one kind byte, a little-endian `u32` length, the payload.
+//! Kind `J` carries a JSON message, kind `L` a batch of little-endian `u64` nanoseconds.
 
-use std::io::{BufRead, BufReader, Write};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::driver::blocking_loop_with_cpu;
+use super::driver::{Sink, blocking_loop_with_cpu};
 use super::spawn_error;
-use crate::measure::recorder::WireTally;
+use crate::measure::Window;
 use crate::measure::rusage::{Rusage, raise_nofile_limit};
-use crate::measure::{Recorder, Tally, Window};
 use crate::trial::TrialCtx;
-use crate::workload::{Workload, WorkloadSpec, WorkloadVisitor};
+use crate::workload::{ErrorKind, OpError, Workload, WorkloadSpec, WorkloadVisitor};
+
+/// Latencies a worker buffers before sending them (128 bytes).
+pub const BATCH: usize = 16;
+const JSON: u8 = b'J';
+const LATENCIES: u8 = b'L';
 
 #[derive(Serialize, Deserialize)]
 enum ToWorker {
@@ -33,14 +47,88 @@ enum ToWorker {
 #[derive(Serialize, Deserialize)]
 enum FromWorker {
     Ready,
-    SetupFailed { error: String },
-    Done { tally: WireTally, rusage: Rusage },
+    SetupFailed {
+        error: String,
+    },
+    Done {
+        errors: BTreeMap<ErrorKind, u64>,
+        first_error: BTreeMap<ErrorKind, String>,
+        rusage: Rusage,
+    },
+}
+
+fn write_frame(out: &mut impl Write, kind: u8, payload: &[u8]) -> std::io::Result<()> {
+    let mut head = [0u8; 5];
+    head[0] = kind;
+    head[1..].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.write_all(&head)?;
+    out.write_all(payload)?;
+    out.flush()
+}
+
+/// Bytes received from a worker, cut into frames.
+#[derive(Default)]
+struct Frames {
+    buf: Vec<u8>,
+}
+
+impl Frames {
+    /// The next complete frame, if one has arrived.
+    fn next(&mut self) -> Option<(u8, Vec<u8>)> {
+        if self.buf.len() < 5 {
+            return None;
+        }
+        let len = u32::from_le_bytes(self.buf[1..5].try_into().expect("4 bytes")) as usize;
+        if self.buf.len() < 5 + len {
+            return None;
+        }
+        let kind = self.buf[0];
+        let payload = self.buf[5..5 + len].to_vec();
+        self.buf.drain(..5 + len);
+        Some((kind, payload))
+    }
 }
 
 struct Worker {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    stdout: ChildStdout,
+    frames: Frames,
+    done: bool,
+}
+
+impl Worker {
+    fn send(&mut self, msg: &ToWorker) -> anyhow::Result<()> {
+        let mut line = serde_json::to_vec(msg)?;
+        line.push(b'\n');
+        self.stdin.write_all(&line)?;
+        Ok(self.stdin.flush()?)
+    }
+
+    /// Reads what is available (blocking until something is); `false` at end of stream.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stdout.read(&mut chunk)?;
+        self.frames.buf.extend_from_slice(&chunk[..n]);
+        Ok(n > 0)
+    }
+
+    /// Waits for the next JSON message (no latencies are expected before the window).
+    fn message(&mut self, i: usize) -> anyhow::Result<FromWorker> {
+        loop {
+            if let Some((kind, payload)) = self.frames.next() {
+                anyhow::ensure!(
+                    kind == JSON,
+                    "worker process {i} sent latencies out of turn"
+                );
+                return Ok(serde_json::from_slice(&payload)?);
+            }
+            if !self.fill()? {
+                let status = self.child.wait()?;
+                anyhow::bail!("worker process {i} exited before answering: {status}");
+            }
+        }
+    }
 }
 
 /// Worker processes that are killed and reaped if the trial gives up on them.
@@ -53,23 +141,6 @@ impl Drop for Workers {
             let _ = w.child.wait();
         }
     }
-}
-
-fn send(w: &mut Worker, msg: &ToWorker) -> anyhow::Result<()> {
-    let mut line = serde_json::to_vec(msg)?;
-    line.push(b'\n');
-    w.stdin.write_all(&line)?;
-    w.stdin.flush()?;
-    Ok(())
-}
-
-fn receive(i: usize, w: &mut Worker) -> anyhow::Result<FromWorker> {
-    let mut line = String::new();
-    if w.stdout.read_line(&mut line)? == 0 {
-        let status = w.child.wait()?;
-        anyhow::bail!("worker process {i} exited before answering: {status}");
-    }
-    Ok(serde_json::from_str(&line)?)
 }
 
 pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
@@ -89,17 +160,19 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
         workers.0.push(Worker {
             child,
             stdin: stdin.expect("piped stdin"),
-            stdout: BufReader::new(stdout.expect("piped stdout")),
+            stdout: stdout.expect("piped stdout"),
+            frames: Frames::default(),
+            done: false,
         });
     }
     let setup = ToWorker::Setup {
         workload: ctx.cell.workload.clone(),
     };
     for w in &mut workers.0 {
-        send(w, &setup)?;
+        w.send(&setup)?;
     }
     for (i, w) in workers.0.iter_mut().enumerate() {
-        match receive(i, w)? {
+        match w.message(i)? {
             FromWorker::Ready => {}
             FromWorker::SetupFailed { error } => {
                 anyhow::bail!("setup of worker process {i} failed: {error}")
@@ -111,17 +184,9 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
         window: ctx.open_window(),
     };
     for w in &mut workers.0 {
-        send(w, &go)?;
+        w.send(&go)?;
     }
-    for (i, w) in workers.0.iter_mut().enumerate() {
-        match receive(i, w)? {
-            FromWorker::Done { tally, rusage } => {
-                ctx.recorder.absorb(&Tally::from_wire(&tally));
-                ctx.worker_rusage.add(&rusage);
-            }
-            _ => anyhow::bail!("worker process {i} answered out of turn"),
-        }
-    }
+    collect(&mut workers.0, ctx)?;
     for (i, w) in workers.0.iter_mut().enumerate() {
         let status = w.child.wait()?;
         anyhow::ensure!(status.success(), "worker process {i} ended with {status}");
@@ -129,30 +194,146 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
     Ok(u64::from(k))
 }
 
-struct WorkerSession<'a> {
-    input: &'a mut dyn BufRead,
-    output: &'a mut dyn Write,
+/// Reads every worker's stream until each has sent `Done`, recording latencies as they
+/// arrive so that no pipe fills up and stalls its worker.
+fn collect(workers: &mut [Worker], ctx: &mut TrialCtx) -> anyhow::Result<()> {
+    let mut pending = workers.len();
+    while pending > 0 {
+        let mut fds: Vec<libc::pollfd> = workers
+            .iter()
+            .map(|w| libc::pollfd {
+                fd: if w.done { -1 } else { w.stdout.as_raw_fd() },
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: poll reads and writes the array of pollfd we own, of the length we pass.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e.into());
+        }
+        for (i, (w, p)) in workers.iter_mut().zip(&fds).enumerate() {
+            if w.done || p.revents == 0 {
+                continue;
+            }
+            if !w.fill()? {
+                let status = w.child.wait()?;
+                anyhow::bail!("worker process {i} exited during the trial: {status}");
+            }
+            while let Some((kind, payload)) = w.frames.next() {
+                let mut shard = ctx.recorder.shard(i);
+                match kind {
+                    LATENCIES => {
+                        for ns in payload.chunks_exact(8) {
+                            shard.record_ok_ns(u64::from_le_bytes(ns.try_into().expect("8 bytes")));
+                        }
+                    }
+                    _ => match serde_json::from_slice(&payload)? {
+                        FromWorker::Done {
+                            errors,
+                            first_error,
+                            rusage,
+                        } => {
+                            for (kind, n) in errors {
+                                shard.add_errors(kind, n, first_error.get(&kind));
+                            }
+                            ctx.worker_rusage.add(&rusage);
+                            w.done = true;
+                            pending -= 1;
+                        }
+                        _ => anyhow::bail!("worker process {i} answered out of turn"),
+                    },
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
-impl WorkerSession<'_> {
+/// A worker's sink: latencies go to the trial in batches; errors are counted here.
+struct StreamSink<O: Write> {
+    out: O,
+    batch: [u64; BATCH],
+    len: usize,
+    errors: BTreeMap<ErrorKind, u64>,
+    first_error: BTreeMap<ErrorKind, String>,
+    failed: Option<std::io::Error>,
+}
+
+impl<O: Write> StreamSink<O> {
+    fn flush(&mut self) {
+        if self.len == 0 || self.failed.is_some() {
+            return;
+        }
+        let mut bytes = [0u8; BATCH * 8];
+        for (dst, ns) in bytes.chunks_exact_mut(8).zip(&self.batch[..self.len]) {
+            dst.copy_from_slice(&ns.to_le_bytes());
+        }
+        if let Err(e) = write_frame(&mut self.out, LATENCIES, &bytes[..self.len * 8]) {
+            self.failed = Some(e);
+        }
+        self.len = 0;
+    }
+}
+
+impl<O: Write> Sink for StreamSink<O> {
+    #[inline]
+    fn record(&mut self, latency: Duration, result: Result<(), OpError>) {
+        match result {
+            Ok(()) => {
+                self.batch[self.len] = latency.as_nanos() as u64;
+                self.len += 1;
+                if self.len == BATCH {
+                    self.flush();
+                }
+            }
+            Err(e) => {
+                *self.errors.entry(e.kind).or_default() += 1;
+                self.first_error
+                    .entry(e.kind)
+                    .or_insert_with(|| e.message.into_owned());
+            }
+        }
+    }
+}
+
+/// The worker's side of the conversation.
+struct WorkerSession<I: Read, O: Write> {
+    input: I,
+    output: O,
+}
+
+impl<I: Read, O: Write> WorkerSession<I, O> {
     fn say(&mut self, msg: &FromWorker) -> anyhow::Result<()> {
-        serde_json::to_writer(&mut *self.output, msg)?;
-        self.output.write_all(b"\n")?;
-        self.output.flush()?;
-        Ok(())
+        Ok(write_frame(
+            &mut self.output,
+            JSON,
+            &serde_json::to_vec(msg)?,
+        )?)
     }
 
+    /// Reads one line, a byte at a time so that nothing beyond it is buffered.
     fn hear(&mut self) -> anyhow::Result<ToWorker> {
-        let mut line = String::new();
-        anyhow::ensure!(
-            self.input.read_line(&mut line)? > 0,
-            "the trial closed the pipe"
-        );
-        Ok(serde_json::from_str(&line)?)
+        let mut line = Vec::new();
+        let mut byte = [0u8];
+        loop {
+            anyhow::ensure!(
+                self.input.read(&mut byte)? == 1,
+                "the trial closed the pipe"
+            );
+            if byte[0] == b'\n' {
+                return Ok(serde_json::from_slice(&line)?);
+            }
+            line.push(byte[0]);
+        }
     }
 }
 
-impl WorkloadVisitor for WorkerSession<'_> {
+impl<I: Read, O: Write> WorkloadVisitor for WorkerSession<I, O> {
     type Output = anyhow::Result<()>;
     fn visit<W: Workload>(mut self, workload: W) -> anyhow::Result<()> {
         let mut session = match workload.open() {
@@ -167,10 +348,23 @@ impl WorkloadVisitor for WorkerSession<'_> {
         let ToWorker::Go { window } = self.hear()? else {
             anyhow::bail!("expected the window");
         };
-        let recorder = Recorder::new(1);
-        let rusage = blocking_loop_with_cpu(&workload, &mut session, &window, &recorder);
+        let mut sink = StreamSink {
+            out: &mut self.output,
+            batch: [0; BATCH],
+            len: 0,
+            errors: BTreeMap::new(),
+            first_error: BTreeMap::new(),
+            failed: None,
+        };
+        let rusage = blocking_loop_with_cpu(&workload, &mut session, &window, &mut sink);
+        sink.flush();
+        if let Some(e) = sink.failed {
+            anyhow::bail!("cannot send latencies to the trial: {e}");
+        }
+        let (errors, first_error) = (sink.errors, sink.first_error);
         self.say(&FromWorker::Done {
-            tally: recorder.merged().to_wire(),
+            errors,
+            first_error,
             rusage,
         })
     }
@@ -181,14 +375,66 @@ pub fn worker_main() -> anyhow::Result<()> {
     // SAFETY: prctl with PR_SET_PDEATHSIG only sets a signal for this process.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     raise_nofile_limit();
-    let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
-    let (mut input, mut output) = (stdin.lock(), stdout.lock());
+    // Unbuffered ends of the pipes: frames are written whole, lines read byte by byte.
+    // SAFETY: fds 0 and 1 are the pipes the trial gave us, open for the process's life;
+    // ManuallyDrop keeps them open when these handles go away.
+    let input = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
+    let output = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
     let mut session = WorkerSession {
-        input: &mut input,
-        output: &mut output,
+        input: &*input,
+        output: &*output,
     };
     let ToWorker::Setup { workload } = session.hear()? else {
         anyhow::bail!("expected the workload first");
     };
     workload.visit(session)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_cut_a_stream() {
+        let mut bytes = Vec::new();
+        write_frame(&mut bytes, JSON, b"{}").unwrap();
+        write_frame(&mut bytes, LATENCIES, &7u64.to_le_bytes()).unwrap();
+        let mut f = Frames::default();
+        f.buf.extend_from_slice(&bytes[..4]);
+        assert!(f.next().is_none());
+        f.buf.extend_from_slice(&bytes[4..]);
+        assert_eq!(f.next(), Some((JSON, b"{}".to_vec())));
+        assert_eq!(f.next(), Some((LATENCIES, 7u64.to_le_bytes().to_vec())));
+        assert!(f.next().is_none());
+    }
+
+    #[test]
+    fn the_stream_sink_batches_latencies_and_counts_errors() {
+        let mut out = Vec::new();
+        let mut sink = StreamSink {
+            out: &mut out,
+            batch: [0; BATCH],
+            len: 0,
+            errors: BTreeMap::new(),
+            first_error: BTreeMap::new(),
+            failed: None,
+        };
+        for i in 0..BATCH as u64 + 3 {
+            sink.record(Duration::from_nanos(100 + i), Ok(()));
+        }
+        sink.record(Duration::ZERO, Err(OpError::new(ErrorKind::Reset, "gone")));
+        sink.flush();
+        assert_eq!(sink.errors[&ErrorKind::Reset], 1);
+        let mut f = Frames { buf: out };
+        let (k1, p1) = f.next().unwrap();
+        let (k2, p2) = f.next().unwrap();
+        assert_eq!(
+            (k1, p1.len(), k2, p2.len()),
+            (LATENCIES, BATCH * 8, LATENCIES, 24)
+        );
+        assert_eq!(
+            u64::from_le_bytes(p2[16..24].try_into().unwrap()),
+            100 + BATCH as u64 + 2
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::driver::blocking_loop;
+use super::driver::{Shard, blocking_loop};
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
@@ -12,6 +12,10 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
         .open()
         .map_err(|e| anyhow::anyhow!("setup failed: {e}"))?;
     let window = ctx.open_window();
-    blocking_loop(&*workload, &mut session, &window, &ctx.recorder, 0);
+    let mut sink = Shard {
+        recorder: &ctx.recorder,
+        index: 0,
+    };
+    blocking_loop(&*workload, &mut session, &window, &mut sink);
     Ok(1)
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use super::driver::observe;
+use super::driver::{Shard, observe};
 use crate::measure::{Mono, Recorder, Window};
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
@@ -28,14 +28,11 @@ fn job<W: Workload>(
 ) {
     let result = shared.workload.op(&mut session);
     let end = Mono::now();
-    if observe(
-        &shared.window,
-        &shared.recorder,
-        client,
-        submitted,
-        end,
-        result,
-    ) {
+    let mut sink = Shard {
+        recorder: &shared.recorder,
+        index: client,
+    };
+    if observe(&shared.window, &mut sink, submitted, end, result) {
         let _ = shared.done.send(());
     } else {
         let next = Mono::now();

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::driver::{Gate, blocking_loop};
+use super::driver::{Gate, Shard, blocking_loop};
 use super::spawn_error;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
@@ -28,7 +28,11 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
                 }
             };
             if let Some(window) = worker_gate.arrive(Ok(())) {
-                blocking_loop(&*workload, &mut session, &window, &recorder, i as usize);
+                let mut sink = Shard {
+                    recorder: &recorder,
+                    index: i as usize,
+                };
+                blocking_loop(&*workload, &mut session, &window, &mut sink);
             }
         });
         match spawned {
