@@ -8,11 +8,13 @@
 //!
 //! `cargo bench --bench overhead` runs C = 1, 100, 1000, 10000 with a 1 s warm-up and a
 //! 3 s window. Environment: `OVERHEAD_C=1,100`, `OVERHEAD_WINDOW_SECS=3`,
-//! `OVERHEAD_MODELS=threads,smol`, `OVERHEAD_TRIALS=1` (harness trials per cell).
+//! `OVERHEAD_MODELS=threads,smol`, `OVERHEAD_TRIALS=1` (harness trials per cell),
+//! `OVERHEAD_HARNESS_SUMMARY=path/summary.json` (reuse a harness run of the same cells).
 //!
 //! A bare loop counts finished ops in a per-worker atomic counter (processes: in a shared
-//! memory page) that the coordinator reads at the window's start and end; memory is read
-//! from /proc the same way the harness reads it, outside the loop.
+//! file mapping) that the coordinator reads at the window's start and end, and reads the
+//! clock once per op to stop on its own; memory is read from /proc the same way the harness
+//! reads it, outside the loop. Bare worker processes are exec'd like the model's.
 
 use std::io::Write;
 use std::process::Command;
@@ -34,14 +36,26 @@ struct Counter(AtomicU64);
 struct Shared {
     counters: Vec<Counter>,
     stop: AtomicBool,
+    /// Workers also stop on their own here, so a starved coordinator (10,000 runnable
+    /// threads on 2 cores) cannot keep them running.
+    deadline: Instant,
 }
 
+/// Time the coordinator has past the window's end to read the counters.
+const GRACE: Duration = Duration::from_secs(2);
+
 impl Shared {
-    fn new(n: usize) -> Arc<Shared> {
+    fn new(n: usize, lifetime: Duration) -> Arc<Shared> {
         Arc::new(Shared {
             counters: (0..n).map(|_| Counter::default()).collect(),
             stop: AtomicBool::new(false),
+            deadline: Instant::now() + lifetime + GRACE,
         })
+    }
+    /// One clock read per op: the bare loop's only cost beyond the op.
+    #[inline]
+    fn running(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed) && Instant::now() < self.deadline
     }
     fn total(&self) -> u64 {
         self.counters
@@ -78,11 +92,13 @@ fn observe(
         Rusage::this_thread(),
     );
     let ch0 = children_cpu();
+    // Memory at a quarter, half and three quarters of the window.
     let mut peak = 0;
-    while t0.elapsed() < window {
+    for q in 1..=3 {
+        std::thread::sleep((t0 + window * q / 4).saturating_duration_since(Instant::now()));
         peak = peak.max(sample_tree(std::process::id()).pss_bytes.unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(250).min(window.saturating_sub(t0.elapsed())));
     }
+    std::thread::sleep((t0 + window).saturating_duration_since(Instant::now()));
     let (n1, secs) = (total(), t0.elapsed().as_secs_f64());
     // The observer's own CPU (this thread's) is left out, as the harness leaves out its sampler's.
     let own = Rusage::this_thread().since(&own0);
@@ -104,7 +120,7 @@ fn async_case<F: FnOnce(Arc<Shared>, u32) + Send + 'static>(
     run: F,
 ) -> Bare {
     let idle = sample_tree(std::process::id());
-    let shared = Shared::new(c as usize);
+    let shared = Shared::new(c as usize, warmup + window);
     let s = shared.clone();
     let h = std::thread::spawn(move || run(s, c));
     let r = observe(|| shared.total(), warmup, window, idle, Rusage::default);
@@ -118,20 +134,29 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
         "sequential" | "threads" => {
             let n = if model == "sequential" { 1 } else { c };
             let idle = sample_tree(std::process::id());
-            let shared = Shared::new(n as usize);
+            // All threads start together (like the harness's gate), so spawning 10,000
+            // threads on a loaded machine does not eat into their run.
+            let start = Arc::new(std::sync::Barrier::new(n as usize + 1));
+            let shared = Arc::new(std::sync::OnceLock::<Arc<Shared>>::new());
             let hs: Vec<_> = (0..n as usize)
                 .map(|i| {
-                    let s = shared.clone();
+                    let (start, shared) = (start.clone(), shared.clone());
                     std::thread::spawn(move || {
-                        while !s.stop.load(Ordering::Relaxed) {
+                        start.wait();
+                        let s = shared.get().expect("set before the barrier");
+                        while s.running() {
                             std::thread::sleep(LATENCY);
                             s.done(i);
                         }
                     })
                 })
                 .collect();
-            let r = observe(|| shared.total(), warmup, window, idle, Rusage::default);
-            shared.stop.store(true, Ordering::Relaxed);
+            let s = shared
+                .get_or_init(|| Shared::new(n as usize, warmup + window))
+                .clone();
+            start.wait();
+            let r = observe(|| s.total(), warmup, window, idle, Rusage::default);
+            s.stop.store(true, Ordering::Relaxed);
             hs.into_iter().for_each(|h| h.join().unwrap());
             r
         }
@@ -142,11 +167,11 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                 .num_threads(k)
                 .build()
                 .unwrap();
-            let shared = Shared::new(k);
+            let shared = Shared::new(k, warmup + window);
             fn job(s: Arc<Shared>, i: usize) {
                 std::thread::sleep(LATENCY);
                 s.done(i);
-                if !s.stop.load(Ordering::Relaxed) {
+                if s.running() {
                     rayon::spawn_fifo(move || job(s, i));
                 }
             }
@@ -179,7 +204,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                         .map(|i| {
                             let s = s.clone();
                             tokio::spawn(async move {
-                                while !s.stop.load(Ordering::Relaxed) {
+                                while s.running() {
                                     tokio::time::sleep(LATENCY).await;
                                     s.done(i);
                                 }
@@ -200,7 +225,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                         .map(|i| {
                             let s = s.clone();
                             async_std::task::spawn_local(async move {
-                                while !s.stop.load(Ordering::Relaxed) {
+                                while s.running() {
                                     async_std::task::sleep(LATENCY).await;
                                     s.done(i);
                                 }
@@ -220,7 +245,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                     .map(|i| {
                         let s = s.clone();
                         ex.spawn(async move {
-                            while !s.stop.load(Ordering::Relaxed) {
+                            while s.running() {
                                 smol::Timer::after(LATENCY).await;
                                 s.done(i);
                             }
@@ -294,15 +319,17 @@ fn processes_case(k: u32, warmup: Duration, window: Duration) -> Bare {
         .collect();
     let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
     let children_cpu = || {
-        // Children's CPU as /proc reports it (clock ticks): a bare loop has nothing finer.
-        // SAFETY: sysconf has no preconditions.
-        let tick = 1.0 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        // Children's CPU from /proc/PID/schedstat (nanoseconds on a CPU, user and system
+        // together, counted here as user): a bare loop reports nothing of its own.
         let mut r = Rusage::default();
         for p in &pids {
-            if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
-                let f: Vec<&str> = s[s.rfind(')').unwrap() + 2..].split(' ').collect();
-                r.user_secs += f[11].parse::<f64>().unwrap_or(0.0) * tick;
-                r.sys_secs += f[12].parse::<f64>().unwrap_or(0.0) * tick;
+            if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/schedstat")) {
+                let ns: f64 = s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(0.0);
+                r.user_secs += ns / 1e9;
             }
         }
         r
@@ -322,6 +349,36 @@ fn env_list(name: &str, default: &str) -> Vec<String> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// Runs the same cells through `iobench run`; returns the path of a copy of its summary.
+fn run_harness(models: &[String], cs: &[u32], trials: u32, window: Duration) -> std::path::PathBuf {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("overhead.toml");
+    let quoted: Vec<String> = models.iter().map(|m| format!("\"{m}\"")).collect();
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"overhead\"\n[run]\ntrials = {trials}\nwarmup = \"1s\"\nduration = \"{}ms\"\nmodels = [{}]\nconcurrency = {cs:?}\npool_size = {POOL}\nprocess_cap = {POOL}\n[[workload]]\nkind = \"sleep\"\nlatency = \"10ms\"\n",
+            window.as_millis(),
+            quoted.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    eprintln!("running the harness: iobench run {}", scenario.display());
+    let status = Command::new(env!("CARGO_BIN_EXE_iobench"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "iobench run failed");
+    let keep = std::path::PathBuf::from("target/overhead-summary.json");
+    std::fs::copy(out.join("summary.json"), &keep).unwrap();
+    keep
 }
 
 const MODELS: &str = "sequential,threads,thread-pool,processes,tokio-current-thread,async-std,smol,tokio-multi-thread";
@@ -371,33 +428,13 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
 
-    // The harness's figures for the same cells.
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("overhead.toml");
-    let quoted: Vec<String> = models.iter().map(|m| format!("\"{m}\"")).collect();
-    std::fs::write(
-        &scenario,
-        format!(
-            "name = \"overhead\"\n[run]\ntrials = {trials}\nwarmup = \"1s\"\nduration = \"{}ms\"\nmodels = [{}]\nconcurrency = {cs:?}\npool_size = {POOL}\nprocess_cap = {POOL}\n[[workload]]\nkind = \"sleep\"\nlatency = \"10ms\"\n",
-            window.as_millis(),
-            quoted.join(", ")
-        ),
-    )
-    .unwrap();
-    let out = dir.path().join("run");
-    eprintln!("running the harness: iobench run {}", scenario.display());
-    let status = Command::new(env!("CARGO_BIN_EXE_iobench"))
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "iobench run failed");
+    // The harness's figures for the same cells (or a summary.json given to reuse).
+    let summary_path = match std::env::var("OVERHEAD_HARNESS_SUMMARY") {
+        Ok(p) => std::path::PathBuf::from(p),
+        Err(_) => run_harness(&models, &cs, trials, window),
+    };
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    let _ = std::fs::copy(out.join("summary.json"), "target/overhead-summary.json");
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
 
     println!(
         "sleep 10 ms, window {:?}; bare = the model's loop with no measurement; harness = iobench run (median of {trials})",

@@ -175,14 +175,20 @@ fn kill_group(pgid: u32) {
 pub fn run_one(exe: &Path, cell: &Cell, trial: u32) -> anyhow::Result<TrialRecord> {
     let started_at = utc_now_rfc3339();
     let cell_json = serde_json::to_string(cell)?;
-    let mut child = Command::new(exe)
+    let spawned = Command::new(exe)
         .args(["trial", "--trial", &trial.to_string(), "--cell", &cell_json])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .spawn()
-        .context("cannot start a trial process")?;
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            let why = format!("could not start the trial process: {e}");
+            return Ok(TrialRecord::failed(cell, trial, started_at, why));
+        }
+    };
     let pgid = child.id();
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");

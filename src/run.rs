@@ -86,8 +86,22 @@ fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
 /// Runs the scenarios into `out` (or a new folder under `reports/`).
 pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Error> {
     let cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
+    for (i, c) in cells.iter().enumerate() {
+        if cells[..i].iter().any(|d| d.id == c.id) {
+            return Err(Error::Usage(format!(
+                "cell {} is declared twice (by two workloads or two scenarios); each cell may run once per run",
+                c.id
+            )));
+        }
+    }
     let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
     let dir = out.map_or_else(default_run_dir, Path::to_path_buf);
+    if dir.join("results.jsonl").exists() {
+        return Err(Error::Usage(format!(
+            "{} already holds a run (results.jsonl); give --out a new folder",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if out.is_none() {
         update_latest(&dir);

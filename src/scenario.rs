@@ -265,11 +265,11 @@ impl Ctx<'_> {
     fn toml_error(&self, e: toml::de::Error) -> ScenarioError {
         let message = e.message().trim().to_string();
         let hint = hint_for(&message);
-        self.err(e.span().unwrap_or(0..0), message, hint)
+        self.err(e.span().unwrap_or(0..0), message, Some(hint))
     }
 }
 
-fn hint_for(message: &str) -> Option<String> {
+fn hint_for(message: &str) -> String {
     let h = if message.contains("unknown field") {
         "check the spelling; `iobench list` shows every workload's parameters, and the [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, trial_timeout"
     } else if message.contains("unknown variant") && message.contains("sequential") {
@@ -285,7 +285,7 @@ fn hint_for(message: &str) -> Option<String> {
     } else {
         "the file must be valid TOML (see toml.io); scenarios/quick.toml is a complete example"
     };
-    Some(h.to_string())
+    h.to_string()
 }
 
 // ---------------------------------------------------------------------------------------

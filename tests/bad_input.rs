@@ -77,3 +77,40 @@ fn bad_command_line_values_exit_2() {
     let output = bin().args(["run", "--duration", "0s"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn an_out_folder_holding_a_run_is_refused() {
+    let (_dir, path, out) = scenario(GOOD);
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("results.jsonl"), "{}\n").unwrap();
+    let output = bin()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already holds a run"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("results.jsonl")).unwrap(),
+        "{}\n",
+        "untouched"
+    );
+}
+
+#[test]
+fn a_cell_declared_twice_is_refused() {
+    let twice = format!("{GOOD}[[workload]]\nkind = \"sleep\"\n");
+    let (_dir, path, out) = scenario(&twice);
+    let output = bin()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("declared twice"));
+    assert!(!out.exists());
+}

@@ -144,7 +144,8 @@ pub fn summary_table(s: &Summary) -> String {
             kib(c.median("mem_per_op_bytes")),
             c.median("cpu_secs_per_1k_ops")
                 .map_or("-".into(), |v| format!("{v:.4}")),
-            num(c.median("peak_threads")),
+            c.median("peak_threads")
+                .map_or("-".into(), |t| format!("{t:.0}")),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
