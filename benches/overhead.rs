@@ -415,7 +415,10 @@ fn main() {
         );
         return;
     }
-    if args.iter().any(|a| a == "--list") || args.iter().any(|a| a == "--test") {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it,
+    // and a test run should not spend minutes here.
+    if !args.iter().any(|a| a == "--bench") {
+        println!("overhead: skipped (run it with `cargo bench --bench overhead`)");
         return;
     }
     let models = env_list("OVERHEAD_MODELS", MODELS);
