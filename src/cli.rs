@@ -1,11 +1,13 @@
 //! Command-line definitions (clap). `main.rs` parses them and calls the library.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::model::ModelKind;
+use crate::target::TargetKind;
 use crate::units::HumanDuration;
 use crate::workload::WorkloadKind;
 
@@ -38,6 +40,22 @@ iobench run --workloads sleep --models sequential,threads,tokio-current-thread -
     Run(RunArgs),
     /// List every workload and model with a one-line description and its parameters.
     List,
+    /// Run an embedded target (a real server) and print the address it bound.
+    #[command(
+        after_help = "Example, the target on one machine and the load on another:\n  \
+iobench serve echo --listen 0.0.0.0:7000      (on the target machine)\n  \
+iobench run scenarios/quick.toml --workloads tcp-echo --target 10.0.0.2:7000"
+    )]
+    Serve {
+        /// Which server.
+        kind: TargetKind,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// Exit when stdin closes (how `run` ties a target to its own life).
+        #[arg(long, hide = true)]
+        watch_stdin: bool,
+    },
     /// Run one trial and print its JSON record (used by `run`).
     #[command(hide = true)]
     Trial {
@@ -75,6 +93,10 @@ pub struct RunArgs {
     /// Length of each measured window, e.g. `3s`.
     #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
     pub duration: Option<Duration>,
+    /// Point every network workload at this server (`host:port`, e.g. one started with
+    /// `iobench serve` on another machine) instead of an embedded target.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub target: Option<String>,
     /// Only these workloads of the scenario, e.g. `sleep`.
     #[arg(long, value_delimiter = ',', value_parser = parse_workload, value_name = "KIND,...")]
     pub workloads: Option<Vec<WorkloadKind>>,

@@ -25,6 +25,7 @@ pub mod run;
 #[allow(clippy::result_large_err)]
 pub mod scenario;
 pub mod stats;
+pub mod target;
 pub mod trial;
 pub mod units;
 pub mod workload;

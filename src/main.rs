@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use iobench::cli::{Cli, Command, RunArgs};
 use iobench::scenario::{Cell, Overrides};
-use iobench::{Error, list, model, run, trial};
+use iobench::{Error, list, model, run, target, trial};
 
 fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     let overrides = Overrides {
@@ -16,6 +16,7 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         warmup: args.warmup,
         duration: args.duration,
         workloads: args.workloads,
+        target: args.target,
     };
     let scenarios = run::load_scenarios(&args.scenarios, &overrides)?;
     let outcome = run::run(&scenarios, args.out.as_deref())?;
@@ -59,6 +60,13 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Trial { cell, trial }) => trial_command(&cell, trial),
+        Some(Command::Serve {
+            kind,
+            listen,
+            watch_stdin,
+        }) => target::serve(kind, listen, watch_stdin)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Error::from),
         Some(Command::Worker) => model::processes::worker_main()
             .map(|()| ExitCode::SUCCESS)
             .map_err(Error::from),

@@ -1,6 +1,7 @@
 //! `iobench run`: load and check the scenarios, create the run folder, run every trial
 //! through the orchestrator, write `summary.json` and print the table.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -14,6 +15,8 @@ use crate::orchestrator::{self, ResultsFile};
 use crate::report::console::{Progress, summary_table};
 use crate::report::summary::{CellStatus, Summary, summarize};
 use crate::scenario::{Cell, DEFAULT_SCENARIO_PATH, DEFAULT_SCENARIO_TOML, Overrides, Scenario};
+use crate::target::TargetKind;
+use crate::target::launch::Targets;
 
 /// What `run` produced.
 pub struct RunOutcome {
@@ -85,7 +88,7 @@ fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
 
 /// Runs the scenarios into `out` (or a new folder under `reports/`).
 pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Error> {
-    let cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
+    let mut cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
     for (i, c) in cells.iter().enumerate() {
         if cells[..i].iter().any(|d| d.id == c.id) {
             return Err(Error::Usage(format!(
@@ -107,6 +110,19 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
         update_latest(&dir);
     }
     raise_nofile_limit();
+    let exe = std::env::current_exe().context("cannot find the iobench binary")?;
+    let kinds: BTreeSet<TargetKind> = cells
+        .iter()
+        .filter_map(|c| c.workload.needs_target())
+        .collect();
+    let targets = Targets::start(&exe, &kinds)?;
+    for c in &mut cells {
+        if let Some(kind) = c.workload.needs_target() {
+            c.workload
+                .set_target(targets.addr(kind).expect("started above"));
+            c.target_pid = targets.pid(kind);
+        }
+    }
     let machine = Machine::detect();
     write_json(
         &dir.join("run.json"),
@@ -122,6 +138,7 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
     let progress = Progress::new(orchestrator::schedule(&cells).len());
     let (records, interrupted) = orchestrator::run_all(&cells, &mut results, &progress)?;
     progress.finish();
+    drop(targets);
     let summary = summarize(&names.join(", "), machine, &cells, &records);
     write_json(&dir.join("summary.json"), &summary)?;
     Ok(RunOutcome {

@@ -14,8 +14,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
 use crate::model::ModelKind;
-use crate::units::HumanDuration;
-use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep};
+use crate::units::{HumanDuration, HumanSize};
+use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep, tcp_echo::TcpEcho};
 
 /// The scenario `cargo run --release` uses when no file is given.
 pub const DEFAULT_SCENARIO_PATH: &str = "scenarios/quick.toml";
@@ -95,6 +95,9 @@ pub struct Cell {
     pub pool_size: u32,
     pub process_cap: u32,
     pub trial_timeout: HumanDuration,
+    /// Process id of the embedded target this cell's trials talk to (set at run time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_pid: Option<u32>,
 }
 
 impl Scenario {
@@ -125,6 +128,7 @@ impl Scenario {
                         pool_size: run.pool_size,
                         process_cap: run.process_cap,
                         trial_timeout: HumanDuration(timeout),
+                        target_pid: None,
                     });
                 }
             }
@@ -145,7 +149,10 @@ impl Scenario {
                 ));
             }
         }
-        for (_, run) in &mut self.workloads {
+        for (spec, run) in &mut self.workloads {
+            if let Some(t) = &o.target {
+                spec.set_target(t);
+            }
             if let Some(m) = &o.models {
                 run.models = m.clone();
             }
@@ -175,6 +182,8 @@ pub struct Overrides {
     pub warmup: Option<Duration>,
     pub duration: Option<Duration>,
     pub workloads: Option<Vec<WorkloadKind>>,
+    /// `host:port` for every workload that talks to a target.
+    pub target: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -381,6 +390,10 @@ raw_table_with_run_keys!(RawRun {});
 raw_table_with_run_keys!(RawWorkload {
     kind: Option<Spanned<WorkloadKind>>,
     latency: Option<Spanned<NonZeroDuration>>,
+    payload: Option<Spanned<HumanSize>>,
+    server_delay: Option<Spanned<HumanDuration>>,
+    timeout: Option<Spanned<NonZeroDuration>>,
+    target: Option<Spanned<String>>,
 });
 
 #[derive(Deserialize)]
@@ -443,13 +456,55 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             )),
         ));
     };
-    Ok(match kind.get_ref() {
+    let kind = *kind.get_ref();
+    let written = [
+        ("latency", raw.latency.as_ref().map(Spanned::span)),
+        ("payload", raw.payload.as_ref().map(Spanned::span)),
+        ("server_delay", raw.server_delay.as_ref().map(Spanned::span)),
+        ("timeout", raw.timeout.as_ref().map(Spanned::span)),
+        ("target", raw.target.as_ref().map(Spanned::span)),
+    ];
+    for (name, span) in written {
+        let Some(span) = span else { continue };
+        if !kind.params().iter().any(|(p, _, _)| *p == name) {
+            let takes: Vec<&str> = kind.params().iter().map(|(p, _, _)| *p).collect();
+            return Err(ctx.err(
+                span,
+                format!("`{name}` is not a parameter of workload `{}`", kind.name()),
+                Some(format!("`{}` takes: {}", kind.name(), takes.join(", "))),
+            ));
+        }
+    }
+    Ok(match kind {
         WorkloadKind::Sleep => {
             let mut s = Sleep::default();
             if let Some(l) = &raw.latency {
                 s.latency = HumanDuration(l.get_ref().0);
             }
             WorkloadSpec::Sleep(s)
+        }
+        WorkloadKind::TcpEcho => {
+            let mut t = TcpEcho::default();
+            if let Some(p) = &raw.payload {
+                if p.get_ref().0 == 0 {
+                    return Err(ctx.err(
+                        p.span(),
+                        "payload must be at least 1 byte",
+                        Some("e.g. payload = \"1KiB\"".into()),
+                    ));
+                }
+                t.payload = *p.get_ref();
+            }
+            if let Some(d) = &raw.server_delay {
+                t.server_delay = *d.get_ref();
+            }
+            if let Some(d) = &raw.timeout {
+                t.timeout = HumanDuration(d.get_ref().0);
+            }
+            if let Some(a) = &raw.target {
+                t.target = Some(a.get_ref().clone());
+            }
+            WorkloadSpec::TcpEcho(t)
         }
     })
 }

@@ -39,7 +39,7 @@ impl TrialCtx {
         Ok(TrialCtx {
             cell: cell.clone(),
             recorder: Arc::new(Recorder::new(RECORDER_SHARDS)),
-            sampler: Some(Sampler::spawn(SAMPLE_INTERVAL)?),
+            sampler: Some(Sampler::spawn(SAMPLE_INTERVAL, cell.target_pid)?),
             started: Mono::now(),
             idle: None,
             window: None,
@@ -176,6 +176,7 @@ fn figures(
         workers: Some(workers),
         setup_secs: Some(window.start.since(ctx.started).as_secs_f64()),
         sampler_cpu_secs: measured.then_some(report.sampler_cpu_secs),
+        target_cpu_secs: report.target_cpu_secs,
         memory_samples: Some(report.samples),
     }
 }

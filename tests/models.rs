@@ -35,8 +35,25 @@ const FIGURES: &[&str] = &[
     "setup_secs",
 ];
 
-/// Workload tables the template runs, one per workload kind.
-const WORKLOADS: &[(&str, &str)] = &[("sleep", "kind = \"sleep\"\nlatency = \"5ms\"")];
+/// Workload tables the template runs, one per workload kind. Each has an ideal throughput
+/// (a delay), so `efficiency` is a figure every one of them must carry.
+const WORKLOADS: &[(&str, &str)] = &[
+    ("sleep", "kind = \"sleep\"\nlatency = \"5ms\""),
+    (
+        "tcp-echo",
+        "kind = \"tcp-echo\"\npayload = \"2KiB\"\nserver_delay = \"2ms\"",
+    ),
+];
+
+#[test]
+fn the_template_covers_every_workload() {
+    let covered: Vec<&str> = WORKLOADS.iter().map(|(k, _)| *k).collect();
+    let all: Vec<&str> = iobench::WorkloadKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    assert_eq!(covered, all);
+}
 
 fn template(model: &str) {
     for (kind, table) in WORKLOADS {

@@ -70,6 +70,13 @@ pub fn tree_pids(root: u32) -> Vec<u32> {
     out
 }
 
+/// CPU time a process has used, in seconds (/proc/PID/schedstat counts nanoseconds).
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
 fn rss_bytes(pid: u32) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
@@ -118,6 +125,8 @@ pub struct SamplerReport {
     pub rusage: Rusage,
     /// CPU time the sampler thread itself used, in seconds.
     pub sampler_cpu_secs: f64,
+    /// CPU time the embedded target used during the window, in seconds.
+    pub target_cpu_secs: Option<f64>,
 }
 
 /// The sampler thread of one trial.
@@ -127,12 +136,13 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn spawn(interval: Duration) -> std::io::Result<Sampler> {
+    /// `target` is the pid of an embedded target whose CPU is read at the window's edges.
+    pub fn spawn(interval: Duration, target: Option<u32>) -> std::io::Result<Sampler> {
         let (start, rx) = mpsc::channel::<Window>();
         let handle = std::thread::Builder::new()
             .name("iobench-sampler".into())
             .spawn(move || match rx.recv() {
-                Ok(window) => watch(window, interval),
+                Ok(window) => watch(window, interval, target),
                 Err(_) => SamplerReport::default(),
             })?;
         Ok(Sampler { start, handle })
@@ -157,9 +167,10 @@ const RESCAN: Duration = Duration::from_secs(1);
 /// it never takes more than about 2% of a core whatever the tree's size.
 const COST_FACTOR: u32 = 50;
 
-fn watch(window: Window, interval: Duration) -> SamplerReport {
+fn watch(window: Window, interval: Duration, target: Option<u32>) -> SamplerReport {
     let me = std::process::id();
     window.measure_from.sleep_until();
+    let target0 = target.and_then(cpu_secs);
     let process0 = Rusage::this_process();
     let own0 = Rusage::this_thread();
     let mut r = SamplerReport {
@@ -191,6 +202,7 @@ fn watch(window: Window, interval: Duration) -> SamplerReport {
     // The trial's CPU without the sampler's own, which is reported on its own.
     r.rusage = Rusage::this_process().since(&process0).since(&own);
     r.sampler_cpu_secs = own.user_secs + own.sys_secs;
+    r.target_cpu_secs = target0.zip(target.and_then(cpu_secs)).map(|(a, b)| b - a);
     r.peak.pss_bytes = r.peak_pss_bytes;
     r
 }

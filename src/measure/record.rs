@@ -84,6 +84,9 @@ pub struct Figures {
     pub setup_secs: Option<f64>,
     /// CPU time the harness's sampler thread used during the window, in seconds.
     pub sampler_cpu_secs: Option<f64>,
+    /// CPU time the embedded target used during the window, in seconds (null when the
+    /// target is not embedded): a busy target means the target, not the model, was the limit.
+    pub target_cpu_secs: Option<f64>,
     /// How many times memory was sampled during the window.
     pub memory_samples: Option<u64>,
 }

@@ -1,16 +1,43 @@
 //! The async runtimes' own primitives, behind one trait so that a workload's async op is
 //! written once and waits through whichever runtime runs it.
 //!
-//! Each runtime family uses its own timer (and, as workloads grow, its own sockets); no
-//! runtime borrows another's reactor.
+//! Each runtime family uses its own timer and its own sockets; no runtime borrows another's
+//! reactor. async-std and smol sockets both implement the `futures-io` traits, tokio's its
+//! own.
 
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use smol::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// An async runtime family: tokio, async-std or smol.
 pub trait AsyncRt: Send + Sync + 'static {
+    /// The runtime's TCP stream.
+    type Tcp: Send + 'static;
+
     /// The runtime's own timer.
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
+
+    /// Runs `f`, giving up after `d` (`None`), with the runtime's own timer.
+    fn timeout<F: Future + Send>(
+        d: Duration,
+        f: F,
+    ) -> impl Future<Output = Option<F::Output>> + Send;
+
+    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send;
+
+    fn write_all<'a>(
+        s: &'a mut Self::Tcp,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
+
+    fn read<'a>(
+        s: &'a mut Self::Tcp,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
 }
 
 /// tokio (current-thread and multi-thread runtimes share it).
@@ -21,20 +48,95 @@ pub struct AsyncStd;
 pub struct Smol;
 
 impl AsyncRt for Tokio {
+    type Tcp = tokio::net::TcpStream;
+
     // An `async fn`, so the timer is created on first poll, inside the runtime's context.
     async fn sleep(d: Duration) {
         tokio::time::sleep(d).await
     }
+
+    async fn timeout<F: Future + Send>(d: Duration, f: F) -> Option<F::Output> {
+        tokio::time::timeout(d, f).await.ok()
+    }
+
+    async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
+        let s = tokio::net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
+        s.write_all(buf).await
+    }
+
+    async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
+        s.read(buf).await
+    }
+}
+
+/// `f` raced against a timer: the shared timeout of the futures-io runtimes.
+async fn race_timer<F: Future>(timer: impl Future<Output = ()>, f: F) -> Option<F::Output> {
+    smol::future::or(async { Some(f.await) }, async {
+        timer.await;
+        None
+    })
+    .await
 }
 
 impl AsyncRt for AsyncStd {
+    type Tcp = async_std::net::TcpStream;
+
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
+    }
+
+    async fn timeout<F: Future + Send>(d: Duration, f: F) -> Option<F::Output> {
+        race_timer(async_std::task::sleep(d), f).await
+    }
+
+    async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
+        let s = async_std::net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
+        s.write_all(buf).await
+    }
+
+    async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
+        s.read(buf).await
     }
 }
 
 impl AsyncRt for Smol {
+    type Tcp = smol::net::TcpStream;
+
     async fn sleep(d: Duration) {
         smol::Timer::after(d).await;
+    }
+
+    async fn timeout<F: Future + Send>(d: Duration, f: F) -> Option<F::Output> {
+        race_timer(
+            async move {
+                smol::Timer::after(d).await;
+            },
+            f,
+        )
+        .await
+    }
+
+    async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
+        let s = smol::net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
+        s.write_all(buf).await
+    }
+
+    async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
+        s.read(buf).await
     }
 }

@@ -9,6 +9,8 @@
 //! Not here: scheduling (that is `model`), timing and recording (that is `model::driver`).
 
 pub mod sleep;
+pub mod stream;
+pub mod tcp_echo;
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -16,20 +18,23 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use crate::model::runtime::AsyncRt;
+use crate::target::TargetKind;
 
 /// The closed list of workloads. Adding one is a compile error wherever it must be handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WorkloadKind {
     Sleep,
+    TcpEcho,
 }
 
 impl WorkloadKind {
-    pub const ALL: &'static [WorkloadKind] = &[WorkloadKind::Sleep];
+    pub const ALL: &'static [WorkloadKind] = &[WorkloadKind::Sleep, WorkloadKind::TcpEcho];
 
     pub fn name(self) -> &'static str {
         match self {
             WorkloadKind::Sleep => "sleep",
+            WorkloadKind::TcpEcho => "tcp-echo",
         }
     }
 
@@ -39,6 +44,10 @@ impl WorkloadKind {
                 "each op waits `latency` (a blocking sleep, or the runtime's own timer); \
                  ideal throughput is C / latency, so it calibrates the harness"
             }
+            WorkloadKind::TcpEcho => {
+                "a persistent TCP connection per worker; each op writes `payload` bytes, reads \
+                 them back and compares them (target: iobench serve echo)"
+            }
         }
     }
 
@@ -46,6 +55,20 @@ impl WorkloadKind {
     pub fn params(self) -> &'static [(&'static str, &'static str, &'static str)] {
         match self {
             WorkloadKind::Sleep => &[("latency", "10ms", "how long each op waits")],
+            WorkloadKind::TcpEcho => &[
+                ("payload", "1KiB", "bytes sent and echoed per op"),
+                (
+                    "server_delay",
+                    "0s",
+                    "how long the target waits before echoing",
+                ),
+                ("timeout", "10s", "limit on connecting and on each op"),
+                (
+                    "target",
+                    "(embedded)",
+                    "host:port of an echo server iobench did not start",
+                ),
+            ],
         }
     }
 }
@@ -55,12 +78,30 @@ impl WorkloadKind {
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum WorkloadSpec {
     Sleep(sleep::Sleep),
+    TcpEcho(tcp_echo::TcpEcho),
 }
 
 impl WorkloadSpec {
     pub fn kind(&self) -> WorkloadKind {
         match self {
             WorkloadSpec::Sleep(_) => WorkloadKind::Sleep,
+            WorkloadSpec::TcpEcho(_) => WorkloadKind::TcpEcho,
+        }
+    }
+
+    /// The embedded target this workload needs started, if it has no `target` of its own.
+    pub fn needs_target(&self) -> Option<TargetKind> {
+        match self {
+            WorkloadSpec::Sleep(_) => None,
+            WorkloadSpec::TcpEcho(t) => t.target.is_none().then_some(TargetKind::Echo),
+        }
+    }
+
+    /// Points the workload at a started target.
+    pub fn set_target(&mut self, addr: &str) {
+        match self {
+            WorkloadSpec::Sleep(_) => {}
+            WorkloadSpec::TcpEcho(t) => t.target = Some(addr.to_string()),
         }
     }
 
@@ -69,6 +110,10 @@ impl WorkloadSpec {
     pub fn ideal_ops_per_sec(&self, c: u32) -> Option<f64> {
         match self {
             WorkloadSpec::Sleep(s) => Some(f64::from(c) / s.latency.0.as_secs_f64()),
+            // With a server delay, an op can be no faster than the delay.
+            WorkloadSpec::TcpEcho(t) => {
+                (!t.server_delay.0.is_zero()).then(|| f64::from(c) / t.server_delay.0.as_secs_f64())
+            }
         }
     }
 
@@ -100,6 +145,7 @@ impl WorkloadSpec {
     pub fn visit<V: WorkloadVisitor>(&self, visitor: V) -> V::Output {
         match self {
             WorkloadSpec::Sleep(s) => visitor.visit(s.clone()),
+            WorkloadSpec::TcpEcho(t) => visitor.visit(t.clone()),
         }
     }
 }

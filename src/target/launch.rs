@@ -1,0 +1,115 @@
+//! Starting and stopping the embedded targets a run needs: each is `iobench serve KIND` in
+//! its own process, probed until it answers, and killed when the run ends (also when it is
+//! interrupted or fails). A target also exits when the orchestrator dies: it watches its
+//! stdin, which only the orchestrator holds, and has `PR_SET_PDEATHSIG`.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::TargetKind;
+
+/// How long a target may take to print its address and accept a connection.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Running {
+    kind: TargetKind,
+    child: Child,
+    addr: String,
+    /// Held open: the target exits when it closes.
+    _stdin: ChildStdin,
+}
+
+/// The targets of one run; dropping it stops them.
+#[derive(Default)]
+pub struct Targets(Vec<Running>);
+
+impl Targets {
+    /// Starts one target of each kind.
+    pub fn start(exe: &Path, kinds: &BTreeSet<TargetKind>) -> anyhow::Result<Targets> {
+        let mut targets = Targets::default();
+        for &kind in kinds {
+            targets.0.push(start_one(exe, kind)?);
+        }
+        Ok(targets)
+    }
+
+    pub fn addr(&self, kind: TargetKind) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|t| t.kind == kind)
+            .map(|t| t.addr.as_str())
+    }
+
+    pub fn pid(&self, kind: TargetKind) -> Option<u32> {
+        self.0.iter().find(|t| t.kind == kind).map(|t| t.child.id())
+    }
+}
+
+impl Drop for Targets {
+    fn drop(&mut self) {
+        for t in &mut self.0 {
+            let _ = t.child.kill();
+            let _ = t.child.wait();
+        }
+    }
+}
+
+fn start_one(exe: &Path, kind: TargetKind) -> anyhow::Result<Running> {
+    let mut child = Command::new(exe)
+        .args([
+            "serve",
+            kind.name(),
+            "--listen",
+            "127.0.0.1:0",
+            "--watch-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start the {} target", kind.name()))?;
+    let stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let running = |addr: String| Running {
+        kind,
+        child,
+        addr,
+        _stdin: stdin,
+    };
+    let line = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(l) if !l.trim().is_empty() => l,
+        _ => {
+            let mut r = running(String::new());
+            let _ = r.child.kill();
+            anyhow::bail!("the {} target did not print its address", kind.name());
+        }
+    };
+    let r = running(line.trim().to_string());
+    let deadline = Instant::now() + START_TIMEOUT;
+    let addr = r
+        .addr
+        .parse()
+        .context("the target printed an unreadable address")?;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the {} target at {addr} does not accept connections",
+            kind.name()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(r)
+}

@@ -1,0 +1,70 @@
+//! Embedded targets: real servers on loopback that the network workloads talk to, each run
+//! as its own `iobench serve` process so that the model under test is measured alone.
+//!
+//! Targets run on tokio's multi-thread runtime so that they are not the bottleneck. Their
+//! delays use async-io's timer, which is not rounded up to tokio's millisecond tick.
+
+pub mod echo;
+pub mod launch;
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// The closed list of embedded targets.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// TCP: echoes each request, after the delay its header asks for.
+    Echo,
+}
+
+impl TargetKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::Echo => "echo",
+        }
+    }
+}
+
+/// Runs a target until killed (or, with `watch_stdin`, until stdin closes). The first line
+/// on stdout is the address it bound.
+pub fn serve(kind: TargetKind, listen: SocketAddr, watch_stdin: bool) -> anyhow::Result<()> {
+    if watch_stdin {
+        // SAFETY: prctl with PR_SET_PDEATHSIG only sets a signal for this process.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        std::thread::spawn(|| {
+            let mut sink = [0u8; 64];
+            while matches!(std::io::Read::read(&mut std::io::stdin(), &mut sink), Ok(n) if n > 0) {}
+            std::process::exit(0);
+        });
+    }
+    crate::measure::rusage::raise_nofile_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let mut out = std::io::stdout();
+        writeln!(out, "{addr}")?;
+        out.flush()?;
+        eprintln!("iobench serve {}: listening on {addr}", kind.name());
+        match kind {
+            TargetKind::Echo => echo::run(listener).await,
+        }
+    })
+}

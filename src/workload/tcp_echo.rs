@@ -1,0 +1,201 @@
+//! `tcp-echo`: a persistent connection per worker; each op writes a payload and reads it
+//! back, and the echoed bytes are compared with what was sent.
+//!
+//! The request is an 8-byte header (payload length and the server delay in microseconds,
+//! both `u32` little-endian) and the payload. The whole request is echoed, so any plain echo
+//! server is a valid target; iobench's own (`iobench serve echo`) also reads the header to
+//! wait the delay before echoing, which models a slow peer.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::stream::{
+    Conn, Exchange, Progress, connect_async, connect_blocking, exchange_async, exchange_blocking,
+    resolve,
+};
+use super::{ErrorKind, OpError, Workload};
+use crate::model::runtime::AsyncRt;
+use crate::units::{HumanDuration, HumanSize};
+
+/// Length of the request header.
+pub const HEADER: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpEcho {
+    /// Bytes sent and echoed per op.
+    pub payload: HumanSize,
+    /// How long the target waits before echoing.
+    pub server_delay: HumanDuration,
+    /// Limit on connecting and on each op's exchange.
+    pub timeout: HumanDuration,
+    /// `host:port` of the echo server; the embedded one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl Default for TcpEcho {
+    fn default() -> Self {
+        TcpEcho {
+            payload: HumanSize(1024),
+            server_delay: HumanDuration(Duration::ZERO),
+            timeout: HumanDuration(Duration::from_secs(10)),
+            target: None,
+        }
+    }
+}
+
+/// The echo protocol without I/O.
+pub struct EchoExchange {
+    request: Vec<u8>,
+    seen: usize,
+}
+
+impl EchoExchange {
+    pub fn new(payload: usize, delay: Duration) -> EchoExchange {
+        let mut request = Vec::with_capacity(HEADER + payload);
+        request.extend_from_slice(&(payload as u32).to_le_bytes());
+        request.extend_from_slice(&(delay.as_micros().min(u32::MAX as u128) as u32).to_le_bytes());
+        // A pattern that shifts with position, so that a misplaced byte is caught.
+        request.extend((0..payload).map(|i| (i.wrapping_mul(131) ^ (i >> 8)) as u8));
+        EchoExchange { request, seen: 0 }
+    }
+}
+
+impl Exchange for EchoExchange {
+    fn request(&self) -> &[u8] {
+        &self.request
+    }
+
+    fn reset(&mut self) {
+        self.seen = 0;
+    }
+
+    fn feed(&mut self, data: &[u8]) -> Progress {
+        let want = &self.request[self.seen..];
+        if data.len() > want.len() || data != &want[..data.len()] {
+            let at = self.seen
+                + data
+                    .iter()
+                    .zip(want)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(want.len());
+            return Progress::Done(Err(OpError::new(
+                ErrorKind::Mismatch,
+                format!("echo differs from what was sent at byte {at}"),
+            )));
+        }
+        self.seen += data.len();
+        if self.seen == self.request.len() {
+            Progress::Done(Ok(()))
+        } else {
+            Progress::NeedMore
+        }
+    }
+}
+
+/// A worker's connection to the echo server.
+pub struct Session<S> {
+    addr: SocketAddr,
+    conn: Conn<S, EchoExchange>,
+}
+
+impl TcpEcho {
+    fn addr(&self) -> Result<SocketAddr, OpError> {
+        let target = self.target.as_deref().ok_or_else(|| {
+            OpError::new(
+                ErrorKind::Other,
+                "no target: the orchestrator starts one, or set `target`",
+            )
+        })?;
+        resolve(target)
+    }
+
+    fn proto(&self) -> EchoExchange {
+        EchoExchange::new(self.payload.0 as usize, self.server_delay.0)
+    }
+}
+
+impl Workload for TcpEcho {
+    type Session = Session<TcpStream>;
+    type AsyncSession<R: AsyncRt> = Session<R::Tcp>;
+
+    fn open(&self) -> Result<Self::Session, OpError> {
+        let addr = self.addr()?;
+        let stream = connect_blocking(addr, self.timeout.0)?;
+        Ok(Session {
+            addr,
+            conn: Conn::new(stream, self.proto()),
+        })
+    }
+
+    fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
+        let c = &mut s.conn;
+        let stream = match &mut c.stream {
+            Some(st) => st,
+            None => c.stream.insert(connect_blocking(s.addr, self.timeout.0)?),
+        };
+        let r = exchange_blocking(stream, &mut c.proto, &mut c.buf);
+        if r.is_err() {
+            c.stream = None;
+        }
+        r
+    }
+
+    async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
+        let addr = self.addr()?;
+        let stream = connect_async::<R>(addr, self.timeout.0).await?;
+        Ok(Session {
+            addr,
+            conn: Conn::new(stream, self.proto()),
+        })
+    }
+
+    async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
+        let c = &mut s.conn;
+        let stream = match &mut c.stream {
+            Some(st) => st,
+            None => c
+                .stream
+                .insert(connect_async::<R>(s.addr, self.timeout.0).await?),
+        };
+        let r = exchange_async::<R, _>(stream, &mut c.proto, &mut c.buf, self.timeout.0).await;
+        if r.is_err() {
+            c.stream = None;
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_echo_parser_accepts_the_request_in_pieces() {
+        let mut p = EchoExchange::new(100, Duration::from_millis(10));
+        let req = p.request().to_vec();
+        assert_eq!(req.len(), HEADER + 100);
+        assert_eq!(&req[4..8], &10_000u32.to_le_bytes());
+        p.reset();
+        assert_eq!(p.feed(&req[..50]), Progress::NeedMore);
+        assert_eq!(p.feed(&req[50..]), Progress::Done(Ok(())));
+    }
+
+    #[test]
+    fn a_wrong_byte_is_a_mismatch() {
+        let mut p = EchoExchange::new(100, Duration::ZERO);
+        let mut req = p.request().to_vec();
+        req[60] ^= 1;
+        p.reset();
+        match p.feed(&req) {
+            Progress::Done(Err(e)) => {
+                assert_eq!(e.kind, ErrorKind::Mismatch);
+                assert!(e.message.contains("byte 60"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

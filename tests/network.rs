@@ -1,0 +1,118 @@
+//! Network workloads against targets that misbehave, are down, or stop mid-trial: every
+//! wrong reply is an error, never a success, and nothing hangs.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::run;
+
+fn echo_scenario(target: &str, extra: &str) -> String {
+    format!(
+        "name = \"net\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"600ms\"\n\
+         models = [\"threads\", \"smol\"]\nconcurrency = [2]\n[[workload]]\nkind = \"tcp-echo\"\n\
+         payload = \"100B\"\ntimeout = \"1s\"\ntarget = \"{target}\"\n{extra}"
+    )
+}
+
+/// A server that answers each 108-byte request with `reply(request)`, until `until`.
+fn fake_echo(reply: fn(&mut [u8]), until: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let end = Instant::now() + until;
+    thread::spawn(move || {
+        while Instant::now() < end {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    thread::spawn(move || serve(s, reply, end));
+                }
+                Err(_) => thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        // The listener is dropped here: new connections are refused.
+    });
+    addr
+}
+
+fn serve(mut s: TcpStream, reply: fn(&mut [u8]), end: Instant) {
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut req = [0u8; 108];
+    let mut have = 0;
+    while Instant::now() < end {
+        match s.read(&mut req[have..]) {
+            Ok(0) => return,
+            Ok(n) => have += n,
+            Err(_) => continue,
+        }
+        if have == req.len() {
+            reply(&mut req);
+            if s.write_all(&req).is_err() {
+                return;
+            }
+            have = 0;
+        }
+    }
+    // Dropping the stream resets the worker's connection.
+}
+
+#[test]
+fn a_wrong_echo_is_an_error_not_a_success() {
+    let addr = fake_echo(|r| r[50] ^= 0xff, Duration::from_secs(20));
+    let r = run(&echo_scenario(&addr, ""), &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    for rec in r.records() {
+        assert_eq!(rec["status"], "failed", "{rec}");
+        assert_eq!(rec["ops"], 0, "{rec}");
+        assert!(rec["errors"]["mismatch"].as_u64().unwrap() > 0, "{rec}");
+        assert!(
+            rec["reason"].as_str().unwrap().contains("echo differs"),
+            "{rec}"
+        );
+    }
+}
+
+#[test]
+fn a_target_that_is_down_fails_the_trial_quickly_with_refused() {
+    // Bind then drop: a port on which nothing listens.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let started = Instant::now();
+    let r = run(&echo_scenario(&addr, ""), &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert!(started.elapsed() < Duration::from_secs(20));
+    for rec in r.records() {
+        assert_eq!(rec["status"], "failed", "{rec}");
+        assert!(rec["reason"].as_str().unwrap().contains("Refused"), "{rec}");
+    }
+}
+
+#[test]
+fn a_target_that_stops_mid_trial_gives_errors_and_a_finished_trial() {
+    // Serves through the warm-up and the first part of the 3 s window, then goes away.
+    let addr = fake_echo(|_| {}, Duration::from_millis(1500));
+    let r = run(
+        &echo_scenario(&addr, "models = [\"threads\"]\nduration = \"3s\"\n"),
+        &[],
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let rec = &r.records()[0];
+    assert_eq!(
+        rec["status"], "ok",
+        "some ops succeeded before it stopped: {rec}"
+    );
+    let errors = &rec["errors"];
+    let lost = ["reset", "refused", "timeout"]
+        .iter()
+        .map(|k| errors[k].as_u64().unwrap_or(0))
+        .sum::<u64>();
+    assert!(lost > 0, "{rec}");
+    assert!(errors["mismatch"].is_null(), "{rec}");
+}
