@@ -15,6 +15,7 @@ use toml::Spanned;
 
 use crate::model::ModelKind;
 use crate::units::{HumanDuration, HumanSize};
+use crate::workload::http_get::{HttpGet, expected_body};
 use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep, tcp_echo::TcpEcho};
 
 /// The scenario `cargo run --release` uses when no file is given.
@@ -394,6 +395,8 @@ raw_table_with_run_keys!(RawWorkload {
     server_delay: Option<Spanned<HumanDuration>>,
     timeout: Option<Spanned<NonZeroDuration>>,
     target: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    keep_alive: Option<Spanned<bool>>,
 });
 
 #[derive(Deserialize)]
@@ -463,6 +466,8 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
         ("server_delay", raw.server_delay.as_ref().map(Spanned::span)),
         ("timeout", raw.timeout.as_ref().map(Spanned::span)),
         ("target", raw.target.as_ref().map(Spanned::span)),
+        ("path", raw.path.as_ref().map(Spanned::span)),
+        ("keep_alive", raw.keep_alive.as_ref().map(Spanned::span)),
     ];
     for (name, span) in written {
         let Some(span) = span else { continue };
@@ -505,6 +510,32 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
                 t.target = Some(a.get_ref().clone());
             }
             WorkloadSpec::TcpEcho(t)
+        }
+        WorkloadKind::HttpGet => {
+            let mut h = HttpGet::default();
+            if let Some(p) = &raw.path {
+                if expected_body(p.get_ref()).is_none() {
+                    return Err(ctx.err(
+                        p.span(),
+                        format!("`{}` is not one of the routes", p.get_ref()),
+                        Some("paths are /, /{name}, /json and /bytes/{n}".into()),
+                    ));
+                }
+                h.path = p.get_ref().clone();
+            }
+            if let Some(d) = &raw.server_delay {
+                h.server_delay = *d.get_ref();
+            }
+            if let Some(d) = &raw.timeout {
+                h.timeout = HumanDuration(d.get_ref().0);
+            }
+            if let Some(k) = &raw.keep_alive {
+                h.keep_alive = *k.get_ref();
+            }
+            if let Some(a) = &raw.target {
+                h.target = Some(a.get_ref().clone());
+            }
+            WorkloadSpec::HttpGet(h)
         }
     })
 }

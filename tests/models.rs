@@ -43,6 +43,10 @@ const WORKLOADS: &[(&str, &str)] = &[
         "tcp-echo",
         "kind = \"tcp-echo\"\npayload = \"2KiB\"\nserver_delay = \"2ms\"",
     ),
+    (
+        "http-get",
+        "kind = \"http-get\"\npath = \"/ana\"\nserver_delay = \"2ms\"",
+    ),
 ];
 
 #[test]

@@ -116,3 +116,75 @@ fn a_target_that_stops_mid_trial_gives_errors_and_a_finished_trial() {
     assert!(lost > 0, "{rec}");
     assert!(errors["mismatch"].is_null(), "{rec}");
 }
+
+/// An HTTP server that answers every request with `reply`.
+fn fake_http(reply: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut s = s;
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while let Ok(n) = s.read(&mut chunk) {
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        if s.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn http_scenario(target: Option<&str>, extra: &str) -> String {
+    let target = target.map_or(String::new(), |t| format!("target = \"{t}\"\n"));
+    format!(
+        "name = \"http\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"500ms\"\n\
+         models = [\"threads\", \"tokio-current-thread\"]\nconcurrency = [2]\n[[workload]]\n\
+         kind = \"http-get\"\npath = \"/ana\"\n{target}{extra}"
+    )
+}
+
+#[test]
+fn a_wrong_http_body_is_an_error_not_a_success() {
+    let addr = fake_http(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nHello, bob");
+    let r = run(&http_scenario(Some(&addr), ""), &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    for rec in r.records() {
+        assert_eq!(rec["status"], "failed", "{rec}");
+        assert!(rec["errors"]["mismatch"].as_u64().unwrap() > 0, "{rec}");
+    }
+    // The same server, asked for the route its body does match, is a success.
+    let ok = fake_http(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nHello, ana");
+    let r = run(&http_scenario(Some(&ok), ""), &[]);
+    assert!(
+        r.records().iter().all(|rec| rec["status"] == "ok"),
+        "{:?}",
+        r.records()
+    );
+}
+
+#[test]
+fn a_timed_out_request_is_a_timeout_error_never_a_success() {
+    // The embedded server waits 1 s; the client gives up after 100 ms.
+    let r = run(
+        &http_scenario(None, "server_delay = \"1s\"\ntimeout = \"100ms\"\n"),
+        &[],
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let records = r.records();
+    assert_eq!(records.len(), 2);
+    for rec in records {
+        assert_eq!(rec["ops"], 0, "{rec}");
+        assert!(rec["errors"]["timeout"].as_u64().unwrap() > 0, "{rec}");
+    }
+}

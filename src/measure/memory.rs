@@ -97,18 +97,27 @@ pub fn sample_tree(root: u32) -> TreeSample {
 
 /// Reads the given processes once; those that have exited are skipped.
 pub fn sample_pids(pids: &[u32]) -> TreeSample {
+    static PSS_READABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let pss_readable = *PSS_READABLE.get_or_init(|| pss_bytes(std::process::id()).is_some());
     let mut t = TreeSample {
-        pss_bytes: Some(0),
+        pss_bytes: pss_readable.then_some(0),
         ..TreeSample::default()
     };
     for &pid in pids {
-        let (Some((_, threads)), Some(rss)) = (stat_fields(pid), rss_bytes(pid)) else {
+        let pss = if pss_readable {
+            pss_bytes(pid)
+        } else {
+            Some(0)
+        };
+        // A process that cannot be read whole is exiting: it is left out of this sample.
+        let (Some((_, threads)), Some(rss), Some(pss)) = (stat_fields(pid), rss_bytes(pid), pss)
+        else {
             continue;
         };
         t.processes += 1;
         t.threads += threads;
         t.rss_bytes += rss;
-        t.pss_bytes = t.pss_bytes.zip(pss_bytes(pid)).map(|(a, b)| a + b);
+        t.pss_bytes = t.pss_bytes.map(|a| a + pss);
     }
     t
 }

@@ -5,6 +5,7 @@
 //! delays use async-io's timer, which is not rounded up to tokio's millisecond tick.
 
 pub mod echo;
+pub mod http;
 pub mod launch;
 
 use std::io::Write;
@@ -30,12 +31,15 @@ use serde::{Deserialize, Serialize};
 pub enum TargetKind {
     /// TCP: echoes each request, after the delay its header asks for.
     Echo,
+    /// HTTP/1.1 (hyper): `/`, `/{name}`, `/json`, `/bytes/{n}`, `?delay=10ms`.
+    Http,
 }
 
 impl TargetKind {
     pub fn name(self) -> &'static str {
         match self {
             TargetKind::Echo => "echo",
+            TargetKind::Http => "http",
         }
     }
 }
@@ -65,6 +69,7 @@ pub fn serve(kind: TargetKind, listen: SocketAddr, watch_stdin: bool) -> anyhow:
         eprintln!("iobench serve {}: listening on {addr}", kind.name());
         match kind {
             TargetKind::Echo => echo::run(listener).await,
+            TargetKind::Http => http::run(listener).await,
         }
     })
 }

@@ -8,6 +8,7 @@
 //!
 //! Not here: scheduling (that is `model`), timing and recording (that is `model::driver`).
 
+pub mod http_get;
 pub mod sleep;
 pub mod stream;
 pub mod tcp_echo;
@@ -26,15 +27,21 @@ use crate::target::TargetKind;
 pub enum WorkloadKind {
     Sleep,
     TcpEcho,
+    HttpGet,
 }
 
 impl WorkloadKind {
-    pub const ALL: &'static [WorkloadKind] = &[WorkloadKind::Sleep, WorkloadKind::TcpEcho];
+    pub const ALL: &'static [WorkloadKind] = &[
+        WorkloadKind::Sleep,
+        WorkloadKind::TcpEcho,
+        WorkloadKind::HttpGet,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             WorkloadKind::Sleep => "sleep",
             WorkloadKind::TcpEcho => "tcp-echo",
+            WorkloadKind::HttpGet => "http-get",
         }
     }
 
@@ -47,6 +54,10 @@ impl WorkloadKind {
             WorkloadKind::TcpEcho => {
                 "a persistent TCP connection per worker; each op writes `payload` bytes, reads \
                  them back and compares them (target: iobench serve echo)"
+            }
+            WorkloadKind::HttpGet => {
+                "each op sends GET `path` (HTTP/1.1) and checks the status and the whole body \
+                 (target: iobench serve http)"
             }
         }
     }
@@ -69,6 +80,29 @@ impl WorkloadKind {
                     "host:port of an echo server iobench did not start",
                 ),
             ],
+            WorkloadKind::HttpGet => &[
+                ("path", "/", "the route: /, /{name}, /json, /bytes/{n}"),
+                (
+                    "server_delay",
+                    "0s",
+                    "how long the server waits before answering",
+                ),
+                (
+                    "timeout",
+                    "10s",
+                    "limit on connecting and on each request (past it: a timeout error)",
+                ),
+                (
+                    "keep_alive",
+                    "true",
+                    "one connection per worker, or a new one per request",
+                ),
+                (
+                    "target",
+                    "(embedded)",
+                    "host:port of an HTTP server iobench did not start",
+                ),
+            ],
         }
     }
 }
@@ -79,6 +113,7 @@ impl WorkloadKind {
 pub enum WorkloadSpec {
     Sleep(sleep::Sleep),
     TcpEcho(tcp_echo::TcpEcho),
+    HttpGet(http_get::HttpGet),
 }
 
 impl WorkloadSpec {
@@ -86,6 +121,7 @@ impl WorkloadSpec {
         match self {
             WorkloadSpec::Sleep(_) => WorkloadKind::Sleep,
             WorkloadSpec::TcpEcho(_) => WorkloadKind::TcpEcho,
+            WorkloadSpec::HttpGet(_) => WorkloadKind::HttpGet,
         }
     }
 
@@ -94,6 +130,7 @@ impl WorkloadSpec {
         match self {
             WorkloadSpec::Sleep(_) => None,
             WorkloadSpec::TcpEcho(t) => t.target.is_none().then_some(TargetKind::Echo),
+            WorkloadSpec::HttpGet(h) => h.target.is_none().then_some(TargetKind::Http),
         }
     }
 
@@ -102,6 +139,7 @@ impl WorkloadSpec {
         match self {
             WorkloadSpec::Sleep(_) => {}
             WorkloadSpec::TcpEcho(t) => t.target = Some(addr.to_string()),
+            WorkloadSpec::HttpGet(h) => h.target = Some(addr.to_string()),
         }
     }
 
@@ -110,10 +148,8 @@ impl WorkloadSpec {
     pub fn ideal_ops_per_sec(&self, c: u32) -> Option<f64> {
         match self {
             WorkloadSpec::Sleep(s) => Some(f64::from(c) / s.latency.0.as_secs_f64()),
-            // With a server delay, an op can be no faster than the delay.
-            WorkloadSpec::TcpEcho(t) => {
-                (!t.server_delay.0.is_zero()).then(|| f64::from(c) / t.server_delay.0.as_secs_f64())
-            }
+            WorkloadSpec::TcpEcho(t) => ideal_for_delay(c, t.server_delay),
+            WorkloadSpec::HttpGet(h) => ideal_for_delay(c, h.server_delay),
         }
     }
 
@@ -146,8 +182,14 @@ impl WorkloadSpec {
         match self {
             WorkloadSpec::Sleep(s) => visitor.visit(s.clone()),
             WorkloadSpec::TcpEcho(t) => visitor.visit(t.clone()),
+            WorkloadSpec::HttpGet(h) => visitor.visit(h.clone()),
         }
     }
+}
+
+/// C / delay: with a server delay, an op can be no faster than the delay.
+fn ideal_for_delay(c: u32, delay: crate::units::HumanDuration) -> Option<f64> {
+    (!delay.0.is_zero()).then(|| f64::from(c) / delay.0.as_secs_f64())
 }
 
 /// Generic code that needs the concrete workload type (models are generic over it).

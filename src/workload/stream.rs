@@ -112,9 +112,10 @@ pub struct Conn<S, P> {
 }
 
 impl<S, P> Conn<S, P> {
-    pub fn new(stream: S, proto: P) -> Self {
+    /// A connection, or none yet (the first op connects).
+    pub fn new(stream: Option<S>, proto: P) -> Self {
         Conn {
-            stream: Some(stream),
+            stream,
             proto,
             buf: vec![0; READ_BUF],
         }

@@ -127,7 +127,7 @@ impl Workload for TcpEcho {
         let stream = connect_blocking(addr, self.timeout.0)?;
         Ok(Session {
             addr,
-            conn: Conn::new(stream, self.proto()),
+            conn: Conn::new(Some(stream), self.proto()),
         })
     }
 
@@ -149,7 +149,7 @@ impl Workload for TcpEcho {
         let stream = connect_async::<R>(addr, self.timeout.0).await?;
         Ok(Session {
             addr,
-            conn: Conn::new(stream, self.proto()),
+            conn: Conn::new(Some(stream), self.proto()),
         })
     }
 

@@ -1,0 +1,337 @@
+//! `http-get`: each op sends `GET path` (on the worker's keep-alive connection, or a new
+//! one per op with `keep_alive = false`) and checks the status and the whole body.
+//!
+//! The routes are the talk's: `/` greets "Anonymous", `/{name}` greets the name, `/json`
+//! answers `{"hello": "world"}`, `/bytes/{n}` answers n bytes. [`expected_body`] says what
+//! each path must answer; the embedded server (`iobench serve http`) answers from it too.
+//! A server-side delay is asked for with the query `?delay=<microseconds>us`.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::stream::{
+    Conn, Exchange, Progress, connect_async, connect_blocking, exchange_async, exchange_blocking,
+    resolve,
+};
+use super::{ErrorKind, OpError, Workload};
+use crate::model::runtime::AsyncRt;
+use crate::units::HumanDuration;
+
+/// Largest `/bytes/{n}` the routes serve.
+pub const MAX_BYTES: usize = 64 << 20;
+/// Largest response head the client accepts.
+const MAX_HEAD: usize = 16 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGet {
+    /// The route asked for, e.g. `/`, `/ana`, `/json`, `/bytes/1024`.
+    pub path: String,
+    /// How long the server waits before answering.
+    pub server_delay: HumanDuration,
+    /// Limit on connecting and on each request (the talk's `async_timeout.timeout(10)`).
+    pub timeout: HumanDuration,
+    /// One connection per worker (true) or a new connection per request.
+    pub keep_alive: bool,
+    /// `host:port` of the HTTP server; the embedded one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl Default for HttpGet {
+    fn default() -> Self {
+        HttpGet {
+            path: "/".into(),
+            server_delay: HumanDuration(Duration::ZERO),
+            timeout: HumanDuration(Duration::from_secs(10)),
+            keep_alive: true,
+            target: None,
+        }
+    }
+}
+
+/// The body a path must answer with, `None` for a path the routes do not serve.
+pub fn expected_body(path: &str) -> Option<Vec<u8>> {
+    let rest = path.strip_prefix('/')?;
+    match rest {
+        "" => Some(b"Hello, Anonymous".to_vec()),
+        "json" => Some(br#"{"hello": "world"}"#.to_vec()),
+        _ => match rest.strip_prefix("bytes/") {
+            Some(n) => {
+                let n: usize = n.parse().ok().filter(|n| *n <= MAX_BYTES)?;
+                Some((0..n).map(|i| b'a' + (i % 26) as u8).collect())
+            }
+            None if !rest.contains('/') => Some(format!("Hello, {rest}").into_bytes()),
+            None => None,
+        },
+    }
+}
+
+enum State {
+    Head,
+    Body { seen: usize },
+}
+
+/// The HTTP/1.1 client without I/O: one GET and a parser that checks the reply.
+pub struct HttpExchange {
+    request: Vec<u8>,
+    expected: Vec<u8>,
+    head: Vec<u8>,
+    state: State,
+}
+
+fn mismatch(why: impl Into<String>) -> Progress {
+    Progress::Done(Err(OpError::new(ErrorKind::Mismatch, why.into())))
+}
+
+impl HttpExchange {
+    pub fn new(spec: &HttpGet, host: &str) -> Result<HttpExchange, OpError> {
+        let expected = expected_body(&spec.path).ok_or_else(|| {
+            OpError::new(
+                ErrorKind::Other,
+                format!("path `{}` is not one of the routes", spec.path),
+            )
+        })?;
+        let delay = spec.server_delay.0.as_micros();
+        let query = if delay > 0 {
+            format!("?delay={delay}us")
+        } else {
+            String::new()
+        };
+        let connection = if spec.keep_alive {
+            "keep-alive"
+        } else {
+            "close"
+        };
+        let request = format!(
+            "GET {}{query} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: iobench\r\nConnection: {connection}\r\n\r\n",
+            spec.path
+        )
+        .into_bytes();
+        Ok(HttpExchange {
+            request,
+            expected,
+            head: Vec::new(),
+            state: State::Head,
+        })
+    }
+
+    fn body(&mut self, data: &[u8], seen: usize) -> Progress {
+        let want = &self.expected[seen..];
+        if data.len() > want.len() {
+            return mismatch("more bytes than the body's length");
+        }
+        if data != &want[..data.len()] {
+            return mismatch(format!("the body differs from the route's at byte {seen}"));
+        }
+        let seen = seen + data.len();
+        if seen == self.expected.len() {
+            Progress::Done(Ok(()))
+        } else {
+            self.state = State::Body { seen };
+            Progress::NeedMore
+        }
+    }
+}
+
+impl Exchange for HttpExchange {
+    fn request(&self) -> &[u8] {
+        &self.request
+    }
+
+    fn reset(&mut self) {
+        self.head.clear();
+        self.state = State::Head;
+    }
+
+    fn feed(&mut self, data: &[u8]) -> Progress {
+        match self.state {
+            State::Body { seen } => self.body(data, seen),
+            State::Head => {
+                self.head.extend_from_slice(data);
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut resp = httparse::Response::new(&mut headers);
+                let len = match resp.parse(&self.head) {
+                    Ok(httparse::Status::Complete(len)) => len,
+                    Ok(httparse::Status::Partial) if self.head.len() < MAX_HEAD => {
+                        return Progress::NeedMore;
+                    }
+                    Ok(httparse::Status::Partial) => return mismatch("response head too long"),
+                    Err(e) => return mismatch(format!("unreadable response: {e}")),
+                };
+                if resp.code != Some(200) {
+                    return mismatch(format!("status {} instead of 200", resp.code.unwrap_or(0)));
+                }
+                let length = resp
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| {
+                        std::str::from_utf8(h.value)
+                            .ok()?
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                    });
+                match length {
+                    Some(n) if n == self.expected.len() => {}
+                    Some(n) => {
+                        return mismatch(format!(
+                            "content-length {n}, the route's body has {}",
+                            self.expected.len()
+                        ));
+                    }
+                    None => return mismatch("no content-length"),
+                }
+                let rest = self.head.split_off(len);
+                if self.expected.is_empty() && rest.is_empty() {
+                    return Progress::Done(Ok(()));
+                }
+                self.body(&rest, 0)
+            }
+        }
+    }
+}
+
+/// A worker's connection to the HTTP server.
+pub struct Session<S> {
+    addr: SocketAddr,
+    conn: Conn<S, HttpExchange>,
+}
+
+impl HttpGet {
+    fn addr(&self) -> Result<(SocketAddr, String), OpError> {
+        let target = self.target.as_deref().ok_or_else(|| {
+            OpError::new(
+                ErrorKind::Other,
+                "no target: the orchestrator starts one, or set `target`",
+            )
+        })?;
+        Ok((resolve(target)?, target.to_string()))
+    }
+
+    fn session<S>(&self, stream: Option<S>) -> Result<Session<S>, OpError> {
+        let (addr, host) = self.addr()?;
+        Ok(Session {
+            addr,
+            conn: Conn::new(stream, HttpExchange::new(self, &host)?),
+        })
+    }
+}
+
+impl Workload for HttpGet {
+    type Session = Session<TcpStream>;
+    type AsyncSession<R: AsyncRt> = Session<R::Tcp>;
+
+    fn open(&self) -> Result<Self::Session, OpError> {
+        let (addr, _) = self.addr()?;
+        let stream = self
+            .keep_alive
+            .then(|| connect_blocking(addr, self.timeout.0))
+            .transpose()?;
+        self.session(stream)
+    }
+
+    fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
+        let c = &mut s.conn;
+        let stream = match &mut c.stream {
+            Some(st) => st,
+            None => c.stream.insert(connect_blocking(s.addr, self.timeout.0)?),
+        };
+        let r = exchange_blocking(stream, &mut c.proto, &mut c.buf);
+        if r.is_err() || !self.keep_alive {
+            c.stream = None;
+        }
+        r
+    }
+
+    async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
+        let (addr, _) = self.addr()?;
+        let stream = match self.keep_alive {
+            true => Some(connect_async::<R>(addr, self.timeout.0).await?),
+            false => None,
+        };
+        self.session(stream)
+    }
+
+    async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
+        let c = &mut s.conn;
+        let stream = match &mut c.stream {
+            Some(st) => st,
+            None => c
+                .stream
+                .insert(connect_async::<R>(s.addr, self.timeout.0).await?),
+        };
+        let r = exchange_async::<R, _>(stream, &mut c.proto, &mut c.buf, self.timeout.0).await;
+        if r.is_err() || !self.keep_alive {
+            c.stream = None;
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(path: &str) -> HttpExchange {
+        let spec = HttpGet {
+            path: path.into(),
+            server_delay: HumanDuration(Duration::from_millis(10)),
+            ..HttpGet::default()
+        };
+        HttpExchange::new(&spec, "127.0.0.1:80").unwrap()
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(expected_body("/").unwrap(), b"Hello, Anonymous");
+        assert_eq!(expected_body("/ana").unwrap(), b"Hello, ana");
+        assert_eq!(expected_body("/json").unwrap(), br#"{"hello": "world"}"#);
+        assert_eq!(expected_body("/bytes/30").unwrap().len(), 30);
+        assert!(expected_body("/a/b").is_none());
+    }
+
+    #[test]
+    fn request_bytes() {
+        let e = exchange("/ana");
+        assert!(
+            e.request()
+                .starts_with(b"GET /ana?delay=10000us HTTP/1.1\r\nHost: 127.0.0.1:80\r\n")
+        );
+    }
+
+    #[test]
+    fn parses_a_reply_in_pieces() {
+        let mut e = exchange("/ana");
+        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nHello, ana";
+        for split in [1, 10, 38, 40, reply.len() - 1] {
+            e.reset();
+            assert_eq!(e.feed(&reply[..split]), Progress::NeedMore, "split {split}");
+            assert_eq!(
+                e.feed(&reply[split..]),
+                Progress::Done(Ok(())),
+                "split {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_replies_are_mismatches() {
+        for reply in [
+            &b"HTTP/1.1 404 Not Found\r\ncontent-length: 10\r\n\r\nHello, ana"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nHello, bob",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nHello, an",
+            b"HTTP/1.1 200 OK\r\n\r\nHello, ana",
+        ] {
+            let mut e = exchange("/ana");
+            e.reset();
+            match e.feed(reply) {
+                Progress::Done(Err(err)) => assert_eq!(err.kind, ErrorKind::Mismatch),
+                other => panic!("{other:?} for {}", String::from_utf8_lossy(reply)),
+            }
+        }
+    }
+}
