@@ -37,7 +37,7 @@ async fn connection(mut s: TcpStream) -> std::io::Result<()> {
         buf[..HEADER].copy_from_slice(&header);
         s.read_exact(&mut buf[HEADER..]).await?;
         if delay_us > 0 {
-            async_io::Timer::after(Duration::from_micros(u64::from(delay_us))).await;
+            super::timer::sleep(Duration::from_micros(u64::from(delay_us))).await?;
         }
         s.write_all(&buf).await?;
     }

@@ -2,11 +2,13 @@
 //! as its own `iobench serve` process so that the model under test is measured alone.
 //!
 //! Targets run on tokio's multi-thread runtime so that they are not the bottleneck. Their
-//! delays use async-io's timer, which is not rounded up to tokio's millisecond tick.
+//! delays use a timerfd ([`timer::sleep`]), which is not rounded up to tokio's millisecond
+//! tick.
 
 pub mod echo;
 pub mod http;
 pub mod launch;
+pub mod timer;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -61,12 +63,16 @@ pub fn serve(kind: TargetKind, listen: SocketAddr, watch_stdin: bool) -> anyhow:
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let lateness = timer::calibrate().await?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let mut out = std::io::stdout();
         writeln!(out, "{addr}")?;
         out.flush()?;
-        eprintln!("iobench serve {}: listening on {addr}", kind.name());
+        eprintln!(
+            "iobench serve {}: listening on {addr} (timers armed {lateness:?} early for this machine's wake-up latency)",
+            kind.name()
+        );
         match kind {
             TargetKind::Echo => echo::run(listener).await,
             TargetKind::Http => http::run(listener).await,
