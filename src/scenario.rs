@@ -15,6 +15,7 @@ use toml::Spanned;
 
 use crate::model::ModelKind;
 use crate::units::{HumanDuration, HumanSize};
+use crate::workload::dns::Dns;
 use crate::workload::http_get::{HttpGet, expected_body};
 use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep, tcp_echo::TcpEcho};
 
@@ -397,6 +398,8 @@ raw_table_with_run_keys!(RawWorkload {
     target: Option<Spanned<String>>,
     path: Option<Spanned<String>>,
     keep_alive: Option<Spanned<bool>>,
+    name: Option<Spanned<String>>,
+    retries: Option<Spanned<u32>>,
 });
 
 #[derive(Deserialize)]
@@ -468,6 +471,8 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
         ("target", raw.target.as_ref().map(Spanned::span)),
         ("path", raw.path.as_ref().map(Spanned::span)),
         ("keep_alive", raw.keep_alive.as_ref().map(Spanned::span)),
+        ("name", raw.name.as_ref().map(Spanned::span)),
+        ("retries", raw.retries.as_ref().map(Spanned::span)),
     ];
     for (name, span) in written {
         let Some(span) = span else { continue };
@@ -536,6 +541,34 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
                 h.target = Some(a.get_ref().clone());
             }
             WorkloadSpec::HttpGet(h)
+        }
+        WorkloadKind::Dns => {
+            let mut d = Dns::default();
+            if let Some(n) = &raw.name {
+                if hickory_proto::rr::Name::from_ascii(n.get_ref()).is_err()
+                    || n.get_ref().is_empty()
+                {
+                    return Err(ctx.err(
+                        n.span(),
+                        format!("`{}` is not a DNS name", n.get_ref()),
+                        Some("e.g. name = \"www.example.test\"".into()),
+                    ));
+                }
+                d.name = n.get_ref().clone();
+            }
+            if let Some(v) = &raw.server_delay {
+                d.server_delay = *v.get_ref();
+            }
+            if let Some(v) = &raw.timeout {
+                d.timeout = HumanDuration(v.get_ref().0);
+            }
+            if let Some(v) = &raw.retries {
+                d.retries = *v.get_ref();
+            }
+            if let Some(a) = &raw.target {
+                d.target = Some(a.get_ref().clone());
+            }
+            WorkloadSpec::Dns(d)
         }
     })
 }

@@ -47,6 +47,7 @@ const WORKLOADS: &[(&str, &str)] = &[
         "http-get",
         "kind = \"http-get\"\npath = \"/ana\"\nserver_delay = \"2ms\"",
     ),
+    ("dns", "kind = \"dns\"\nserver_delay = \"2ms\""),
 ];
 
 #[test]

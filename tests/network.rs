@@ -188,3 +188,84 @@ fn a_timed_out_request_is_a_timeout_error_never_a_success() {
         assert!(rec["errors"]["timeout"].as_u64().unwrap() > 0, "{rec}");
     }
 }
+
+/// A DNS server that answers every query with 10.0.0.1, which the synthetic zone never
+/// gives `www.example.test`.
+fn lying_dns() -> String {
+    use hickory_proto::op::{Message, MessageType};
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{RData, Record};
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut m = Message::new();
+            m.set_id(q.id()).set_message_type(MessageType::Response);
+            let name = q.queries()[0].name().clone();
+            m.add_query(q.queries()[0].clone());
+            m.add_answer(Record::from_rdata(
+                name,
+                60,
+                RData::A(A("10.0.0.1".parse().unwrap())),
+            ));
+            let _ = socket.send_to(&m.to_vec().unwrap(), peer);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_dns_answer_with_the_wrong_address_is_an_error_not_a_success() {
+    let toml = format!(
+        "name = \"dns\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"400ms\"\n\
+         models = [\"threads\", \"async-std\"]\nconcurrency = [2]\n[[workload]]\n\
+         kind = \"dns\"\ntarget = \"{}\"\n",
+        lying_dns()
+    );
+    let r = run(&toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    for rec in r.records() {
+        assert_eq!(rec["status"], "failed", "{rec}");
+        assert!(rec["errors"]["mismatch"].as_u64().unwrap() > 0, "{rec}");
+    }
+}
+
+#[test]
+fn an_unanswered_dns_query_is_retried_then_a_timeout() {
+    // A socket that never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let toml = format!(
+        "name = \"dns\"\n[run]\ntrials = 1\nwarmup = \"0s\"\nduration = \"500ms\"\n\
+         models = [\"sequential\", \"smol\"]\nconcurrency = [1]\n[[workload]]\n\
+         kind = \"dns\"\ntimeout = \"50ms\"\nretries = 1\ntarget = \"{}\"\n",
+        silent.local_addr().unwrap()
+    );
+    let r = run(&toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let mut received = 0;
+    let mut buf = [0u8; 1500];
+    silent.set_nonblocking(true).unwrap();
+    while silent.recv(&mut buf).is_ok() {
+        received += 1;
+    }
+    for rec in r.records() {
+        assert_eq!(rec["ops"], 0, "{rec}");
+        let timeouts = rec["errors"]["timeout"].as_u64().unwrap();
+        assert!(timeouts > 0, "{rec}");
+        assert!(
+            rec["error_samples"]["timeout"]
+                .as_str()
+                .unwrap()
+                .contains("2 tries"),
+            "{rec}"
+        );
+    }
+    assert!(
+        received >= 4,
+        "each op sends its query twice: {received} datagrams"
+    );
+}

@@ -38,6 +38,29 @@ pub trait AsyncRt: Send + Sync + 'static {
         s: &'a mut Self::Tcp,
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+
+    /// The runtime's UDP socket, connected to one peer.
+    type Udp: Send + Sync + 'static;
+
+    fn udp_connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Udp>> + Send;
+
+    fn send<'a>(
+        s: &'a Self::Udp,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+
+    fn recv<'a>(
+        s: &'a Self::Udp,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+}
+
+/// The wildcard address of `peer`'s family, port 0: where a client socket binds.
+fn any_for(peer: SocketAddr) -> SocketAddr {
+    match peer {
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+    }
 }
 
 /// tokio (current-thread and multi-thread runtimes share it).
@@ -71,6 +94,22 @@ impl AsyncRt for Tokio {
 
     async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
         s.read(buf).await
+    }
+
+    type Udp = tokio::net::UdpSocket;
+
+    async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
+        let s = tokio::net::UdpSocket::bind(any_for(addr)).await?;
+        s.connect(addr).await?;
+        Ok(s)
+    }
+
+    async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
+        s.send(buf).await
+    }
+
+    async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
+        s.recv(buf).await
     }
 }
 
@@ -107,6 +146,22 @@ impl AsyncRt for AsyncStd {
     async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
         s.read(buf).await
     }
+
+    type Udp = async_std::net::UdpSocket;
+
+    async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
+        let s = async_std::net::UdpSocket::bind(any_for(addr)).await?;
+        s.connect(addr).await?;
+        Ok(s)
+    }
+
+    async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
+        s.send(buf).await
+    }
+
+    async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
+        s.recv(buf).await
+    }
 }
 
 impl AsyncRt for Smol {
@@ -138,5 +193,21 @@ impl AsyncRt for Smol {
 
     async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
         s.read(buf).await
+    }
+
+    type Udp = smol::net::UdpSocket;
+
+    async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
+        let s = smol::net::UdpSocket::bind(any_for(addr)).await?;
+        s.connect(addr).await?;
+        Ok(s)
+    }
+
+    async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
+        s.send(buf).await
+    }
+
+    async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
+        s.recv(buf).await
     }
 }

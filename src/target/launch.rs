@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -14,6 +14,27 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::TargetKind;
+use crate::units::HumanDuration;
+use crate::workload::Workload;
+use crate::workload::dns::Dns;
+
+/// Whether the target at `addr` answers: a TCP connection, or a DNS query answered right.
+fn answers(kind: TargetKind, addr: SocketAddr) -> bool {
+    match kind {
+        TargetKind::Echo | TargetKind::Http => {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        }
+        TargetKind::Dns => {
+            let probe = Dns {
+                target: Some(addr.to_string()),
+                timeout: HumanDuration(Duration::from_millis(200)),
+                retries: 0,
+                ..Dns::default()
+            };
+            probe.open().and_then(|mut s| probe.op(&mut s)).is_ok()
+        }
+    }
+}
 
 /// How long a target may take to print its address and accept a connection.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,10 +124,10 @@ fn start_one(exe: &Path, kind: TargetKind) -> anyhow::Result<Running> {
         .addr
         .parse()
         .context("the target printed an unreadable address")?;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+    while !answers(kind, addr) {
         anyhow::ensure!(
             Instant::now() < deadline,
-            "the {} target at {addr} does not accept connections",
+            "the {} target at {addr} does not answer",
             kind.name()
         );
         std::thread::sleep(Duration::from_millis(20));

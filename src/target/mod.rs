@@ -5,6 +5,7 @@
 //! delays use a timerfd ([`timer::sleep`]), which is not rounded up to tokio's millisecond
 //! tick.
 
+pub mod dns;
 pub mod echo;
 pub mod http;
 pub mod launch;
@@ -35,6 +36,8 @@ pub enum TargetKind {
     Echo,
     /// HTTP/1.1 (hyper): `/`, `/{name}`, `/json`, `/bytes/{n}`, `?delay=10ms`.
     Http,
+    /// UDP DNS: A records of a synthetic zone, a first label `d<µs>` delays the answer.
+    Dns,
 }
 
 impl TargetKind {
@@ -42,6 +45,7 @@ impl TargetKind {
         match self {
             TargetKind::Echo => "echo",
             TargetKind::Http => "http",
+            TargetKind::Dns => "dns",
         }
     }
 }
@@ -64,18 +68,30 @@ pub fn serve(kind: TargetKind, listen: SocketAddr, watch_stdin: bool) -> anyhow:
         .build()?;
     rt.block_on(async {
         let lateness = timer::calibrate().await?;
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let mut out = std::io::stdout();
-        writeln!(out, "{addr}")?;
-        out.flush()?;
-        eprintln!(
-            "iobench serve {}: listening on {addr} (timers armed {lateness:?} early for this machine's wake-up latency)",
-            kind.name()
-        );
+        let announce = |addr: SocketAddr| -> std::io::Result<()> {
+            let mut out = std::io::stdout();
+            writeln!(out, "{addr}")?;
+            out.flush()?;
+            eprintln!(
+                "iobench serve {}: listening on {addr} (timers armed {lateness:?} early for this machine's wake-up latency)",
+                kind.name()
+            );
+            Ok(())
+        };
         match kind {
-            TargetKind::Echo => echo::run(listener).await,
-            TargetKind::Http => http::run(listener).await,
+            TargetKind::Echo | TargetKind::Http => {
+                let listener = tokio::net::TcpListener::bind(listen).await?;
+                announce(listener.local_addr()?)?;
+                match kind {
+                    TargetKind::Echo => echo::run(listener).await,
+                    _ => http::run(listener).await,
+                }
+            }
+            TargetKind::Dns => {
+                let socket = tokio::net::UdpSocket::bind(listen).await?;
+                announce(socket.local_addr()?)?;
+                dns::run(socket).await
+            }
         }
     })
 }

@@ -8,6 +8,7 @@
 //!
 //! Not here: scheduling (that is `model`), timing and recording (that is `model::driver`).
 
+pub mod dns;
 pub mod http_get;
 pub mod sleep;
 pub mod stream;
@@ -28,6 +29,7 @@ pub enum WorkloadKind {
     Sleep,
     TcpEcho,
     HttpGet,
+    Dns,
 }
 
 impl WorkloadKind {
@@ -35,6 +37,7 @@ impl WorkloadKind {
         WorkloadKind::Sleep,
         WorkloadKind::TcpEcho,
         WorkloadKind::HttpGet,
+        WorkloadKind::Dns,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +45,7 @@ impl WorkloadKind {
             WorkloadKind::Sleep => "sleep",
             WorkloadKind::TcpEcho => "tcp-echo",
             WorkloadKind::HttpGet => "http-get",
+            WorkloadKind::Dns => "dns",
         }
     }
 
@@ -58,6 +62,10 @@ impl WorkloadKind {
             WorkloadKind::HttpGet => {
                 "each op sends GET `path` (HTTP/1.1) and checks the status and the whole body \
                  (target: iobench serve http)"
+            }
+            WorkloadKind::Dns => {
+                "each op sends an A query over UDP and checks the answer's id and address, \
+                 retrying on silence (target: iobench serve dns, a synthetic zone)"
             }
         }
     }
@@ -78,6 +86,29 @@ impl WorkloadKind {
                     "target",
                     "(embedded)",
                     "host:port of an echo server iobench did not start",
+                ),
+            ],
+            WorkloadKind::Dns => &[
+                ("name", "www.example.test", "the name queried (type A)"),
+                (
+                    "server_delay",
+                    "0s",
+                    "how long the server waits before answering",
+                ),
+                (
+                    "timeout",
+                    "1s",
+                    "wait for each answer before sending the query again",
+                ),
+                (
+                    "retries",
+                    "2",
+                    "times an unanswered query is sent again; then a timeout error",
+                ),
+                (
+                    "target",
+                    "(embedded)",
+                    "host:port of a DNS server iobench did not start",
                 ),
             ],
             WorkloadKind::HttpGet => &[
@@ -114,6 +145,7 @@ pub enum WorkloadSpec {
     Sleep(sleep::Sleep),
     TcpEcho(tcp_echo::TcpEcho),
     HttpGet(http_get::HttpGet),
+    Dns(dns::Dns),
 }
 
 impl WorkloadSpec {
@@ -122,6 +154,7 @@ impl WorkloadSpec {
             WorkloadSpec::Sleep(_) => WorkloadKind::Sleep,
             WorkloadSpec::TcpEcho(_) => WorkloadKind::TcpEcho,
             WorkloadSpec::HttpGet(_) => WorkloadKind::HttpGet,
+            WorkloadSpec::Dns(_) => WorkloadKind::Dns,
         }
     }
 
@@ -131,6 +164,7 @@ impl WorkloadSpec {
             WorkloadSpec::Sleep(_) => None,
             WorkloadSpec::TcpEcho(t) => t.target.is_none().then_some(TargetKind::Echo),
             WorkloadSpec::HttpGet(h) => h.target.is_none().then_some(TargetKind::Http),
+            WorkloadSpec::Dns(d) => d.target.is_none().then_some(TargetKind::Dns),
         }
     }
 
@@ -140,6 +174,7 @@ impl WorkloadSpec {
             WorkloadSpec::Sleep(_) => {}
             WorkloadSpec::TcpEcho(t) => t.target = Some(addr.to_string()),
             WorkloadSpec::HttpGet(h) => h.target = Some(addr.to_string()),
+            WorkloadSpec::Dns(d) => d.target = Some(addr.to_string()),
         }
     }
 
@@ -150,6 +185,7 @@ impl WorkloadSpec {
             WorkloadSpec::Sleep(s) => Some(f64::from(c) / s.latency.0.as_secs_f64()),
             WorkloadSpec::TcpEcho(t) => ideal_for_delay(c, t.server_delay),
             WorkloadSpec::HttpGet(h) => ideal_for_delay(c, h.server_delay),
+            WorkloadSpec::Dns(d) => ideal_for_delay(c, d.server_delay),
         }
     }
 
@@ -183,6 +219,7 @@ impl WorkloadSpec {
             WorkloadSpec::Sleep(s) => visitor.visit(s.clone()),
             WorkloadSpec::TcpEcho(t) => visitor.visit(t.clone()),
             WorkloadSpec::HttpGet(h) => visitor.visit(h.clone()),
+            WorkloadSpec::Dns(d) => visitor.visit(d.clone()),
         }
     }
 }
