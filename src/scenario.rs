@@ -30,12 +30,16 @@ pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../scenarios/quick.toml");
 pub enum LoadMode {
     /// C workers each issue the next op when the previous one completes.
     Closed,
+    /// Ops are due on a fixed schedule at `rate` ops per second, spread over the workers;
+    /// latency runs from when each op was due.
+    Open,
 }
 
 impl LoadMode {
     pub fn name(self) -> &'static str {
         match self {
             LoadMode::Closed => "closed",
+            LoadMode::Open => "open",
         }
     }
 }
@@ -47,6 +51,8 @@ pub struct RunConfig {
     pub warmup: Duration,
     pub duration: Duration,
     pub mode: LoadMode,
+    /// Open mode: ops per second, all workers together.
+    pub rate: Option<f64>,
     pub models: Vec<ModelKind>,
     pub concurrency: Vec<u32>,
     pub pool_size: u32,
@@ -62,6 +68,7 @@ impl Default for RunConfig {
             warmup: Duration::from_secs(1),
             duration: Duration::from_secs(3),
             mode: LoadMode::Closed,
+            rate: None,
             models: ModelKind::SUBJECTS.to_vec(),
             concurrency: vec![1, 16, 256],
             pool_size: 64,
@@ -91,6 +98,9 @@ pub struct Cell {
     /// Concurrency asked for.
     pub concurrency: u32,
     pub mode: LoadMode,
+    /// Open mode: the offered rate, in ops per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     pub warmup: HumanDuration,
     pub duration: HumanDuration,
     pub trials: u32,
@@ -114,16 +124,18 @@ impl Scenario {
                         .unwrap_or(run.warmup + run.duration + Duration::from_secs(30));
                     out.push(Cell {
                         id: format!(
-                            "{}/{}/c{}/{}",
+                            "{}/{}/c{}/{}{}",
                             spec.label(),
                             model.name(),
                             c,
-                            run.mode.name()
+                            run.mode.name(),
+                            run.rate.map_or(String::new(), |r| format!("@{r}/s"))
                         ),
                         workload: spec.clone(),
                         model,
                         concurrency: c,
                         mode: run.mode,
+                        rate: run.rate,
                         warmup: HumanDuration(run.warmup),
                         duration: HumanDuration(run.duration),
                         trials: run.trials,
@@ -320,6 +332,22 @@ impl<'de> Deserialize<'de> for Positive {
     }
 }
 
+/// A rate in ops per second, above zero.
+#[derive(Clone, Copy, Debug)]
+struct PositiveRate(f64);
+
+impl<'de> Deserialize<'de> for PositiveRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(serde::de::Error::custom(format!(
+                "rate must be above 0 ops per second, got {v}"
+            )));
+        }
+        Ok(PositiveRate(v))
+    }
+}
+
 /// A duration longer than zero.
 #[derive(Clone, Copy, Debug)]
 struct NonZeroDuration(Duration);
@@ -348,6 +376,7 @@ macro_rules! raw_table_with_run_keys {
             warmup: Option<Spanned<HumanDuration>>,
             duration: Option<Spanned<NonZeroDuration>>,
             mode: Option<Spanned<LoadMode>>,
+            rate: Option<Spanned<PositiveRate>>,
             models: Option<Spanned<Vec<Spanned<ModelKind>>>>,
             concurrency: Option<Spanned<Vec<Spanned<Positive>>>>,
             pool_size: Option<Spanned<Positive>>,
@@ -362,6 +391,7 @@ macro_rules! raw_table_with_run_keys {
                 if let Some(v) = &self.warmup { run.warmup = v.get_ref().0; }
                 if let Some(v) = &self.duration { run.duration = v.get_ref().0; }
                 if let Some(v) = &self.mode { run.mode = *v.get_ref(); }
+                if let Some(v) = &self.rate { run.rate = Some(v.get_ref().0); }
                 if let Some(v) = &self.pool_size { run.pool_size = v.get_ref().0; }
                 if let Some(v) = &self.process_cap { run.process_cap = v.get_ref().0; }
                 if let Some(v) = &self.trial_timeout { run.trial_timeout = Some(v.get_ref().0); }
@@ -614,7 +644,35 @@ impl Scenario {
         for w in &raw.workload {
             let spec = build_spec(&ctx, w)?;
             let mut run = base.clone();
-            w.get_ref().overlay(&ctx, &mut run)?;
+            let table = w.get_ref();
+            table.overlay(&ctx, &mut run)?;
+            let span_of =
+                |a: Option<Range<usize>>, b: Option<Range<usize>>| a.or(b).unwrap_or(w.span());
+            match (run.mode, run.rate) {
+                (LoadMode::Open, None) => {
+                    let span = span_of(
+                        table.mode.as_ref().map(Spanned::span),
+                        raw.run.mode.as_ref().map(Spanned::span),
+                    );
+                    return Err(ctx.err(
+                        span,
+                        "mode = \"open\" needs a rate",
+                        Some("add rate = 5000 (ops per second, all workers together)".into()),
+                    ));
+                }
+                (LoadMode::Closed, Some(_)) => {
+                    let span = span_of(
+                        table.rate.as_ref().map(Spanned::span),
+                        raw.run.rate.as_ref().map(Spanned::span),
+                    );
+                    return Err(ctx.err(
+                        span,
+                        "`rate` only applies to mode = \"open\"",
+                        Some("add mode = \"open\", or remove rate".into()),
+                    ));
+                }
+                _ => {}
+            }
             workloads.push((spec, run));
         }
         Ok(Scenario {

@@ -38,7 +38,7 @@ impl TrialCtx {
     fn new(cell: &Cell) -> anyhow::Result<TrialCtx> {
         Ok(TrialCtx {
             cell: cell.clone(),
-            recorder: Arc::new(Recorder::new(RECORDER_SHARDS)),
+            recorder: Arc::new(Recorder::new(RECORDER_SHARDS, cell.rate.is_some())),
             sampler: Some(Sampler::spawn(SAMPLE_INTERVAL, cell.target_pid)?),
             started: Mono::now(),
             idle: None,
@@ -120,6 +120,18 @@ fn us(ns: u64) -> f64 {
     ns as f64 / 1000.0
 }
 
+/// Percentiles of a histogram of nanoseconds, in microseconds; `None` when it is empty.
+fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Option<LatencyUs> {
+    (!h.is_empty()).then(|| LatencyUs {
+        p50: us(h.value_at_quantile(0.50)),
+        p90: us(h.value_at_quantile(0.90)),
+        p99: us(h.value_at_quantile(0.99)),
+        p99_9: us(h.value_at_quantile(0.999)),
+        max: us(h.max()),
+        mean: h.mean() / 1000.0,
+    })
+}
+
 fn figures(
     ctx: &TrialCtx,
     window: &Window,
@@ -130,17 +142,14 @@ fn figures(
     let c = ctx.cell.concurrency;
     let secs = window.duration().as_secs_f64();
     let ops = tally.ok_ops();
-    let h = &tally.latency_ns;
-    let latency = (ops > 0).then(|| LatencyUs {
-        p50: us(h.value_at_quantile(0.50)),
-        p90: us(h.value_at_quantile(0.90)),
-        p99: us(h.value_at_quantile(0.99)),
-        p99_9: us(h.value_at_quantile(0.999)),
-        max: us(h.max()),
-        mean: h.mean() / 1000.0,
-    });
+    let latency = percentiles(&tally.latency_ns);
     let throughput = ops as f64 / secs;
-    let ideal = ctx.cell.workload.ideal_ops_per_sec(c);
+    let rate = ctx.cell.rate;
+    // An open loop can do no better than the rate it is offered.
+    let ideal = match (ctx.cell.workload.ideal_ops_per_sec(c), rate) {
+        (Some(i), Some(r)) => Some(i.min(r)),
+        (i, r) => i.or(r),
+    };
     let mut cpu = report.rusage;
     cpu.add(&ctx.worker_rusage);
     let measured = report.samples > 0;
@@ -154,6 +163,9 @@ fn figures(
         ideal_ops_per_sec: ideal,
         efficiency: ideal.map(|i| throughput / i),
         latency_us: latency,
+        latency_uncorrected_us: tally.uncorrected_ns.as_ref().and_then(percentiles),
+        target_rate_ops_per_sec: rate,
+        late_start_ops: rate.map(|_| tally.late_starts),
         cpu_user_secs: Some(cpu.user_secs),
         cpu_sys_secs: Some(cpu.sys_secs),
         cpu_secs_per_1k_ops: (ops > 0)

@@ -45,8 +45,18 @@ pub struct Figures {
     pub ideal_ops_per_sec: Option<f64>,
     /// throughput / ideal.
     pub efficiency: Option<f64>,
-    /// Percentiles of verified ops, in microseconds; in closed mode from the op's start.
+    /// Percentiles of verified ops, in microseconds: in closed mode from the op's start, in
+    /// open mode from when it was due (queueing included).
     pub latency_us: Option<LatencyUs>,
+    /// Open mode: percentiles from each op's actual start (queueing left out), in
+    /// microseconds; never below `latency_us`.
+    pub latency_uncorrected_us: Option<LatencyUs>,
+    /// Open mode: the rate asked for, in ops per second (`throughput_ops_per_sec` is the
+    /// achieved rate).
+    pub target_rate_ops_per_sec: Option<f64>,
+    /// Open mode: ops that started more than 1 ms after they were due (the model could
+    /// not start them on time).
+    pub late_start_ops: Option<u64>,
     /// User CPU time of the whole process tree during the window, in seconds.
     pub cpu_user_secs: Option<f64>,
     /// System CPU time of the whole process tree during the window, in seconds.

@@ -11,10 +11,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::model::driver::Timing;
 use crate::workload::{ErrorKind, OpError};
 
 /// Highest latency the histogram resolves, in nanoseconds (one hour); longer ops saturate.
@@ -29,23 +29,37 @@ pub struct Tally {
     pub errors: [u64; ErrorKind::ALL.len()],
     /// The first message seen for each error kind, to explain a failure.
     pub first_error: BTreeMap<ErrorKind, String>,
+    /// Open mode: latency of verified ops from their actual start, in nanoseconds.
+    pub uncorrected_ns: Option<Histogram<u64>>,
+    /// Open mode: ops started more than 1 ms after they were due.
+    pub late_starts: u64,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds")
 }
 
 impl Default for Tally {
     fn default() -> Self {
         Tally {
-            latency_ns: Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds"),
+            latency_ns: histogram(),
             errors: [0; ErrorKind::ALL.len()],
             first_error: BTreeMap::new(),
+            uncorrected_ns: None,
+            late_starts: 0,
         }
     }
 }
 
 impl Tally {
     #[inline]
-    pub fn record(&mut self, latency: Duration, result: Result<(), OpError>) {
+    pub fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
+        self.late_starts += u64::from(timing.late);
         match result {
-            Ok(()) => self.record_ok_ns(latency.as_nanos() as u64),
+            Ok(()) => self.record_ok_ns(
+                timing.latency.as_nanos() as u64,
+                timing.service.map(|s| s.as_nanos() as u64),
+            ),
             Err(e) => {
                 self.errors[e.kind.index()] += 1;
                 self.first_error
@@ -55,10 +69,16 @@ impl Tally {
         }
     }
 
-    /// Records a verified op's latency, in nanoseconds.
+    /// Records a verified op's latency and, in open mode, its uncorrected latency, in
+    /// nanoseconds.
     #[inline]
-    pub fn record_ok_ns(&mut self, ns: u64) {
+    pub fn record_ok_ns(&mut self, ns: u64, uncorrected: Option<u64>) {
         self.latency_ns.saturating_record(ns.max(1));
+        if let Some(u) = uncorrected {
+            self.uncorrected_ns
+                .get_or_insert_with(histogram)
+                .saturating_record(u.max(1));
+        }
     }
 
     pub fn merge(&mut self, other: &Tally) {
@@ -71,6 +91,13 @@ impl Tally {
         for (k, m) in &other.first_error {
             self.first_error.entry(*k).or_insert_with(|| m.clone());
         }
+        if let Some(u) = &other.uncorrected_ns {
+            self.uncorrected_ns
+                .get_or_insert_with(histogram)
+                .add(u)
+                .expect("histograms share bounds");
+        }
+        self.late_starts += other.late_starts;
     }
 
     pub fn ok_ops(&self) -> u64 {
@@ -105,9 +132,15 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(shards: usize) -> Recorder {
+    /// `open`: also keep uncorrected latencies (open mode). Every histogram is allocated
+    /// here, before the idle footprint, never while ops run.
+    pub fn new(shards: usize, open: bool) -> Recorder {
+        let tally = || Tally {
+            uncorrected_ns: open.then(histogram),
+            ..Tally::default()
+        };
         Recorder {
-            shards: (0..shards.max(1)).map(|_| Mutex::default()).collect(),
+            shards: (0..shards.max(1)).map(|_| Mutex::new(tally())).collect(),
         }
     }
 
@@ -132,16 +165,25 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    fn closed(latency: Duration) -> Timing {
+        Timing {
+            latency,
+            service: None,
+            late: false,
+        }
+    }
 
     #[test]
     fn records_and_merges() {
-        let r = Recorder::new(4);
+        let r = Recorder::new(4, false);
         for i in 0..100u64 {
             r.shard(i as usize)
-                .record(Duration::from_micros(10 + i), Ok(()));
+                .record(closed(Duration::from_micros(10 + i)), Ok(()));
         }
         r.shard(1).record(
-            Duration::from_micros(5),
+            closed(Duration::from_micros(5)),
             Err(OpError::new(ErrorKind::Timeout, "slow")),
         );
         let t = r.merged();

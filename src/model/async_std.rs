@@ -31,10 +31,11 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
     // Start the runtime (reactor, timers) before the idle footprint.
     async_std::task::block_on(AsyncStd::sleep(Duration::from_millis(1)));
     ctx.mark_idle();
-    let (c, recorder) = (ctx.cell.concurrency, ctx.recorder.clone());
+    let (c, rate, recorder) = (ctx.cell.concurrency, ctx.cell.rate, ctx.recorder.clone());
     async_std::task::block_on(run_tasks::<W, AsyncStd, _>(
         workload,
         c,
+        rate,
         &recorder,
         || ctx.open_window(),
         &LocalSpawner,

@@ -1,8 +1,13 @@
-//! The shared closed-loop drivers: one for blocking waits, one for async waits, and the
-//! pieces every model uses to start its workers together.
+//! The shared drivers: one for blocking waits, one for async waits, and the pieces every
+//! model uses to start its workers together.
 //!
 //! # How it works
-//! 1. A worker runs ops back to back. Around each op it reads the monotonic clock twice.
+//! 1. A worker runs ops one after another. In closed mode the next op starts when the
+//!    previous one ends. In open mode ([`Pace::Open`]) op `i` is due at a fixed time; the
+//!    worker waits for it (or starts at once when it is behind), and latency runs from the
+//!    due time, so queueing is counted (coordinated omission, as wrk2 defines it); the
+//!    latency from the actual start is kept beside it. Around each op the worker reads the
+//!    monotonic clock twice.
 //! 2. An op that completes inside the measured window goes to the worker's [`Sink`]: its
 //!    latency if it was verified, its error kind if not. Ops completing during warm-up are
 //!    not recorded. In-process models share the trial's sharded recorder; a worker process
@@ -17,14 +22,62 @@ use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::measure::rusage::Rusage;
 use crate::measure::{Mono, Recorder, Window};
 use crate::model::runtime::AsyncRt;
 use crate::workload::{OpError, Workload};
 
+/// An op that starts this much after it was due counts as started late.
+pub const LATE: Duration = Duration::from_millis(1);
+
+/// When a worker issues its ops.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Pace {
+    /// The next op starts when the previous one ends.
+    Closed,
+    /// Op `i` is due at `first + i × every_ns`.
+    Open { first: Mono, every_ns: u64 },
+}
+
+impl Pace {
+    /// The pace of worker `w` of `k` sharing `rate` ops per second (closed when `None`):
+    /// the schedule is spread so that the workers' due times interleave.
+    pub fn of_worker(rate: Option<f64>, window: &Window, w: usize, k: usize) -> Pace {
+        match rate {
+            None => Pace::Closed,
+            Some(rate) => Pace::Open {
+                first: window.start.plus(Duration::from_secs_f64(w as f64 / rate)),
+                every_ns: (k as f64 / rate * 1e9) as u64,
+            },
+        }
+    }
+
+    /// When op `i` is due; `None` in closed mode.
+    #[inline]
+    pub fn due(&self, i: u64) -> Option<Mono> {
+        match *self {
+            Pace::Closed => None,
+            Pace::Open { first, every_ns } => Some(Mono(first.0 + i * every_ns)),
+        }
+    }
+}
+
+/// How long a finished op took.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// From the op's start (closed) or from when it was due (open).
+    pub latency: Duration,
+    /// Open mode only: from the op's actual start (the uncorrected latency).
+    pub service: Option<Duration>,
+    /// Open mode: started more than [`LATE`] after it was due.
+    pub late: bool,
+}
+
 /// Where a worker's finished ops go.
 pub trait Sink {
-    fn record(&mut self, latency: Duration, result: Result<(), OpError>);
+    fn record(&mut self, timing: Timing, result: Result<(), OpError>);
 }
 
 /// One shard of the trial's shared recorder.
@@ -35,38 +88,56 @@ pub struct Shard<'a> {
 
 impl Sink for Shard<'_> {
     #[inline]
-    fn record(&mut self, latency: Duration, result: Result<(), OpError>) {
-        self.recorder.shard(self.index).record(latency, result);
+    fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
+        self.recorder.shard(self.index).record(timing, result);
     }
 }
 
 /// Records one finished op if it ended inside the window; returns `true` when the worker
-/// should stop.
+/// should stop. `due` is when the op was due (open mode), `start` when it started.
 #[inline]
 pub fn observe(
     window: &Window,
     sink: &mut impl Sink,
+    due: Option<Mono>,
     start: Mono,
     end: Mono,
     result: Result<(), OpError>,
 ) -> bool {
     if window.contains(end) {
-        sink.record(end.since(start), result);
+        let timing = match due {
+            None => Timing {
+                latency: end.since(start),
+                service: None,
+                late: false,
+            },
+            Some(due) => Timing {
+                latency: end.since(due),
+                service: Some(end.since(start)),
+                late: start.since(due) > LATE,
+            },
+        };
+        sink.record(timing, result);
     }
     window.is_over(end)
 }
 
-/// The blocking closed loop of one worker.
+/// The blocking loop of one worker.
 pub fn blocking_loop<W: Workload>(
     workload: &W,
     session: &mut W::Session,
     window: &Window,
+    pace: Pace,
     sink: &mut impl Sink,
 ) {
-    loop {
+    for i in 0.. {
+        let due = pace.due(i);
+        if let Some(due) = due {
+            due.sleep_until();
+        }
         let start = Mono::now();
         let result = workload.op(session);
-        if observe(window, sink, start, Mono::now(), result) {
+        if observe(window, sink, due, start, Mono::now(), result) {
             return;
         }
     }
@@ -80,16 +151,21 @@ pub fn blocking_loop_with_cpu<W: Workload>(
     workload: &W,
     session: &mut W::Session,
     window: &Window,
+    pace: Pace,
     sink: &mut impl Sink,
 ) -> Rusage {
     let mut cpu0 = None;
-    loop {
+    for i in 0.. {
+        let due = pace.due(i);
+        if let Some(due) = due {
+            due.sleep_until();
+        }
         let start = Mono::now();
         if cpu0.is_none() && start >= window.measure_from {
             cpu0 = Some(Rusage::this_process());
         }
         let result = workload.op(session);
-        if observe(window, sink, start, Mono::now(), result) {
+        if observe(window, sink, due, start, Mono::now(), result) {
             break;
         }
     }
@@ -97,11 +173,12 @@ pub fn blocking_loop_with_cpu<W: Workload>(
     now.since(&cpu0.unwrap_or(now))
 }
 
-/// The async closed loop of one task, waiting through runtime `R`.
+/// The async loop of one task, waiting through runtime `R`.
 pub async fn async_loop<W: Workload, R: AsyncRt>(
     workload: Arc<W>,
     mut session: W::AsyncSession<R>,
     window: Window,
+    pace: Pace,
     recorder: Arc<Recorder>,
     shard: usize,
 ) {
@@ -109,10 +186,17 @@ pub async fn async_loop<W: Workload, R: AsyncRt>(
         recorder: &recorder,
         index: shard,
     };
-    loop {
+    for i in 0.. {
+        let due = pace.due(i);
+        if let Some(due) = due {
+            let now = Mono::now();
+            if due > now {
+                R::sleep(due.since(now)).await;
+            }
+        }
         let start = Mono::now();
         let result = workload.op_async::<R>(&mut session).await;
-        if observe(&window, &mut sink, start, Mono::now(), result) {
+        if observe(&window, &mut sink, due, start, Mono::now(), result) {
             return;
         }
     }
@@ -131,6 +215,7 @@ pub trait Spawner {
 pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner>(
     workload: Arc<W>,
     concurrency: u32,
+    rate: Option<f64>,
     recorder: &Arc<Recorder>,
     open_window: impl FnOnce() -> Window,
     spawner: &S,
@@ -148,10 +233,12 @@ pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner>(
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
+            let pace = Pace::of_worker(rate, &window, i, concurrency as usize);
             spawner.spawn(async_loop::<W, R>(
                 workload.clone(),
                 s,
                 window,
+                pace,
                 recorder.clone(),
                 i,
             ))

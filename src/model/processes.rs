@@ -15,33 +15,35 @@
 //!    A worker that dies fails the trial with its exit status.
 //!
 //! Messages travel as frames: one kind byte, a little-endian `u32` length, the payload.
-//! Kind `J` carries a JSON message, kind `L` a batch of little-endian `u64` nanoseconds.
+//! Kind `J` carries a JSON message, kind `L` a batch of ops: for each, two little-endian
+//! `u64`: the latency and the uncorrected latency (open mode; `u64::MAX` otherwise), in ns.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::driver::{Sink, blocking_loop_with_cpu};
+use super::driver::{Pace, Sink, Timing, blocking_loop_with_cpu};
 use super::spawn_error;
 use crate::measure::Window;
 use crate::measure::rusage::{Rusage, raise_nofile_limit};
 use crate::trial::TrialCtx;
 use crate::workload::{ErrorKind, OpError, Workload, WorkloadSpec, WorkloadVisitor};
 
-/// Latencies a worker buffers before sending them (128 bytes).
-pub const BATCH: usize = 16;
+/// Ops a worker buffers before sending them (8 × 16 bytes).
+pub const BATCH: usize = 8;
+/// The uncorrected latency of a closed-mode op, which has none.
+const NONE: u64 = u64::MAX;
 const JSON: u8 = b'J';
 const LATENCIES: u8 = b'L';
 
 #[derive(Serialize, Deserialize)]
 enum ToWorker {
     Setup { workload: WorkloadSpec },
-    Go { window: Window },
+    Go { window: Window, pace: Pace },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -53,6 +55,7 @@ enum FromWorker {
     Done {
         errors: BTreeMap<ErrorKind, u64>,
         first_error: BTreeMap<ErrorKind, String>,
+        late_starts: u64,
         rusage: Rusage,
     },
 }
@@ -180,11 +183,10 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
             FromWorker::Done { .. } => anyhow::bail!("worker process {i} answered out of turn"),
         }
     }
-    let go = ToWorker::Go {
-        window: ctx.open_window(),
-    };
-    for w in &mut workers.0 {
-        w.send(&go)?;
+    let window = ctx.open_window();
+    for (i, w) in workers.0.iter_mut().enumerate() {
+        let pace = Pace::of_worker(ctx.cell.rate, &window, i, k as usize);
+        w.send(&ToWorker::Go { window, pace })?;
     }
     collect(&mut workers.0, ctx)?;
     for (i, w) in workers.0.iter_mut().enumerate() {
@@ -228,16 +230,20 @@ fn collect(workers: &mut [Worker], ctx: &mut TrialCtx) -> anyhow::Result<()> {
                 let mut shard = ctx.recorder.shard(i);
                 match kind {
                     LATENCIES => {
-                        for ns in payload.chunks_exact(8) {
-                            shard.record_ok_ns(u64::from_le_bytes(ns.try_into().expect("8 bytes")));
+                        for op in payload.chunks_exact(16) {
+                            let ns = u64::from_le_bytes(op[..8].try_into().expect("8 bytes"));
+                            let un = u64::from_le_bytes(op[8..].try_into().expect("8 bytes"));
+                            shard.record_ok_ns(ns, (un != NONE).then_some(un));
                         }
                     }
                     _ => match serde_json::from_slice(&payload)? {
                         FromWorker::Done {
                             errors,
                             first_error,
+                            late_starts,
                             rusage,
                         } => {
+                            shard.late_starts += late_starts;
                             for (kind, n) in errors {
                                 shard.add_errors(kind, n, first_error.get(&kind));
                             }
@@ -257,8 +263,9 @@ fn collect(workers: &mut [Worker], ctx: &mut TrialCtx) -> anyhow::Result<()> {
 /// A worker's sink: latencies go to the trial in batches; errors are counted here.
 struct StreamSink<O: Write> {
     out: O,
-    batch: [u64; BATCH],
+    batch: [(u64, u64); BATCH],
     len: usize,
+    late_starts: u64,
     errors: BTreeMap<ErrorKind, u64>,
     first_error: BTreeMap<ErrorKind, String>,
     failed: Option<std::io::Error>,
@@ -269,11 +276,12 @@ impl<O: Write> StreamSink<O> {
         if self.len == 0 || self.failed.is_some() {
             return;
         }
-        let mut bytes = [0u8; BATCH * 8];
-        for (dst, ns) in bytes.chunks_exact_mut(8).zip(&self.batch[..self.len]) {
-            dst.copy_from_slice(&ns.to_le_bytes());
+        let mut bytes = [0u8; BATCH * 16];
+        for (dst, (ns, un)) in bytes.chunks_exact_mut(16).zip(&self.batch[..self.len]) {
+            dst[..8].copy_from_slice(&ns.to_le_bytes());
+            dst[8..].copy_from_slice(&un.to_le_bytes());
         }
-        if let Err(e) = write_frame(&mut self.out, LATENCIES, &bytes[..self.len * 8]) {
+        if let Err(e) = write_frame(&mut self.out, LATENCIES, &bytes[..self.len * 16]) {
             self.failed = Some(e);
         }
         self.len = 0;
@@ -282,10 +290,12 @@ impl<O: Write> StreamSink<O> {
 
 impl<O: Write> Sink for StreamSink<O> {
     #[inline]
-    fn record(&mut self, latency: Duration, result: Result<(), OpError>) {
+    fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
+        self.late_starts += u64::from(timing.late);
         match result {
             Ok(()) => {
-                self.batch[self.len] = latency.as_nanos() as u64;
+                let service = timing.service.map_or(NONE, |s| s.as_nanos() as u64);
+                self.batch[self.len] = (timing.latency.as_nanos() as u64, service);
                 self.len += 1;
                 if self.len == BATCH {
                     self.flush();
@@ -345,26 +355,28 @@ impl<I: Read, O: Write> WorkloadVisitor for WorkerSession<I, O> {
             }
         };
         self.say(&FromWorker::Ready)?;
-        let ToWorker::Go { window } = self.hear()? else {
+        let ToWorker::Go { window, pace } = self.hear()? else {
             anyhow::bail!("expected the window");
         };
         let mut sink = StreamSink {
             out: &mut self.output,
-            batch: [0; BATCH],
+            batch: [(0, 0); BATCH],
             len: 0,
+            late_starts: 0,
             errors: BTreeMap::new(),
             first_error: BTreeMap::new(),
             failed: None,
         };
-        let rusage = blocking_loop_with_cpu(&workload, &mut session, &window, &mut sink);
+        let rusage = blocking_loop_with_cpu(&workload, &mut session, &window, pace, &mut sink);
         sink.flush();
         if let Some(e) = sink.failed {
             anyhow::bail!("cannot send latencies to the trial: {e}");
         }
-        let (errors, first_error) = (sink.errors, sink.first_error);
+        let (errors, first_error, late_starts) = (sink.errors, sink.first_error, sink.late_starts);
         self.say(&FromWorker::Done {
             errors,
             first_error,
+            late_starts,
             rusage,
         })
     }
@@ -393,6 +405,7 @@ pub fn worker_main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn frames_cut_a_stream() {
@@ -413,16 +426,22 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = StreamSink {
             out: &mut out,
-            batch: [0; BATCH],
+            batch: [(0, 0); BATCH],
             len: 0,
+            late_starts: 0,
             errors: BTreeMap::new(),
             first_error: BTreeMap::new(),
             failed: None,
         };
+        let t = |ns: u64| Timing {
+            latency: Duration::from_nanos(ns),
+            service: None,
+            late: false,
+        };
         for i in 0..BATCH as u64 + 3 {
-            sink.record(Duration::from_nanos(100 + i), Ok(()));
+            sink.record(t(100 + i), Ok(()));
         }
-        sink.record(Duration::ZERO, Err(OpError::new(ErrorKind::Reset, "gone")));
+        sink.record(t(0), Err(OpError::new(ErrorKind::Reset, "gone")));
         sink.flush();
         assert_eq!(sink.errors[&ErrorKind::Reset], 1);
         let mut f = Frames { buf: out };
@@ -430,11 +449,10 @@ mod tests {
         let (k2, p2) = f.next().unwrap();
         assert_eq!(
             (k1, p1.len(), k2, p2.len()),
-            (LATENCIES, BATCH * 8, LATENCIES, 24)
+            (LATENCIES, BATCH * 16, LATENCIES, 48)
         );
-        assert_eq!(
-            u64::from_le_bytes(p2[16..24].try_into().unwrap()),
-            100 + BATCH as u64 + 2
-        );
+        let word = |i: usize| u64::from_le_bytes(p2[i * 8..i * 8 + 8].try_into().unwrap());
+        assert_eq!(word(4), 100 + BATCH as u64 + 2, "the last latency");
+        assert_eq!(word(5), NONE, "closed mode has no uncorrected latency");
     }
 }

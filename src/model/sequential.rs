@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::driver::{Shard, blocking_loop};
+use super::driver::{Pace, Shard, blocking_loop};
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
@@ -16,6 +16,7 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
         recorder: &ctx.recorder,
         index: 0,
     };
-    blocking_loop(&*workload, &mut session, &window, &mut sink);
+    let pace = Pace::of_worker(ctx.cell.rate, &window, 0, 1);
+    blocking_loop(&*workload, &mut session, &window, pace, &mut sink);
     Ok(1)
 }

@@ -31,11 +31,12 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
     let ex = LocalExecutor::new();
     smol::block_on(ex.run(Smol::sleep(Duration::from_millis(1))));
     ctx.mark_idle();
-    let (c, recorder) = (ctx.cell.concurrency, ctx.recorder.clone());
+    let (c, rate, recorder) = (ctx.cell.concurrency, ctx.cell.rate, ctx.recorder.clone());
     let spawner = LocalSpawner(&ex);
     smol::block_on(ex.run(run_tasks::<W, Smol, _>(
         workload,
         c,
+        rate,
         &recorder,
         || ctx.open_window(),
         &spawner,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use super::driver::{Shard, observe};
+use super::driver::{Pace, Shard, observe};
 use crate::measure::{Mono, Recorder, Window};
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
@@ -16,27 +16,40 @@ struct Shared<W> {
     recorder: Arc<Recorder>,
     window: Window,
     done: mpsc::Sender<()>,
+    rate: Option<f64>,
+    clients: usize,
 }
 
-/// One op of `client`, submitted at `submitted`; on completion it submits the next one
-/// to the same pool, until the window is over.
+/// Op `n` of `client`, submitted at `submitted`; on completion it submits the next one to
+/// the same pool, until the window is over. In open mode the job waits, on its pool
+/// thread, until the op is due.
 fn job<W: Workload>(
     shared: Arc<Shared<W>>,
     mut session: W::Session,
     client: usize,
+    n: u64,
     submitted: Mono,
 ) {
+    let pace = Pace::of_worker(shared.rate, &shared.window, client, shared.clients);
+    let due = pace.due(n);
+    let start = match due {
+        Some(due) => {
+            due.sleep_until();
+            Mono::now()
+        }
+        None => submitted,
+    };
     let result = shared.workload.op(&mut session);
     let end = Mono::now();
     let mut sink = Shard {
         recorder: &shared.recorder,
         index: client,
     };
-    if observe(&shared.window, &mut sink, submitted, end, result) {
+    if observe(&shared.window, &mut sink, due, start, end, result) {
         let _ = shared.done.send(());
     } else {
         let next = Mono::now();
-        rayon::spawn_fifo(move || job(shared, session, client, next));
+        rayon::spawn_fifo(move || job(shared, session, client, n + 1, next));
     }
 }
 
@@ -62,10 +75,12 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
         recorder: ctx.recorder.clone(),
         window: ctx.open_window(),
         done,
+        rate: ctx.cell.rate,
+        clients: clients as usize,
     });
     for (i, session) in sessions.into_iter().enumerate() {
         let (shared, submitted) = (shared.clone(), Mono::now());
-        pool.spawn_fifo(move || job(shared, session, i, submitted));
+        pool.spawn_fifo(move || job(shared, session, i, 0, submitted));
     }
     drop(shared);
     for _ in 0..clients {

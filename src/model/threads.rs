@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::driver::{Gate, Shard, blocking_loop};
+use super::driver::{Gate, Pace, Shard, blocking_loop};
 use super::spawn_error;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
@@ -16,6 +16,7 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
     ctx.mark_idle();
     let gate = Arc::new(Gate::default());
     let mut handles = Vec::with_capacity(c as usize);
+    let rate = ctx.cell.rate;
     for i in 0..c {
         let (workload, recorder, worker_gate) =
             (workload.clone(), ctx.recorder.clone(), gate.clone());
@@ -32,7 +33,8 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
                     recorder: &recorder,
                     index: i as usize,
                 };
-                blocking_loop(&*workload, &mut session, &window, &mut sink);
+                let pace = Pace::of_worker(rate, &window, i as usize, c as usize);
+                blocking_loop(&*workload, &mut session, &window, pace, &mut sink);
             }
         });
         match spawned {

@@ -31,10 +31,11 @@ pub fn run_on<W: Workload>(
 ) -> anyhow::Result<u64> {
     rt.block_on(Tokio::sleep(Duration::from_millis(1)));
     ctx.mark_idle();
-    let (c, recorder) = (ctx.cell.concurrency, ctx.recorder.clone());
+    let (c, rate, recorder) = (ctx.cell.concurrency, ctx.cell.rate, ctx.recorder.clone());
     rt.block_on(run_tasks::<W, Tokio, _>(
         workload,
         c,
+        rate,
         &recorder,
         || ctx.open_window(),
         &TokioSpawner,
