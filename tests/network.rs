@@ -269,3 +269,25 @@ fn an_unanswered_dns_query_is_retried_then_a_timeout() {
         "each op sends its query twice: {received} datagrams"
     );
 }
+
+#[test]
+fn the_embedded_target_is_stopped_when_the_run_ends() {
+    let toml = "name = \"t\"\n[run]\ntrials = 1\nwarmup = \"0s\"\nduration = \"200ms\"\n\
+                models = [\"smol\"]\nconcurrency = [2]\n[[workload]]\nkind = \"tcp-echo\"\n";
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let rec = &r.records()[0];
+    assert_eq!(rec["status"], "ok", "{rec}");
+    let addr = rec["cell"]["workload"]["target"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(rec["target_cpu_secs"].is_number(), "{rec}");
+    // Give the kernel a moment to tear the socket down, then nothing may answer there.
+    thread::sleep(Duration::from_millis(200));
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+        "the echo target at {addr} outlived its run"
+    );
+}
