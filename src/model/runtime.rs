@@ -122,8 +122,45 @@ async fn race_timer<F: Future>(timer: impl Future<Output = ()>, f: F) -> Option<
     .await
 }
 
+/// The socket half of `AsyncRt` for the runtimes whose sockets implement `futures-io`
+/// (async-std's and smol's, which share these signatures).
+macro_rules! futures_io_sockets {
+    ($tcp:ty, $udp:ty) => {
+        type Tcp = $tcp;
+        type Udp = $udp;
+
+        async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
+            let s = <$tcp>::connect(addr).await?;
+            s.set_nodelay(true)?;
+            Ok(s)
+        }
+
+        async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
+            s.write_all(buf).await
+        }
+
+        async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
+            s.read(buf).await
+        }
+
+        async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
+            let s = <$udp>::bind(any_for(addr)).await?;
+            s.connect(addr).await?;
+            Ok(s)
+        }
+
+        async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
+            s.send(buf).await
+        }
+
+        async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
+            s.recv(buf).await
+        }
+    };
+}
+
 impl AsyncRt for AsyncStd {
-    type Tcp = async_std::net::TcpStream;
+    futures_io_sockets!(async_std::net::TcpStream, async_std::net::UdpSocket);
 
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
@@ -132,40 +169,10 @@ impl AsyncRt for AsyncStd {
     async fn timeout<F: Future + Send>(d: Duration, f: F) -> Option<F::Output> {
         race_timer(async_std::task::sleep(d), f).await
     }
-
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
-        let s = async_std::net::TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        Ok(s)
-    }
-
-    async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
-        s.write_all(buf).await
-    }
-
-    async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
-        s.read(buf).await
-    }
-
-    type Udp = async_std::net::UdpSocket;
-
-    async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
-        let s = async_std::net::UdpSocket::bind(any_for(addr)).await?;
-        s.connect(addr).await?;
-        Ok(s)
-    }
-
-    async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
-        s.send(buf).await
-    }
-
-    async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
-        s.recv(buf).await
-    }
 }
 
 impl AsyncRt for Smol {
-    type Tcp = smol::net::TcpStream;
+    futures_io_sockets!(smol::net::TcpStream, smol::net::UdpSocket);
 
     async fn sleep(d: Duration) {
         smol::Timer::after(d).await;
@@ -179,35 +186,5 @@ impl AsyncRt for Smol {
             f,
         )
         .await
-    }
-
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
-        let s = smol::net::TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        Ok(s)
-    }
-
-    async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
-        s.write_all(buf).await
-    }
-
-    async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
-        s.read(buf).await
-    }
-
-    type Udp = smol::net::UdpSocket;
-
-    async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
-        let s = smol::net::UdpSocket::bind(any_for(addr)).await?;
-        s.connect(addr).await?;
-        Ok(s)
-    }
-
-    async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
-        s.send(buf).await
-    }
-
-    async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
-        s.recv(buf).await
     }
 }

@@ -153,13 +153,7 @@ pub struct Session<S> {
 
 impl Dns {
     fn addr(&self) -> Result<SocketAddr, OpError> {
-        let target = self.target.as_deref().ok_or_else(|| {
-            OpError::new(
-                ErrorKind::Other,
-                "no target: the orchestrator starts one, or set `target`",
-            )
-        })?;
-        resolve(target)
+        resolve(self.target.as_deref())
     }
 
     fn session<S>(&self, socket: S) -> Result<Session<S>, OpError> {

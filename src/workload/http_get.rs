@@ -202,14 +202,10 @@ pub struct Session<S> {
 }
 
 impl HttpGet {
+    /// The target's address, and its `host:port` for the Host header.
     fn addr(&self) -> Result<(SocketAddr, String), OpError> {
-        let target = self.target.as_deref().ok_or_else(|| {
-            OpError::new(
-                ErrorKind::Other,
-                "no target: the orchestrator starts one, or set `target`",
-            )
-        })?;
-        Ok((resolve(target)?, target.to_string()))
+        let addr = resolve(self.target.as_deref())?;
+        Ok((addr, self.target.clone().unwrap_or_default()))
     }
 
     fn session<S>(&self, stream: Option<S>) -> Result<Session<S>, OpError> {

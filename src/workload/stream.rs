@@ -122,8 +122,14 @@ impl<S, P> Conn<S, P> {
     }
 }
 
-/// Resolves `host:port` once, at setup.
-pub fn resolve(target: &str) -> Result<SocketAddr, OpError> {
+/// Resolves a workload's `target` (`host:port`) once, at setup.
+pub fn resolve(target: Option<&str>) -> Result<SocketAddr, OpError> {
+    let target = target.ok_or_else(|| {
+        OpError::new(
+            ErrorKind::Other,
+            "no target: the orchestrator starts one, or set `target`",
+        )
+    })?;
     use std::net::ToSocketAddrs;
     target
         .to_socket_addrs()
