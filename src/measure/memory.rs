@@ -70,10 +70,19 @@ pub fn tree_pids(root: u32) -> Vec<u32> {
     out
 }
 
-/// CPU time a process has used, in seconds (/proc/PID/schedstat counts nanoseconds).
+/// CPU time the live threads of a process have used, in seconds (each thread's
+/// /proc/PID/task/TID/schedstat counts nanoseconds; /proc/PID/schedstat is the main
+/// thread's alone).
 pub fn cpu_secs(pid: u32) -> Option<f64> {
-    let s = fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
-    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    let mut ns = 0.0;
+    for t in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let s = fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+        ns += s
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    }
     Some(ns / 1e9)
 }
 
