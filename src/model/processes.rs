@@ -272,6 +272,18 @@ struct StreamSink<O: Write> {
 }
 
 impl<O: Write> StreamSink<O> {
+    fn new(out: O) -> Self {
+        StreamSink {
+            out,
+            batch: [(0, 0); BATCH],
+            len: 0,
+            late_starts: 0,
+            errors: BTreeMap::new(),
+            first_error: BTreeMap::new(),
+            failed: None,
+        }
+    }
+
     fn flush(&mut self) {
         if self.len == 0 || self.failed.is_some() {
             return;
@@ -358,15 +370,7 @@ impl<I: Read, O: Write> WorkloadVisitor for WorkerSession<I, O> {
         let ToWorker::Go { window, pace } = self.hear()? else {
             anyhow::bail!("expected the window");
         };
-        let mut sink = StreamSink {
-            out: &mut self.output,
-            batch: [(0, 0); BATCH],
-            len: 0,
-            late_starts: 0,
-            errors: BTreeMap::new(),
-            first_error: BTreeMap::new(),
-            failed: None,
-        };
+        let mut sink = StreamSink::new(&mut self.output);
         let rusage = blocking_loop_with_cpu(&workload, &mut session, &window, pace, &mut sink);
         sink.flush();
         if let Some(e) = sink.failed {
@@ -424,15 +428,7 @@ mod tests {
     #[test]
     fn the_stream_sink_batches_latencies_and_counts_errors() {
         let mut out = Vec::new();
-        let mut sink = StreamSink {
-            out: &mut out,
-            batch: [(0, 0); BATCH],
-            len: 0,
-            late_starts: 0,
-            errors: BTreeMap::new(),
-            first_error: BTreeMap::new(),
-            failed: None,
-        };
+        let mut sink = StreamSink::new(&mut out);
         let t = |ns: u64| Timing {
             latency: Duration::from_nanos(ns),
             service: None,
