@@ -69,6 +69,15 @@ iobench run scenarios/quick.toml --workloads tcp-echo --target 10.0.0.2:7000"
     /// Serve a `processes` trial as a worker process over stdin and stdout (used by `trial`).
     #[command(hide = true)]
     Worker,
+    /// Serve a server workload under one model until killed (used by `trial`).
+    #[command(hide = true)]
+    Sut {
+        #[arg(long, value_parser = parse_model)]
+        model: ModelKind,
+        /// The server spec, as JSON.
+        #[arg(long)]
+        spec: String,
+    },
 }
 
 #[derive(Args, Debug, Default)]

@@ -24,6 +24,7 @@ pub mod run;
 // Its errors carry the source line they point at; they are built once, before a run.
 #[allow(clippy::result_large_err)]
 pub mod scenario;
+pub mod server;
 pub mod stats;
 pub mod target;
 pub mod trial;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use iobench::cli::{Cli, Command, RunArgs};
 use iobench::scenario::{Cell, Overrides};
-use iobench::{Error, list, model, run, target, trial};
+use iobench::{Error, list, model, run, server, target, trial};
 
 fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     let overrides = Overrides {
@@ -70,6 +70,12 @@ fn main() -> ExitCode {
         Some(Command::Worker) => model::processes::worker_main()
             .map(|()| ExitCode::SUCCESS)
             .map_err(Error::from),
+        Some(Command::Sut { model, spec }) => match serde_json::from_str(&spec) {
+            Ok(spec) => server::sut_main(model, spec)
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Error::from),
+            Err(e) => Err(Error::Usage(format!("--spec is not a server spec: {e}"))),
+        },
     };
     match result {
         Ok(code) => code,

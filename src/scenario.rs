@@ -17,6 +17,7 @@ use crate::model::ModelKind;
 use crate::units::{HumanDuration, HumanSize};
 use crate::workload::dns::Dns;
 use crate::workload::http_get::{HttpGet, expected_body};
+use crate::workload::serve::{EchoServe, HttpServe, LoadGenerator};
 use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep, tcp_echo::TcpEcho};
 
 /// The scenario `cargo run --release` uses when no file is given.
@@ -57,6 +58,8 @@ pub struct RunConfig {
     pub concurrency: Vec<u32>,
     pub pool_size: u32,
     pub process_cap: u32,
+    /// Processes of the async-processes model (one event loop each); default: the cores.
+    pub event_loops: u32,
     /// Hard limit on one trial's wall time; default warm-up + duration + 30 s.
     pub trial_timeout: Option<Duration>,
 }
@@ -73,6 +76,7 @@ impl Default for RunConfig {
             concurrency: vec![1, 16, 256],
             pool_size: 64,
             process_cap: 64,
+            event_loops: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             trial_timeout: None,
         }
     }
@@ -86,6 +90,10 @@ pub struct Scenario {
     /// Where it was read from (`<built-in>` for the embedded default).
     pub path: PathBuf,
     pub workloads: Vec<(WorkloadSpec, RunConfig)>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// One point of the matrix: workload × model × concurrency × mode, with its protocol.
@@ -106,6 +114,8 @@ pub struct Cell {
     pub trials: u32,
     pub pool_size: u32,
     pub process_cap: u32,
+    #[serde(default = "one")]
+    pub event_loops: u32,
     pub trial_timeout: HumanDuration,
     /// Process id of the embedded target this cell's trials talk to (set at run time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,9 +129,14 @@ impl Scenario {
         for (spec, run) in &self.workloads {
             for &model in &run.models {
                 for &c in &run.concurrency {
+                    // A second load generator (wrk) runs its own warm-up and window.
+                    let extra = match spec.uses_wrk() {
+                        true => run.warmup + run.duration + Duration::from_secs(2),
+                        false => Duration::ZERO,
+                    };
                     let timeout = run
                         .trial_timeout
-                        .unwrap_or(run.warmup + run.duration + Duration::from_secs(30));
+                        .unwrap_or(run.warmup + run.duration + extra + Duration::from_secs(30));
                     out.push(Cell {
                         id: format!(
                             "{}/{}/c{}/{}{}",
@@ -141,6 +156,7 @@ impl Scenario {
                         trials: run.trials,
                         pool_size: run.pool_size,
                         process_cap: run.process_cap,
+                        event_loops: run.event_loops,
                         trial_timeout: HumanDuration(timeout),
                         target_pid: None,
                     });
@@ -294,7 +310,7 @@ impl Ctx<'_> {
 
 fn hint_for(message: &str) -> String {
     let h = if message.contains("unknown field") {
-        "check the spelling; `iobench list` shows every workload's parameters, and the [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, trial_timeout"
+        "check the spelling; `iobench list` shows every workload's parameters, and the [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, event_loops, trial_timeout"
     } else if message.contains("unknown variant") && message.contains("sequential") {
         "`iobench list` shows every model with a one-line description"
     } else if message.contains("unknown variant") && message.contains("closed") {
@@ -381,6 +397,7 @@ macro_rules! raw_table_with_run_keys {
             concurrency: Option<Spanned<Vec<Spanned<Positive>>>>,
             pool_size: Option<Spanned<Positive>>,
             process_cap: Option<Spanned<Positive>>,
+            event_loops: Option<Spanned<Positive>>,
             trial_timeout: Option<Spanned<NonZeroDuration>>,
         }
 
@@ -394,6 +411,7 @@ macro_rules! raw_table_with_run_keys {
                 if let Some(v) = &self.rate { run.rate = Some(v.get_ref().0); }
                 if let Some(v) = &self.pool_size { run.pool_size = v.get_ref().0; }
                 if let Some(v) = &self.process_cap { run.process_cap = v.get_ref().0; }
+                if let Some(v) = &self.event_loops { run.event_loops = v.get_ref().0; }
                 if let Some(v) = &self.trial_timeout { run.trial_timeout = Some(v.get_ref().0); }
                 if let Some(v) = &self.models {
                     run.models = unique(ctx, v, "models", |m| *m.get_ref(), |m| m.span())?;
@@ -430,6 +448,9 @@ raw_table_with_run_keys!(RawWorkload {
     keep_alive: Option<Spanned<bool>>,
     name: Option<Spanned<String>>,
     retries: Option<Spanned<u32>>,
+    delay: Option<Spanned<HumanDuration>>,
+    client_threads: Option<Spanned<Positive>>,
+    load_generator: Option<Spanned<LoadGenerator>>,
 });
 
 #[derive(Deserialize)]
@@ -503,6 +524,15 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
         ("keep_alive", raw.keep_alive.as_ref().map(Spanned::span)),
         ("name", raw.name.as_ref().map(Spanned::span)),
         ("retries", raw.retries.as_ref().map(Spanned::span)),
+        ("delay", raw.delay.as_ref().map(Spanned::span)),
+        (
+            "client_threads",
+            raw.client_threads.as_ref().map(Spanned::span),
+        ),
+        (
+            "load_generator",
+            raw.load_generator.as_ref().map(Spanned::span),
+        ),
     ];
     for (name, span) in written {
         let Some(span) = span else { continue };
@@ -599,6 +629,56 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
                 d.target = Some(a.get_ref().clone());
             }
             WorkloadSpec::Dns(d)
+        }
+        WorkloadKind::HttpServe => {
+            let mut h = HttpServe::default();
+            if let Some(p) = &raw.path {
+                let served = p.get_ref().starts_with('/') && expected_body(p.get_ref()).is_some();
+                if !served || p.get_ref().starts_with("/bytes/") {
+                    return Err(ctx.err(
+                        p.span(),
+                        format!("`{}` is not one of the server's routes", p.get_ref()),
+                        Some("the server answers /, /{name} and /json".into()),
+                    ));
+                }
+                h.path = p.get_ref().clone();
+            }
+            if let Some(d) = &raw.delay {
+                h.delay = *d.get_ref();
+            }
+            if let Some(d) = &raw.timeout {
+                h.timeout = HumanDuration(d.get_ref().0);
+            }
+            if let Some(t) = &raw.client_threads {
+                h.client_threads = t.get_ref().0;
+            }
+            if let Some(g) = &raw.load_generator {
+                h.load_generator = *g.get_ref();
+            }
+            WorkloadSpec::HttpServe(h)
+        }
+        WorkloadKind::EchoServe => {
+            let mut e = EchoServe::default();
+            if let Some(p) = &raw.payload {
+                if p.get_ref().0 == 0 {
+                    return Err(ctx.err(
+                        p.span(),
+                        "payload must be at least 1 byte",
+                        Some("e.g. payload = \"1KiB\"".into()),
+                    ));
+                }
+                e.payload = *p.get_ref();
+            }
+            if let Some(d) = &raw.delay {
+                e.delay = *d.get_ref();
+            }
+            if let Some(d) = &raw.timeout {
+                e.timeout = HumanDuration(d.get_ref().0);
+            }
+            if let Some(t) = &raw.client_threads {
+                e.client_threads = t.get_ref().0;
+            }
+            WorkloadSpec::EchoServe(e)
         }
     })
 }

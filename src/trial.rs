@@ -13,6 +13,7 @@ use crate::measure::rusage::{Rusage, raise_nofile_limit};
 use crate::measure::{Mono, Recorder, Tally, TrialRecord, Window};
 use crate::model;
 use crate::scenario::Cell;
+use crate::server::{Sut, wrk};
 use crate::workload::{Workload, WorkloadVisitor};
 
 /// How often the sampler reads memory during the window.
@@ -25,6 +26,8 @@ const HARNESS_THREADS: u64 = 1;
 /// What a model may touch while it runs a trial.
 pub struct TrialCtx {
     pub cell: Cell,
+    /// The process tree measured: this process, or the server under test.
+    root: u32,
     pub recorder: Arc<Recorder>,
     sampler: Option<Sampler>,
     started: Mono,
@@ -32,25 +35,29 @@ pub struct TrialCtx {
     window: Option<Window>,
     /// CPU used by worker processes during the window, which they measure themselves.
     pub worker_rusage: Rusage,
+    /// Async sessions kept open until the sampler's last reading (dropped with the ctx).
+    pub parked: model::driver::Parked,
 }
 
 impl TrialCtx {
-    fn new(cell: &Cell) -> anyhow::Result<TrialCtx> {
+    fn new(cell: &Cell, root: u32) -> anyhow::Result<TrialCtx> {
         Ok(TrialCtx {
             cell: cell.clone(),
+            root,
             recorder: Arc::new(Recorder::new(RECORDER_SHARDS, cell.rate.is_some())),
-            sampler: Some(Sampler::spawn(SAMPLE_INTERVAL, cell.target_pid)?),
+            sampler: Some(Sampler::spawn(SAMPLE_INTERVAL, root, cell.target_pid)?),
             started: Mono::now(),
             idle: None,
             window: None,
             worker_rusage: Rusage::default(),
+            parked: Vec::new(),
         })
     }
 
     /// Takes the idle footprint. Models call it once their fixed infrastructure (a runtime)
     /// exists and before any worker, task, process or connection does.
     pub fn mark_idle(&mut self) {
-        self.idle = Some(sample_tree(std::process::id()));
+        self.idle = Some(sample_tree(self.root));
     }
 
     /// Starts warm-up now and hands the window to the sampler.
@@ -73,27 +80,90 @@ impl WorkloadVisitor for RunModel<'_> {
     }
 }
 
+/// The load generator of a server workload: the client op on a tokio runtime of
+/// `client_threads` threads in this process.
+struct RunClient<'a>(&'a mut TrialCtx);
+
+impl WorkloadVisitor for RunClient<'_> {
+    type Output = anyhow::Result<u64>;
+    fn visit<W: Workload>(self, workload: W) -> anyhow::Result<u64> {
+        let rt = match self.0.cell.workload.client_threads() {
+            1 => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            n => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n as usize)
+                .enable_all()
+                .build()?,
+        };
+        model::tokio_current_thread::run_on(rt, Arc::new(workload), self.0)
+    }
+}
+
 /// Runs one trial of `cell` in this process and returns its record.
 pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
     raise_nofile_limit();
     let started_at = utc_now_rfc3339();
-    let mut ctx = match TrialCtx::new(cell) {
+    let failed = |why: String| TrialRecord::failed(cell, trial, utc_now_rfc3339(), why);
+    // A server workload: the model serves in its own process, this one is the client.
+    let mut sut = match cell.workload.server(cell) {
+        None => None,
+        Some(spec) => match Sut::start(cell.model, &spec) {
+            Ok(s) => Some(s),
+            Err(e) => return failed(format!("setup failed: {e:#}")),
+        },
+    };
+    let root = sut.as_ref().map_or(std::process::id(), Sut::pid);
+    let mut ctx = match TrialCtx::new(cell, root) {
         Ok(c) => c,
-        Err(e) => {
-            return TrialRecord::failed(cell, trial, started_at, format!("setup failed: {e:#}"));
+        Err(e) => return failed(format!("setup failed: {e:#}")),
+    };
+    let outcome = match &sut {
+        None => cell.workload.visit(RunModel(&mut ctx)),
+        Some(s) => {
+            ctx.cell.workload.set_target(&s.addr.to_string());
+            ctx.cell.workload.clone().visit(RunClient(&mut ctx))
         }
     };
-    let outcome = cell.workload.visit(RunModel(&mut ctx));
     let report = ctx.sampler.take().map(Sampler::finish).unwrap_or_default();
     let workers = match outcome {
         Ok(w) => w,
-        Err(e) => return TrialRecord::failed(cell, trial, started_at, format!("{e:#}")),
+        Err(e) => return failed(format!("{e:#}")),
     };
     let Some(window) = ctx.window else {
-        return TrialRecord::failed(cell, trial, started_at, "the model never opened its window");
+        return failed("the model never opened its window".into());
     };
     let tally = ctx.recorder.merged();
-    let figures = figures(&ctx, &window, &tally, &report, workers);
+    let mut figures = figures(&ctx, &window, &tally, &report, workers);
+    if let Some(s) = &mut sut {
+        if let Some(status) = s.exited() {
+            return failed(format!(
+                "the {} server exited during the trial ({status}); {} ops had succeeded",
+                cell.model.name(),
+                tally.ok_ops()
+            ));
+        }
+        server_figures(&mut figures, &report);
+        if cell.workload.uses_wrk() {
+            let path = match &cell.workload {
+                crate::workload::WorkloadSpec::HttpServe(h) => h.path.clone(),
+                _ => "/".into(),
+            };
+            let c = cell.concurrency;
+            let threads = cell.workload.client_threads();
+            match wrk::run(s.addr, &path, c, threads, cell.warmup.0, cell.duration.0) {
+                Ok(w) => {
+                    figures.iobench_to_wrk_ratio = figures
+                        .throughput_ops_per_sec
+                        .filter(|_| w.requests_per_sec > 0.0)
+                        .map(|t| t / w.requests_per_sec);
+                    figures.wrk = Some(w);
+                }
+                Err(e) => return failed(format!("{e:#}")),
+            }
+        }
+    }
+    drop(sut);
     let (status, reason) = if tally.ok_ops() == 0 {
         let why = match tally.first_error.iter().next() {
             Some((kind, msg)) => {
@@ -114,6 +184,25 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
         started_at,
         figures,
     }
+}
+
+/// For a server workload, the CPU figures are the server tree's, and the trial process's
+/// own CPU is the client's.
+fn server_figures(f: &mut Figures, report: &SamplerReport) {
+    let client = report.rusage;
+    f.client_cpu_secs = Some(client.user_secs + client.sys_secs);
+    f.harness_threads = Some(0);
+    f.workers = None;
+    f.ctx_switches_voluntary = None;
+    f.ctx_switches_involuntary = None;
+    // /proc gives the server's CPU to the nanosecond per thread, but no user/system split.
+    f.cpu_user_secs = None;
+    f.cpu_sys_secs = None;
+    f.cpu_secs = report.tree_cpu_secs;
+    f.cpu_secs_per_1k_ops = report
+        .tree_cpu_secs
+        .zip(f.ops.filter(|&n| n > 0))
+        .map(|(cpu, n)| cpu * 1000.0 / n as f64);
 }
 
 fn us(ns: u64) -> f64 {
@@ -168,6 +257,7 @@ fn figures(
         late_start_ops: rate.map(|_| tally.late_starts),
         cpu_user_secs: Some(cpu.user_secs),
         cpu_sys_secs: Some(cpu.sys_secs),
+        cpu_secs: Some(cpu.user_secs + cpu.sys_secs),
         cpu_secs_per_1k_ops: (ops > 0)
             .then(|| (cpu.user_secs + cpu.sys_secs) * 1000.0 / ops as f64),
         ctx_switches_voluntary: Some(cpu.ctx_voluntary),
@@ -190,5 +280,8 @@ fn figures(
         sampler_cpu_secs: measured.then_some(report.sampler_cpu_secs),
         target_cpu_secs: report.target_cpu_secs,
         memory_samples: Some(report.samples),
+        client_cpu_secs: None,
+        wrk: None,
+        iobench_to_wrk_ratio: None,
     }
 }

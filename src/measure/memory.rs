@@ -86,6 +86,15 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
     Some(ns / 1e9)
 }
 
+/// CPU seconds of every process of `pids`, by pid (their live threads, to the
+/// nanosecond; /proc/PID/stat's tick counts would round a process that used less than
+/// 10 ms down to nothing).
+fn tree_cpu(pids: &[u32]) -> HashMap<u32, f64> {
+    pids.iter()
+        .filter_map(|&p| cpu_secs(p).map(|c| (p, c)))
+        .collect()
+}
+
 fn rss_bytes(pid: u32) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
@@ -145,6 +154,9 @@ pub struct SamplerReport {
     pub sampler_cpu_secs: f64,
     /// CPU time the embedded target used during the window, in seconds.
     pub target_cpu_secs: Option<f64>,
+    /// When the watched tree is not the trial's own (a server under test): its CPU seconds
+    /// during the window, from /proc (threads that exit during the window are not counted).
+    pub tree_cpu_secs: Option<f64>,
 }
 
 /// The sampler thread of one trial.
@@ -154,13 +166,14 @@ pub struct Sampler {
 }
 
 impl Sampler {
+    /// Watches the tree rooted at `root` (the trial process, or a server under test).
     /// `target` is the pid of an embedded target whose CPU is read at the window's edges.
-    pub fn spawn(interval: Duration, target: Option<u32>) -> std::io::Result<Sampler> {
+    pub fn spawn(interval: Duration, root: u32, target: Option<u32>) -> std::io::Result<Sampler> {
         let (start, rx) = mpsc::channel::<Window>();
         let handle = std::thread::Builder::new()
             .name("iobench-sampler".into())
             .spawn(move || match rx.recv() {
-                Ok(window) => watch(window, interval, target),
+                Ok(window) => watch(window, interval, root, target),
                 Err(_) => SamplerReport::default(),
             })?;
         Ok(Sampler { start, handle })
@@ -185,8 +198,9 @@ const RESCAN: Duration = Duration::from_secs(1);
 /// it never takes more than about 2% of a core whatever the tree's size.
 const COST_FACTOR: u32 = 50;
 
-fn watch(window: Window, interval: Duration, target: Option<u32>) -> SamplerReport {
-    let me = std::process::id();
+fn watch(window: Window, interval: Duration, root: u32, target: Option<u32>) -> SamplerReport {
+    let me = root;
+    let foreign = root != std::process::id();
     window.measure_from.sleep_until();
     let target0 = target.and_then(cpu_secs);
     let process0 = Rusage::this_process();
@@ -196,6 +210,7 @@ fn watch(window: Window, interval: Duration, target: Option<u32>) -> SamplerRepo
         ..SamplerReport::default()
     };
     let mut pids = tree_pids(me);
+    let tree0 = foreign.then(|| tree_cpu(&pids));
     let mut scanned = Mono::now();
     loop {
         let t = Mono::now();
@@ -221,6 +236,12 @@ fn watch(window: Window, interval: Duration, target: Option<u32>) -> SamplerRepo
     r.rusage = Rusage::this_process().since(&process0).since(&own);
     r.sampler_cpu_secs = own.user_secs + own.sys_secs;
     r.target_cpu_secs = target0.zip(target.and_then(cpu_secs)).map(|(a, b)| b - a);
+    r.tree_cpu_secs = tree0.map(|before| {
+        tree_cpu(&tree_pids(me))
+            .into_iter()
+            .map(|(pid, c)| c - before.get(&pid).copied().unwrap_or(0.0))
+            .sum()
+    });
     r.peak.pss_bytes = r.peak_pss_bytes;
     r
 }

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::server::wrk::WrkFigures;
+
 use crate::scenario::Cell;
 use crate::workload::ErrorKind;
 
@@ -57,10 +59,15 @@ pub struct Figures {
     /// Open mode: ops that started more than 1 ms after they were due (the model could
     /// not start them on time).
     pub late_start_ops: Option<u64>,
-    /// User CPU time of the whole process tree during the window, in seconds.
+    /// User CPU time of the whole process tree during the window, in seconds (null for
+    /// server workloads, whose CPU is read from /proc without the split).
     pub cpu_user_secs: Option<f64>,
-    /// System CPU time of the whole process tree during the window, in seconds.
+    /// System CPU time of the same tree during the window, in seconds.
     pub cpu_sys_secs: Option<f64>,
+    /// CPU seconds of the measured tree during the window: the trial's (user + system), or
+    /// for server workloads the server's.
+    #[serde(default)]
+    pub cpu_secs: Option<f64>,
     /// (user + system) CPU seconds per 1,000 verified ops.
     pub cpu_secs_per_1k_ops: Option<f64>,
     pub ctx_switches_voluntary: Option<u64>,
@@ -99,6 +106,17 @@ pub struct Figures {
     pub target_cpu_secs: Option<f64>,
     /// How many times memory was sampled during the window.
     pub memory_samples: Option<u64>,
+    /// Server workloads: CPU seconds the load generator (the trial process) used during
+    /// the window; the memory, thread and CPU figures above are the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpu_secs: Option<f64>,
+    /// Server workloads with `load_generator = "wrk"`: what wrk measured against the same
+    /// server after iobench's window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrk: Option<WrkFigures>,
+    /// iobench's throughput / wrk's requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iobench_to_wrk_ratio: Option<f64>,
 }
 
 /// One line of `results.jsonl`.

@@ -7,12 +7,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::driver::{Spawner, run_tasks};
+use super::driver::{Spawner, trial_tasks};
 use super::runtime::{AsyncRt, AsyncStd};
+use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
-struct LocalSpawner;
+pub struct LocalSpawner;
 
 impl Spawner for LocalSpawner {
     fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
@@ -25,19 +26,27 @@ impl Spawner for LocalSpawner {
             Ok(())
         }
     }
+
+    fn detach<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(async_std::task::spawn_local(task));
+    }
 }
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
     // Start the runtime (reactor, timers) before the idle footprint.
     async_std::task::block_on(AsyncStd::sleep(Duration::from_millis(1)));
     ctx.mark_idle();
-    let (c, rate, recorder) = (ctx.cell.concurrency, ctx.cell.rate, ctx.recorder.clone());
-    async_std::task::block_on(run_tasks::<W, AsyncStd, _>(
-        workload,
-        c,
-        rate,
-        &recorder,
-        || ctx.open_window(),
-        &LocalSpawner,
-    ))
+    async_std::task::block_on(trial_tasks::<W, AsyncStd, _>(workload, ctx, &LocalSpawner))
+}
+
+/// The server: a local task per connection inside one `block_on`.
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    async_std::task::block_on(async {
+        AsyncStd::sleep(Duration::from_millis(1)).await;
+        serving.ready();
+        serving.accept_loop::<AsyncStd, _>(&LocalSpawner).await
+    })
 }

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::measure::rusage::Rusage;
 use crate::measure::{Mono, Recorder, Window};
 use crate::model::runtime::AsyncRt;
+use crate::trial::TrialCtx;
 use crate::workload::{OpError, Workload};
 
 /// An op that starts this much after it was due counts as started late.
@@ -173,19 +174,32 @@ pub fn blocking_loop_with_cpu<W: Workload>(
     now.since(&cpu0.unwrap_or(now))
 }
 
-/// The async loop of one task, waiting through runtime `R`.
+/// A shard of the trial's recorder that a task can own.
+pub struct OwnedShard {
+    pub recorder: Arc<Recorder>,
+    pub index: usize,
+}
+
+impl Sink for OwnedShard {
+    #[inline]
+    fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
+        self.recorder.shard(self.index).record(timing, result);
+    }
+}
+
+/// Sessions kept after their tasks end, so that their connections outlive the window's
+/// last reading (a server's thread per connection exits when its connection closes, and
+/// its CPU time would leave the server's total with it).
+pub type Parked = Vec<Box<dyn std::any::Any + Send>>;
+
+/// The async loop of one task, waiting through runtime `R`; returns the session.
 pub async fn async_loop<W: Workload, R: AsyncRt>(
     workload: Arc<W>,
     mut session: W::AsyncSession<R>,
     window: Window,
     pace: Pace,
-    recorder: Arc<Recorder>,
-    shard: usize,
-) {
-    let mut sink = Shard {
-        recorder: &recorder,
-        index: shard,
-    };
+    mut sink: impl Sink,
+) -> W::AsyncSession<R> {
     for i in 0.. {
         let due = pace.due(i);
         if let Some(due) = due {
@@ -197,9 +211,10 @@ pub async fn async_loop<W: Workload, R: AsyncRt>(
         let start = Mono::now();
         let result = workload.op_async::<R>(&mut session).await;
         if observe(&window, &mut sink, due, start, Mono::now(), result) {
-            return;
+            break;
         }
     }
+    session
 }
 
 /// How an async model spawns a task on its runtime.
@@ -208,46 +223,79 @@ pub trait Spawner {
     fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
     where
         F: Future<Output = ()> + Send + 'static;
+
+    /// Spawns `task` and lets it run on its own (a server's connection).
+    fn detach<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
 }
 
-/// The body of every async model, run inside its runtime's `block_on`: open one session
-/// per task, open the window, spawn C tasks, wait for all of them. Returns the task count.
-pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner>(
+/// The tasks of one async run, inside its runtime's `block_on`: open one session per task,
+/// open the window (`open_window` may wait for it, as a worker process does), spawn the
+/// tasks, each with its sink and pace, and wait for all of them. Returns the task count and
+/// the sessions, still open.
+pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner, K: Sink + Send + 'static>(
     workload: Arc<W>,
-    concurrency: u32,
-    rate: Option<f64>,
-    recorder: &Arc<Recorder>,
-    open_window: impl FnOnce() -> Window,
+    tasks: u32,
+    open_window: impl FnOnce() -> anyhow::Result<Window>,
+    pace_of: impl Fn(&Window, usize) -> Pace,
+    sink_of: impl Fn(usize) -> K,
     spawner: &S,
-) -> anyhow::Result<u64> {
-    let mut sessions = Vec::with_capacity(concurrency as usize);
-    for i in 0..concurrency {
+) -> anyhow::Result<(u64, Parked)> {
+    let mut sessions = Vec::with_capacity(tasks as usize);
+    for i in 0..tasks {
         let s = workload
             .open_async::<R>()
             .await
             .map_err(|e| anyhow::anyhow!("setup of task {i} failed: {e}"))?;
         sessions.push(s);
     }
-    let window = open_window();
-    let tasks: Vec<_> = sessions
+    let window = open_window()?;
+    let parked: Arc<Mutex<Parked>> = Arc::default();
+    let handles: Vec<_> = sessions
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
-            let pace = Pace::of_worker(rate, &window, i, concurrency as usize);
-            spawner.spawn(async_loop::<W, R>(
-                workload.clone(),
-                s,
-                window,
-                pace,
-                recorder.clone(),
-                i,
-            ))
+            let task =
+                async_loop::<W, R>(workload.clone(), s, window, pace_of(&window, i), sink_of(i));
+            let parked = parked.clone();
+            spawner.spawn(async move {
+                let session = task.await;
+                parked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Box::new(session));
+            })
         })
         .collect();
-    for t in tasks {
+    for t in handles {
         t.await.map_err(|e| anyhow::anyhow!("a task failed: {e}"))?;
     }
-    Ok(u64::from(concurrency))
+    let parked = std::mem::take(&mut *parked.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok((u64::from(tasks), parked))
+}
+
+/// The body of every in-process async model: C tasks recording into the trial's recorder.
+pub async fn trial_tasks<W: Workload, R: AsyncRt, S: Spawner>(
+    workload: Arc<W>,
+    ctx: &mut TrialCtx,
+    spawner: &S,
+) -> anyhow::Result<u64> {
+    let (c, rate, recorder) = (ctx.cell.concurrency, ctx.cell.rate, ctx.recorder.clone());
+    let (n, parked) = run_tasks::<W, R, S, OwnedShard>(
+        workload,
+        c,
+        || Ok(ctx.open_window()),
+        |w, i| Pace::of_worker(rate, w, i, c as usize),
+        |i| OwnedShard {
+            recorder: recorder.clone(),
+            index: i,
+        },
+        spawner,
+    )
+    .await?;
+    ctx.parked = parked;
+    Ok(n)
 }
 
 /// Holds blocking workers until all of them are ready, then hands them the window.

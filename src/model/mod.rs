@@ -9,7 +9,12 @@
 //! | processes | min(C, process_cap) pre-forked worker processes, one op at a time each |
 //! | tokio-current-thread, async-std, smol | C tasks on one event-loop thread |
 //! | tokio-multi-thread | C tasks on tokio's work-stealing pool (a reference) |
+//! | async-processes | min(C, event_loops) worker processes, each one tokio current-thread loop with its share of the C tasks |
+//!
+//! For the server workloads each model is the server instead (`serve`, in the same file):
+//! see `crate::server`.
 
+pub mod async_processes;
 pub mod async_std;
 pub mod driver;
 pub mod processes;
@@ -25,6 +30,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
@@ -40,6 +46,7 @@ pub enum ModelKind {
     AsyncStd,
     Smol,
     TokioMultiThread,
+    AsyncProcesses,
 }
 
 impl ModelKind {
@@ -52,6 +59,7 @@ impl ModelKind {
         ModelKind::AsyncStd,
         ModelKind::Smol,
         ModelKind::TokioMultiThread,
+        ModelKind::AsyncProcesses,
     ];
 
     /// The models a scenario runs when it names none: all of them.
@@ -67,6 +75,7 @@ impl ModelKind {
             ModelKind::AsyncStd => "async-std",
             ModelKind::Smol => "smol",
             ModelKind::TokioMultiThread => "tokio-multi-thread",
+            ModelKind::AsyncProcesses => "async-processes",
         }
     }
 
@@ -89,6 +98,9 @@ impl ModelKind {
             ModelKind::Smol => "C tasks on a smol LocalExecutor driven by block_on on one thread",
             ModelKind::TokioMultiThread => {
                 "C tasks on tokio's work-stealing multi-thread runtime (a reference, not a single-thread model)"
+            }
+            ModelKind::AsyncProcesses => {
+                "min(C, event_loops) worker processes, each running one tokio current-thread loop with its share of the C tasks (how Sanic and uvloop deployments run)"
             }
         }
     }
@@ -114,6 +126,22 @@ pub fn run<W: Workload>(
         ModelKind::AsyncStd => async_std::run(workload, ctx),
         ModelKind::Smol => smol::run(workload, ctx),
         ModelKind::TokioMultiThread => tokio_multi_thread::run(workload, ctx),
+        ModelKind::AsyncProcesses => async_processes::run(workload, ctx),
+    }
+}
+
+/// Serves a server workload under `kind` until the process is killed (`iobench sut`).
+pub fn serve(kind: ModelKind, serving: Serving) -> anyhow::Result<()> {
+    match kind {
+        ModelKind::Sequential => sequential::serve(serving),
+        ModelKind::Threads => threads::serve(serving),
+        ModelKind::ThreadPool => thread_pool::serve(serving),
+        ModelKind::Processes => processes::serve(serving),
+        ModelKind::TokioCurrentThread => tokio_current_thread::serve(serving),
+        ModelKind::AsyncStd => async_std::serve(serving),
+        ModelKind::Smol => smol::serve(serving),
+        ModelKind::TokioMultiThread => tokio_multi_thread::serve(serving),
+        ModelKind::AsyncProcesses => async_processes::serve(serving),
     }
 }
 

@@ -26,10 +26,15 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::driver::{Pace, Sink, Timing, blocking_loop_with_cpu};
+use std::sync::Mutex;
+
+use super::driver::{Pace, Sink, Timing, blocking_loop_with_cpu, run_tasks};
+use super::runtime::{AsyncRt, Tokio};
 use super::spawn_error;
-use crate::measure::Window;
+use super::tokio_current_thread::TokioSpawner;
 use crate::measure::rusage::{Rusage, raise_nofile_limit};
+use crate::measure::{Mono, Window};
+use crate::server::{Serving, serve_blocking};
 use crate::trial::TrialCtx;
 use crate::workload::{ErrorKind, OpError, Workload, WorkloadSpec, WorkloadVisitor};
 
@@ -40,10 +45,22 @@ const NONE: u64 = u64::MAX;
 const JSON: u8 = b'J';
 const LATENCIES: u8 = b'L';
 
+/// What one worker process runs: its workload, and its place in the trial's schedule.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Plan {
+    pub workload: WorkloadSpec,
+    /// `None`: one blocking op at a time; `Some(n)`: n tasks on a tokio current-thread loop.
+    pub tasks: Option<u32>,
+    /// The index of its first worker (or task) among `of`, for the open-loop schedule.
+    pub first: u32,
+    pub of: u32,
+    pub rate: Option<f64>,
+}
+
 #[derive(Serialize, Deserialize)]
 enum ToWorker {
-    Setup { workload: WorkloadSpec },
-    Go { window: Window, pace: Pace },
+    Setup(Plan),
+    Go { window: Window },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -148,6 +165,23 @@ impl Drop for Workers {
 
 pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
     let k = ctx.cell.concurrency.min(ctx.cell.process_cap);
+    let plans = (0..k)
+        .map(|i| Plan {
+            workload: ctx.cell.workload.clone(),
+            tasks: None,
+            first: i,
+            of: k,
+            rate: ctx.cell.rate,
+        })
+        .collect();
+    run_workers(ctx, plans)?;
+    Ok(u64::from(k))
+}
+
+/// Starts one worker process per plan, opens the window when all are ready, and records
+/// what they send until all are done.
+pub(crate) fn run_workers(ctx: &mut TrialCtx, plans: Vec<Plan>) -> anyhow::Result<()> {
+    let k = plans.len() as u32;
     ctx.mark_idle();
     let exe = std::env::current_exe()?;
     let mut workers = Workers(Vec::with_capacity(k as usize));
@@ -168,11 +202,8 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
             done: false,
         });
     }
-    let setup = ToWorker::Setup {
-        workload: ctx.cell.workload.clone(),
-    };
-    for w in &mut workers.0 {
-        w.send(&setup)?;
+    for (w, plan) in workers.0.iter_mut().zip(plans) {
+        w.send(&ToWorker::Setup(plan))?;
     }
     for (i, w) in workers.0.iter_mut().enumerate() {
         match w.message(i)? {
@@ -184,16 +215,15 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
         }
     }
     let window = ctx.open_window();
-    for (i, w) in workers.0.iter_mut().enumerate() {
-        let pace = Pace::of_worker(ctx.cell.rate, &window, i, k as usize);
-        w.send(&ToWorker::Go { window, pace })?;
+    for w in &mut workers.0 {
+        w.send(&ToWorker::Go { window })?;
     }
     collect(&mut workers.0, ctx)?;
     for (i, w) in workers.0.iter_mut().enumerate() {
         let status = w.child.wait()?;
         anyhow::ensure!(status.success(), "worker process {i} ended with {status}");
     }
-    Ok(u64::from(k))
+    Ok(())
 }
 
 /// Reads every worker's stream until each has sent `Done`, recording latencies as they
@@ -323,10 +353,24 @@ impl<O: Write> Sink for StreamSink<O> {
     }
 }
 
+/// A stream sink shared by the tasks of one event loop.
+struct SharedSink<O: Write>(Arc<Mutex<StreamSink<O>>>);
+
+impl<O: Write> Sink for SharedSink<O> {
+    #[inline]
+    fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(timing, result);
+    }
+}
+
 /// The worker's side of the conversation.
 struct WorkerSession<I: Read, O: Write> {
     input: I,
     output: O,
+    plan: Option<Plan>,
 }
 
 impl<I: Read, O: Write> WorkerSession<I, O> {
@@ -353,11 +397,32 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
             line.push(byte[0]);
         }
     }
-}
 
-impl<I: Read, O: Write> WorkloadVisitor for WorkerSession<I, O> {
-    type Output = anyhow::Result<()>;
-    fn visit<W: Workload>(mut self, workload: W) -> anyhow::Result<()> {
+    /// Says `Ready` and waits for the window.
+    fn ready(&mut self) -> anyhow::Result<Window> {
+        self.say(&FromWorker::Ready)?;
+        let ToWorker::Go { window } = self.hear()? else {
+            anyhow::bail!("expected the window");
+        };
+        Ok(window)
+    }
+
+    /// Sends what a finished sink holds, and the CPU used.
+    fn done<X: Write>(&mut self, mut sink: StreamSink<X>, rusage: Rusage) -> anyhow::Result<()> {
+        sink.flush();
+        if let Some(e) = sink.failed {
+            anyhow::bail!("cannot send latencies to the trial: {e}");
+        }
+        self.say(&FromWorker::Done {
+            errors: sink.errors,
+            first_error: sink.first_error,
+            late_starts: sink.late_starts,
+            rusage,
+        })
+    }
+
+    /// The blocking worker: one op at a time.
+    fn run_blocking<W: Workload>(&mut self, workload: W, plan: &Plan) -> anyhow::Result<()> {
         let mut session = match workload.open() {
             Ok(s) => s,
             Err(e) => {
@@ -366,23 +431,84 @@ impl<I: Read, O: Write> WorkloadVisitor for WorkerSession<I, O> {
                 });
             }
         };
-        self.say(&FromWorker::Ready)?;
-        let ToWorker::Go { window, pace } = self.hear()? else {
-            anyhow::bail!("expected the window");
-        };
-        let mut sink = StreamSink::new(&mut self.output);
+        let window = self.ready()?;
+        let pace = Pace::of_worker(plan.rate, &window, plan.first as usize, plan.of as usize);
+        // The sink needs its own handle on stdout while the session keeps one.
+        let mut sink = StreamSink::new(stdout_handle()?);
         let rusage = blocking_loop_with_cpu(&workload, &mut session, &window, pace, &mut sink);
-        sink.flush();
-        if let Some(e) = sink.failed {
-            anyhow::bail!("cannot send latencies to the trial: {e}");
+        self.done(sink, rusage)
+    }
+
+    /// The event-loop worker: `n` tasks on one tokio current-thread runtime.
+    fn run_async<W: Workload>(&mut self, workload: W, plan: &Plan, n: u32) -> anyhow::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(Tokio::sleep(std::time::Duration::from_millis(1)));
+        let sink = Arc::new(Mutex::new(StreamSink::new(stdout_handle()?)));
+        let cpu0: Arc<Mutex<Option<Rusage>>> = Arc::default();
+        let mut opened = false;
+        let (first, of, rate) = (plan.first as usize, plan.of as usize, plan.rate);
+        let result = rt.block_on(run_tasks::<W, Tokio, _, _>(
+            Arc::new(workload),
+            n,
+            || {
+                opened = true;
+                let window = self.ready()?;
+                // CPU is read when the measured part of the window begins.
+                let cpu0 = cpu0.clone();
+                tokio::spawn(async move {
+                    let now = Mono::now();
+                    if window.measure_from > now {
+                        Tokio::sleep(window.measure_from.since(now)).await;
+                    }
+                    *cpu0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Rusage::this_process());
+                });
+                Ok(window)
+            },
+            |w, j| Pace::of_worker(rate, w, first + j, of),
+            |_| SharedSink(sink.clone()),
+            &TokioSpawner,
+        ));
+        match result {
+            Ok((_, parked)) => drop(parked),
+            Err(e) if opened => return Err(e),
+            Err(e) => {
+                return self.say(&FromWorker::SetupFailed {
+                    error: format!("{e:#}"),
+                });
+            }
         }
-        let (errors, first_error, late_starts) = (sink.errors, sink.first_error, sink.late_starts);
-        self.say(&FromWorker::Done {
-            errors,
-            first_error,
-            late_starts,
-            rusage,
-        })
+        let now = Rusage::this_process();
+        let cpu0 = cpu0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(now);
+        let sink = Arc::try_unwrap(sink)
+            .map_err(|_| anyhow::anyhow!("a task still holds the sink"))?
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        self.done(sink, now.since(&cpu0))
+    }
+}
+
+/// A second handle on stdout (the pipe to the trial), for a sink to own.
+fn stdout_handle() -> anyhow::Result<std::fs::File> {
+    // SAFETY: dup of fd 1, which is open; the new fd is owned by the File.
+    let fd = unsafe { libc::dup(1) };
+    anyhow::ensure!(fd >= 0, "dup: {}", std::io::Error::last_os_error());
+    // SAFETY: fd is a fresh descriptor nothing else owns.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+impl<I: Read, O: Write> WorkloadVisitor for WorkerSession<I, O> {
+    type Output = anyhow::Result<()>;
+    fn visit<W: Workload>(mut self, workload: W) -> anyhow::Result<()> {
+        let plan = self.plan.take().expect("the plan came first");
+        match plan.tasks {
+            None => self.run_blocking(workload, &plan),
+            Some(n) => self.run_async(workload, &plan, n),
+        }
     }
 }
 
@@ -399,11 +525,30 @@ pub fn worker_main() -> anyhow::Result<()> {
     let mut session = WorkerSession {
         input: &*input,
         output: &*output,
+        plan: None,
     };
-    let ToWorker::Setup { workload } = session.hear()? else {
+    let ToWorker::Setup(plan) = session.hear()? else {
         anyhow::bail!("expected the workload first");
     };
+    let workload = plan.workload.clone();
+    session.plan = Some(plan);
     workload.visit(session)
+}
+
+/// The server: `process_cap` pre-forked worker processes sharing the listening socket,
+/// each accepting and answering one request per connection (gunicorn's sync workers).
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    serving.prefork(serving.spec.processes, |serving, ready| {
+        ready();
+        loop {
+            match serving.accept_blocking() {
+                Ok(s) => serve_blocking(s, &serving.spec, true),
+                Err(_) => return,
+            }
+        }
+    })?;
+    serving.ready();
+    serving.wait_workers()
 }
 
 #[cfg(test)]

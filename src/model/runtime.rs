@@ -53,6 +53,15 @@ pub trait AsyncRt: Send + Sync + 'static {
         s: &'a Self::Udp,
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+
+    /// The runtime's TCP listener.
+    type Listener: Send + Sync + 'static;
+
+    /// Adopts a bound, listening socket; called inside the runtime.
+    fn listener(l: std::net::TcpListener) -> io::Result<Self::Listener>;
+
+    /// The next connection (with `TCP_NODELAY`, as every stream here has).
+    fn accept(l: &Self::Listener) -> impl Future<Output = io::Result<Self::Tcp>> + Send + '_;
 }
 
 /// The wildcard address of `peer`'s family, port 0: where a client socket binds.
@@ -111,6 +120,19 @@ impl AsyncRt for Tokio {
     async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
         s.recv(buf).await
     }
+
+    type Listener = tokio::net::TcpListener;
+
+    fn listener(l: std::net::TcpListener) -> io::Result<Self::Listener> {
+        l.set_nonblocking(true)?;
+        tokio::net::TcpListener::from_std(l)
+    }
+
+    async fn accept(l: &Self::Listener) -> io::Result<Self::Tcp> {
+        let (s, _) = l.accept().await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
 }
 
 /// `f` raced against a timer: the shared timeout of the futures-io runtimes.
@@ -125,9 +147,16 @@ async fn race_timer<F: Future>(timer: impl Future<Output = ()>, f: F) -> Option<
 /// The socket half of `AsyncRt` for the runtimes whose sockets implement `futures-io`
 /// (async-std's and smol's, which share these signatures).
 macro_rules! futures_io_sockets {
-    ($tcp:ty, $udp:ty) => {
+    ($tcp:ty, $udp:ty, $listener:ty) => {
         type Tcp = $tcp;
         type Udp = $udp;
+        type Listener = $listener;
+
+        async fn accept(l: &Self::Listener) -> io::Result<Self::Tcp> {
+            let (s, _) = l.accept().await?;
+            s.set_nodelay(true)?;
+            Ok(s)
+        }
 
         async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
             let s = <$tcp>::connect(addr).await?;
@@ -160,7 +189,15 @@ macro_rules! futures_io_sockets {
 }
 
 impl AsyncRt for AsyncStd {
-    futures_io_sockets!(async_std::net::TcpStream, async_std::net::UdpSocket);
+    futures_io_sockets!(
+        async_std::net::TcpStream,
+        async_std::net::UdpSocket,
+        async_std::net::TcpListener
+    );
+
+    fn listener(l: std::net::TcpListener) -> io::Result<Self::Listener> {
+        Ok(async_std::net::TcpListener::from(l))
+    }
 
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
@@ -172,7 +209,15 @@ impl AsyncRt for AsyncStd {
 }
 
 impl AsyncRt for Smol {
-    futures_io_sockets!(smol::net::TcpStream, smol::net::UdpSocket);
+    futures_io_sockets!(
+        smol::net::TcpStream,
+        smol::net::UdpSocket,
+        smol::net::TcpListener
+    );
+
+    fn listener(l: std::net::TcpListener) -> io::Result<Self::Listener> {
+        smol::net::TcpListener::try_from(l)
+    }
 
     async fn sleep(d: Duration) {
         smol::Timer::after(d).await;

@@ -1,8 +1,10 @@
 //! `sequential`: one op at a time on the trial's main thread, whatever C is asked.
+//! As a server: an iterative accept loop that answers one request per connection.
 
 use std::sync::Arc;
 
 use super::driver::{Pace, Shard, blocking_loop};
+use crate::server::{Serving, serve_blocking};
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
@@ -19,4 +21,13 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
     let pace = Pace::of_worker(ctx.cell.rate, &window, 0, 1);
     blocking_loop(&*workload, &mut session, &window, pace, &mut sink);
     Ok(1)
+}
+
+/// The server: an iterative accept loop, one connection (and one request) at a time.
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    serving.ready();
+    loop {
+        let s = serving.accept_blocking()?;
+        serve_blocking(s, &serving.spec, true);
+    }
 }

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use smol::LocalExecutor;
 
-use super::driver::{Spawner, run_tasks};
+use super::driver::{Spawner, trial_tasks};
 use super::runtime::{AsyncRt, Smol};
+use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
-struct LocalSpawner<'a, 'ex>(&'a LocalExecutor<'ex>);
+pub struct LocalSpawner<'a, 'ex>(pub &'a LocalExecutor<'ex>);
 
 impl Spawner for LocalSpawner<'_, '_> {
     fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
@@ -25,20 +26,30 @@ impl Spawner for LocalSpawner<'_, '_> {
             Ok(())
         }
     }
+
+    fn detach<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.spawn(task).detach();
+    }
 }
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
     let ex = LocalExecutor::new();
     smol::block_on(ex.run(Smol::sleep(Duration::from_millis(1))));
     ctx.mark_idle();
-    let (c, rate, recorder) = (ctx.cell.concurrency, ctx.cell.rate, ctx.recorder.clone());
     let spawner = LocalSpawner(&ex);
-    smol::block_on(ex.run(run_tasks::<W, Smol, _>(
-        workload,
-        c,
-        rate,
-        &recorder,
-        || ctx.open_window(),
-        &spawner,
-    )))
+    smol::block_on(ex.run(trial_tasks::<W, Smol, _>(workload, ctx, &spawner)))
+}
+
+/// The server: a task per connection on the `LocalExecutor`.
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    let ex = LocalExecutor::new();
+    let spawner = LocalSpawner(&ex);
+    smol::block_on(ex.run(async {
+        Smol::sleep(Duration::from_millis(1)).await;
+        serving.ready();
+        serving.accept_loop::<Smol, _>(&spawner).await
+    }))
 }

@@ -2,12 +2,15 @@
 //! flight; every op is a job submitted to the pool (`spawn_fifo`), and its completion
 //! submits the client's next op. Latency runs from submission, so the pool's dispatch cost
 //! is part of what is measured.
+//! As a server: a pool of `pool_size` threads taking connections from the accept loop's
+//! queue (a channel, not rayon), one request per connection.
 
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use super::driver::{Pace, Shard, observe};
 use crate::measure::{Mono, Recorder, Window};
+use crate::server::{Serving, serve_blocking};
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
@@ -89,4 +92,33 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
             .map_err(|_| anyhow::anyhow!("a pool job ended without finishing its client"))?;
     }
     Ok(u64::from(clients))
+}
+
+/// The server: `pool_size` threads taking connections from the accept loop's queue; each
+/// answers one request per connection and closes it. A plain queue (a channel behind a
+/// mutex, threads blocked on it when idle) rather than rayon, whose idle workers spin
+/// looking for work: a server's pool waits far more than it computes.
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    let n = serving.spec.pool_size;
+    let (queue, jobs) = mpsc::channel::<std::net::TcpStream>();
+    let jobs = Arc::new(std::sync::Mutex::new(jobs));
+    for i in 0..n {
+        let (jobs, spec) = (jobs.clone(), serving.spec.clone());
+        std::thread::Builder::new()
+            .name(format!("pool-{i}"))
+            .spawn(move || {
+                loop {
+                    let next = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match next {
+                        Ok(s) => serve_blocking(s, &spec, true),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| super::spawn_error("pool thread", i, n, e))?;
+    }
+    serving.ready();
+    loop {
+        queue.send(serving.accept_blocking()?)?;
+    }
 }

@@ -1,5 +1,6 @@
 //! `threads`: one OS thread per in-flight op. C threads are started before the window;
 //! each opens its session, waits at the gate, then runs ops back to back.
+//! As a server: a thread per connection, for the connection's life.
 //!
 //! Threads get the standard library's default stack (2 MiB reserved, touched on demand),
 //! as a program that calls `std::thread::spawn` would.
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use super::driver::{Gate, Pace, Shard, blocking_loop};
 use super::spawn_error;
+use crate::server::{Serving, serve_blocking};
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
@@ -57,4 +59,15 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
             .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
     }
     Ok(u64::from(c))
+}
+
+/// The server: a thread per connection, kept for the connection's life.
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    serving.ready();
+    loop {
+        let s = serving.accept_blocking()?;
+        let spec = serving.spec.clone();
+        // A thread that cannot be started drops its connection: the client sees a reset.
+        let _ = std::thread::Builder::new().spawn(move || serve_blocking(s, &spec, false));
+    }
 }

@@ -4,8 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::driver::{Spawner, run_tasks};
+use super::driver::{Spawner, trial_tasks};
 use super::runtime::{AsyncRt, Tokio};
+use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
@@ -20,6 +21,13 @@ impl Spawner for TokioSpawner {
         let handle = tokio::spawn(task);
         async move { handle.await.map_err(|e| e.to_string()) }
     }
+
+    fn detach<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::spawn(task));
+    }
 }
 
 /// Builds nothing per op: the runtime is built, and its timer ticked once, before the
@@ -31,15 +39,7 @@ pub fn run_on<W: Workload>(
 ) -> anyhow::Result<u64> {
     rt.block_on(Tokio::sleep(Duration::from_millis(1)));
     ctx.mark_idle();
-    let (c, rate, recorder) = (ctx.cell.concurrency, ctx.cell.rate, ctx.recorder.clone());
-    rt.block_on(run_tasks::<W, Tokio, _>(
-        workload,
-        c,
-        rate,
-        &recorder,
-        || ctx.open_window(),
-        &TokioSpawner,
-    ))
+    rt.block_on(trial_tasks::<W, Tokio, _>(workload, ctx, &TokioSpawner))
 }
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
@@ -47,4 +47,21 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
         .enable_all()
         .build()?;
     run_on(rt, workload, ctx)
+}
+
+/// The server: a task per connection on one current-thread runtime.
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    serve_on(rt, serving)
+}
+
+/// The tokio servers' accept loop on `rt`.
+pub fn serve_on(rt: tokio::runtime::Runtime, serving: Serving) -> anyhow::Result<()> {
+    rt.block_on(async {
+        Tokio::sleep(Duration::from_millis(1)).await;
+        serving.ready();
+        serving.accept_loop::<Tokio, _>(&TokioSpawner).await
+    })
 }

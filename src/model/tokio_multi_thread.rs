@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use super::tokio_current_thread::run_on;
+use super::tokio_current_thread::serve_on;
+use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
@@ -12,4 +14,12 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
         .enable_all()
         .build()?;
     run_on(rt, workload, ctx)
+}
+
+/// The server: a task per connection on the work-stealing runtime.
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    serve_on(rt, serving)
 }

@@ -11,10 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::stream::{
-    Conn, Exchange, Progress, connect_async, connect_blocking, exchange_async, exchange_blocking,
-    resolve,
-};
+use super::stream::{Conn, Exchange, Progress, connect_async, connect_blocking, resolve};
 use super::{ErrorKind, OpError, Workload};
 use crate::model::runtime::AsyncRt;
 use crate::units::HumanDuration;
@@ -80,6 +77,8 @@ pub struct HttpExchange {
     expected: Vec<u8>,
     head: Vec<u8>,
     state: State,
+    /// The last reply said `Connection: close`.
+    closes: bool,
 }
 
 fn mismatch(why: impl Into<String>) -> Progress {
@@ -115,6 +114,7 @@ impl HttpExchange {
             expected,
             head: Vec::new(),
             state: State::Head,
+            closes: false,
         })
     }
 
@@ -144,6 +144,11 @@ impl Exchange for HttpExchange {
     fn reset(&mut self) {
         self.head.clear();
         self.state = State::Head;
+        self.closes = false;
+    }
+
+    fn peer_closes(&self) -> bool {
+        self.closes
     }
 
     fn feed(&mut self, data: &[u8]) -> Progress {
@@ -164,6 +169,10 @@ impl Exchange for HttpExchange {
                 if resp.code != Some(200) {
                     return mismatch(format!("status {} instead of 200", resp.code.unwrap_or(0)));
                 }
+                self.closes = resp.headers.iter().any(|h| {
+                    h.name.eq_ignore_ascii_case("connection")
+                        && h.value.eq_ignore_ascii_case(b"close")
+                });
                 let length = resp
                     .headers
                     .iter()
@@ -195,12 +204,6 @@ impl Exchange for HttpExchange {
     }
 }
 
-/// A worker's connection to the HTTP server.
-pub struct Session<S> {
-    addr: SocketAddr,
-    conn: Conn<S, HttpExchange>,
-}
-
 impl HttpGet {
     /// The target's address, and its `host:port` for the Host header.
     fn addr(&self) -> Result<(SocketAddr, String), OpError> {
@@ -208,18 +211,22 @@ impl HttpGet {
         Ok((addr, self.target.clone().unwrap_or_default()))
     }
 
-    fn session<S>(&self, stream: Option<S>) -> Result<Session<S>, OpError> {
+    fn session<S>(&self, stream: Option<S>) -> Result<Conn<S, HttpExchange>, OpError> {
         let (addr, host) = self.addr()?;
-        Ok(Session {
+        let proto = HttpExchange::new(self, &host)?;
+        Ok(Conn::new(
             addr,
-            conn: Conn::new(stream, HttpExchange::new(self, &host)?),
-        })
+            self.timeout.0,
+            self.keep_alive,
+            stream,
+            proto,
+        ))
     }
 }
 
 impl Workload for HttpGet {
-    type Session = Session<TcpStream>;
-    type AsyncSession<R: AsyncRt> = Session<R::Tcp>;
+    type Session = Conn<TcpStream, HttpExchange>;
+    type AsyncSession<R: AsyncRt> = Conn<R::Tcp, HttpExchange>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
         let (addr, _) = self.addr()?;
@@ -231,16 +238,7 @@ impl Workload for HttpGet {
     }
 
     fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
-        let c = &mut s.conn;
-        let stream = match &mut c.stream {
-            Some(st) => st,
-            None => c.stream.insert(connect_blocking(s.addr, self.timeout.0)?),
-        };
-        let r = exchange_blocking(stream, &mut c.proto, &mut c.buf);
-        if r.is_err() || !self.keep_alive {
-            c.stream = None;
-        }
-        r
+        s.op_blocking()
     }
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
@@ -253,18 +251,7 @@ impl Workload for HttpGet {
     }
 
     async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
-        let c = &mut s.conn;
-        let stream = match &mut c.stream {
-            Some(st) => st,
-            None => c
-                .stream
-                .insert(connect_async::<R>(s.addr, self.timeout.0).await?),
-        };
-        let r = exchange_async::<R, _>(stream, &mut c.proto, &mut c.buf, self.timeout.0).await;
-        if r.is_err() || !self.keep_alive {
-            c.stream = None;
-        }
-        r
+        s.op_async::<R>().await
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod dns;
 pub mod http_get;
+pub mod serve;
 pub mod sleep;
 pub mod stream;
 pub mod tcp_echo;
@@ -30,6 +31,8 @@ pub enum WorkloadKind {
     TcpEcho,
     HttpGet,
     Dns,
+    HttpServe,
+    EchoServe,
 }
 
 impl WorkloadKind {
@@ -38,6 +41,8 @@ impl WorkloadKind {
         WorkloadKind::TcpEcho,
         WorkloadKind::HttpGet,
         WorkloadKind::Dns,
+        WorkloadKind::HttpServe,
+        WorkloadKind::EchoServe,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +51,8 @@ impl WorkloadKind {
             WorkloadKind::TcpEcho => "tcp-echo",
             WorkloadKind::HttpGet => "http-get",
             WorkloadKind::Dns => "dns",
+            WorkloadKind::HttpServe => "http-serve",
+            WorkloadKind::EchoServe => "echo-serve",
         }
     }
 
@@ -66,6 +73,15 @@ impl WorkloadKind {
             WorkloadKind::Dns => {
                 "each op sends an A query over UDP and checks the answer's id and address, \
                  retrying on silence (target: iobench serve dns, a synthetic zone)"
+            }
+            WorkloadKind::HttpServe => {
+                "the model is the HTTP server (/, /{name}, /json) and iobench's client drives it \
+                 from its own process: kept-alive GETs, every body checked; server CPU and memory \
+                 measured"
+            }
+            WorkloadKind::EchoServe => {
+                "the model is the TCP echo server and iobench's client drives it from its own \
+                 process: each op sends `payload` bytes and checks the echo"
             }
         }
     }
@@ -134,6 +150,43 @@ impl WorkloadKind {
                     "host:port of an HTTP server iobench did not start",
                 ),
             ],
+            WorkloadKind::HttpServe => &[
+                (
+                    "path",
+                    "/",
+                    "the route the load generator asks for: /, /{name}, /json",
+                ),
+                (
+                    "delay",
+                    "0s",
+                    "the handler's wait per request (a slow backend): awaited in async servers, blocking in threads",
+                ),
+                (
+                    "timeout",
+                    "10s",
+                    "the client's limit on connecting and on each request",
+                ),
+                (
+                    "client_threads",
+                    "1",
+                    "threads of the load generator (iobench's and wrk's)",
+                ),
+                (
+                    "load_generator",
+                    "iobench",
+                    "\"wrk\": also run wrk against the same server and record its figures beside iobench's",
+                ),
+            ],
+            WorkloadKind::EchoServe => &[
+                ("payload", "1KiB", "bytes sent and echoed per op"),
+                ("delay", "0s", "the handler's wait before each echo"),
+                (
+                    "timeout",
+                    "10s",
+                    "the client's limit on connecting and on each op",
+                ),
+                ("client_threads", "1", "threads of the load generator"),
+            ],
         }
     }
 }
@@ -146,6 +199,8 @@ pub enum WorkloadSpec {
     TcpEcho(tcp_echo::TcpEcho),
     HttpGet(http_get::HttpGet),
     Dns(dns::Dns),
+    HttpServe(serve::HttpServe),
+    EchoServe(serve::EchoServe),
 }
 
 impl WorkloadSpec {
@@ -155,7 +210,33 @@ impl WorkloadSpec {
             WorkloadSpec::TcpEcho(_) => WorkloadKind::TcpEcho,
             WorkloadSpec::HttpGet(_) => WorkloadKind::HttpGet,
             WorkloadSpec::Dns(_) => WorkloadKind::Dns,
+            WorkloadSpec::HttpServe(_) => WorkloadKind::HttpServe,
+            WorkloadSpec::EchoServe(_) => WorkloadKind::EchoServe,
         }
+    }
+
+    /// For a server workload, what the model's server serves; `None` for client workloads.
+    pub fn server(&self, cell: &crate::scenario::Cell) -> Option<crate::server::ServerSpec> {
+        use crate::server::proto::Protocol;
+        match self {
+            WorkloadSpec::HttpServe(h) => Some(serve::server_spec(Protocol::Http, h.delay, cell)),
+            WorkloadSpec::EchoServe(e) => Some(serve::server_spec(Protocol::Echo, e.delay, cell)),
+            _ => None,
+        }
+    }
+
+    /// Threads of the client runtime that drives a server workload.
+    pub fn client_threads(&self) -> u32 {
+        match self {
+            WorkloadSpec::HttpServe(h) => h.client_threads,
+            WorkloadSpec::EchoServe(e) => e.client_threads,
+            _ => 1,
+        }
+    }
+
+    /// Whether wrk runs after iobench's own window.
+    pub fn uses_wrk(&self) -> bool {
+        matches!(self, WorkloadSpec::HttpServe(h) if h.load_generator == serve::LoadGenerator::Wrk)
     }
 
     /// The embedded target this workload needs started, if it has no `target` of its own.
@@ -165,6 +246,8 @@ impl WorkloadSpec {
             WorkloadSpec::TcpEcho(t) => t.target.is_none().then_some(TargetKind::Echo),
             WorkloadSpec::HttpGet(h) => h.target.is_none().then_some(TargetKind::Http),
             WorkloadSpec::Dns(d) => d.target.is_none().then_some(TargetKind::Dns),
+            // The trial starts the server under test itself.
+            WorkloadSpec::HttpServe(_) | WorkloadSpec::EchoServe(_) => None,
         }
     }
 
@@ -175,6 +258,8 @@ impl WorkloadSpec {
             WorkloadSpec::TcpEcho(t) => t.target = Some(addr.to_string()),
             WorkloadSpec::HttpGet(h) => h.target = Some(addr.to_string()),
             WorkloadSpec::Dns(d) => d.target = Some(addr.to_string()),
+            WorkloadSpec::HttpServe(h) => h.target = Some(addr.to_string()),
+            WorkloadSpec::EchoServe(e) => e.target = Some(addr.to_string()),
         }
     }
 
@@ -186,6 +271,8 @@ impl WorkloadSpec {
             WorkloadSpec::TcpEcho(t) => ideal_for_delay(c, t.server_delay),
             WorkloadSpec::HttpGet(h) => ideal_for_delay(c, h.server_delay),
             WorkloadSpec::Dns(d) => ideal_for_delay(c, d.server_delay),
+            WorkloadSpec::HttpServe(h) => ideal_for_delay(c, h.delay),
+            WorkloadSpec::EchoServe(e) => ideal_for_delay(c, e.delay),
         }
     }
 
@@ -220,6 +307,9 @@ impl WorkloadSpec {
             WorkloadSpec::TcpEcho(t) => visitor.visit(t.clone()),
             WorkloadSpec::HttpGet(h) => visitor.visit(h.clone()),
             WorkloadSpec::Dns(d) => visitor.visit(d.clone()),
+            // A server workload's op is its client's.
+            WorkloadSpec::HttpServe(h) => visitor.visit(h.client()),
+            WorkloadSpec::EchoServe(e) => visitor.visit(e.client()),
         }
     }
 }

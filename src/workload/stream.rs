@@ -24,6 +24,11 @@ pub trait Exchange {
     fn reset(&mut self);
     /// Feeds received bytes; says when the reply is complete, and whether it was right.
     fn feed(&mut self, data: &[u8]) -> Progress;
+    /// Whether the last reply said that the server closes the connection after it
+    /// (HTTP's `Connection: close`): the next op then opens a new one.
+    fn peer_closes(&self) -> bool {
+        false
+    }
 }
 
 /// Size of the read buffer of one connection.
@@ -42,11 +47,13 @@ pub fn connect_blocking(addr: SocketAddr, timeout: Duration) -> Result<TcpStream
     Ok(s)
 }
 
-/// One request and its reply on a blocking stream.
+/// One request and its reply on a blocking stream; `replied` is set once a byte of the
+/// reply has arrived.
 pub fn exchange_blocking(
     s: &mut TcpStream,
     proto: &mut impl Exchange,
     buf: &mut [u8],
+    replied: &mut bool,
 ) -> Result<(), OpError> {
     s.write_all(proto.request())?;
     proto.reset();
@@ -55,18 +62,21 @@ pub fn exchange_blocking(
         if n == 0 {
             return Err(closed());
         }
+        *replied = true;
         if let Progress::Done(r) = proto.feed(&buf[..n]) {
             return r;
         }
     }
 }
 
-/// One request and its reply on runtime `R`'s stream, within `timeout`.
+/// One request and its reply on runtime `R`'s stream, within `timeout`; `replied` is set
+/// once a byte of the reply has arrived.
 pub async fn exchange_async<R: AsyncRt, P: Exchange + Send>(
     s: &mut R::Tcp,
     proto: &mut P,
     buf: &mut [u8],
     timeout: Duration,
+    replied: &mut bool,
 ) -> Result<(), OpError> {
     let exchange = async {
         R::write_all(s, proto.request()).await?;
@@ -76,6 +86,7 @@ pub async fn exchange_async<R: AsyncRt, P: Exchange + Send>(
             if n == 0 {
                 return Err(closed());
             }
+            *replied = true;
             if let Progress::Done(r) = proto.feed(&buf[..n]) {
                 return r;
             }
@@ -105,19 +116,113 @@ pub async fn connect_async<R: AsyncRt>(
 
 /// A worker's connection: reconnected by the next op after an error, so that a target
 /// that restarts is measured as errors and then successes, never a hang.
+///
+/// A server may close a kept-alive connection between two requests (one that answers one
+/// request per connection does so every time). When a reused connection is found closed
+/// before any byte of the reply arrived, the op reconnects and sends its request once more,
+/// as HTTP clients do for idempotent requests; the op's latency includes both tries.
 pub struct Conn<S, P> {
-    pub stream: Option<S>,
+    addr: SocketAddr,
+    timeout: Duration,
+    keep_alive: bool,
+    stream: Option<S>,
+    /// Ops the current stream has carried.
+    used: u64,
     pub proto: P,
-    pub buf: Vec<u8>,
+    buf: Vec<u8>,
 }
 
-impl<S, P> Conn<S, P> {
-    /// A connection, or none yet (the first op connects).
-    pub fn new(stream: Option<S>, proto: P) -> Self {
+impl<S, P: Exchange> Conn<S, P> {
+    /// A connection to `addr` (`stream` is already open, or the first op connects).
+    /// Without `keep_alive`, every op opens a new one.
+    pub fn new(
+        addr: SocketAddr,
+        timeout: Duration,
+        keep_alive: bool,
+        stream: Option<S>,
+        proto: P,
+    ) -> Self {
         Conn {
+            addr,
+            timeout,
+            keep_alive,
             stream,
+            used: 0,
             proto,
             buf: vec![0; READ_BUF],
+        }
+    }
+
+    /// After an exchange: `None` to try again on a new connection, else the op's result.
+    fn settle(
+        &mut self,
+        r: Result<(), OpError>,
+        replied: bool,
+        reused: bool,
+    ) -> Option<Result<(), OpError>> {
+        if matches!(&r, Err(e) if e.kind == ErrorKind::Reset) && !replied && reused {
+            self.stream = None;
+            return None;
+        }
+        self.used += 1;
+        if r.is_err() || !self.keep_alive || self.proto.peer_closes() {
+            self.stream = None;
+        }
+        Some(r)
+    }
+
+    /// Whether the next op goes out on a stream that has carried one before.
+    fn reusing(&mut self) -> bool {
+        if self.stream.is_none() {
+            self.used = 0;
+        }
+        self.used > 0
+    }
+}
+
+impl<P: Exchange> Conn<TcpStream, P> {
+    /// One op on a blocking stream.
+    pub fn op_blocking(&mut self) -> Result<(), OpError> {
+        loop {
+            let reused = self.reusing();
+            let stream = match &mut self.stream {
+                Some(s) => s,
+                None => self
+                    .stream
+                    .insert(connect_blocking(self.addr, self.timeout)?),
+            };
+            let mut replied = false;
+            let r = exchange_blocking(stream, &mut self.proto, &mut self.buf, &mut replied);
+            if let Some(r) = self.settle(r, replied, reused) {
+                return r;
+            }
+        }
+    }
+}
+
+impl<S: Send, P: Exchange + Send> Conn<S, P> {
+    /// One op on runtime `R`'s stream.
+    pub async fn op_async<R: AsyncRt<Tcp = S>>(&mut self) -> Result<(), OpError> {
+        loop {
+            let reused = self.reusing();
+            let stream = match &mut self.stream {
+                Some(s) => s,
+                None => self
+                    .stream
+                    .insert(connect_async::<R>(self.addr, self.timeout).await?),
+            };
+            let mut replied = false;
+            let r = exchange_async::<R, P>(
+                stream,
+                &mut self.proto,
+                &mut self.buf,
+                self.timeout,
+                &mut replied,
+            )
+            .await;
+            if let Some(r) = self.settle(r, replied, reused) {
+                return r;
+            }
         }
     }
 }

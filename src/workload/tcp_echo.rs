@@ -6,15 +6,12 @@
 //! server is a valid target; iobench's own (`iobench serve echo`) also reads the header to
 //! wait the delay before echoing, which models a slow peer.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::stream::{
-    Conn, Exchange, Progress, connect_async, connect_blocking, exchange_async, exchange_blocking,
-    resolve,
-};
+use super::stream::{Conn, Exchange, Progress, connect_async, connect_blocking, resolve};
 use super::{ErrorKind, OpError, Workload};
 use crate::model::runtime::AsyncRt;
 use crate::units::{HumanDuration, HumanSize};
@@ -96,70 +93,46 @@ impl Exchange for EchoExchange {
     }
 }
 
-/// A worker's connection to the echo server.
-pub struct Session<S> {
-    addr: SocketAddr,
-    conn: Conn<S, EchoExchange>,
-}
-
 impl TcpEcho {
-    fn addr(&self) -> Result<SocketAddr, OpError> {
-        resolve(self.target.as_deref())
-    }
-
     fn proto(&self) -> EchoExchange {
         EchoExchange::new(self.payload.0 as usize, self.server_delay.0)
     }
 }
 
 impl Workload for TcpEcho {
-    type Session = Session<TcpStream>;
-    type AsyncSession<R: AsyncRt> = Session<R::Tcp>;
+    type Session = Conn<TcpStream, EchoExchange>;
+    type AsyncSession<R: AsyncRt> = Conn<R::Tcp, EchoExchange>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
-        let addr = self.addr()?;
+        let addr = resolve(self.target.as_deref())?;
         let stream = connect_blocking(addr, self.timeout.0)?;
-        Ok(Session {
+        Ok(Conn::new(
             addr,
-            conn: Conn::new(Some(stream), self.proto()),
-        })
+            self.timeout.0,
+            true,
+            Some(stream),
+            self.proto(),
+        ))
     }
 
     fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
-        let c = &mut s.conn;
-        let stream = match &mut c.stream {
-            Some(st) => st,
-            None => c.stream.insert(connect_blocking(s.addr, self.timeout.0)?),
-        };
-        let r = exchange_blocking(stream, &mut c.proto, &mut c.buf);
-        if r.is_err() {
-            c.stream = None;
-        }
-        r
+        s.op_blocking()
     }
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
-        let addr = self.addr()?;
+        let addr = resolve(self.target.as_deref())?;
         let stream = connect_async::<R>(addr, self.timeout.0).await?;
-        Ok(Session {
+        Ok(Conn::new(
             addr,
-            conn: Conn::new(Some(stream), self.proto()),
-        })
+            self.timeout.0,
+            true,
+            Some(stream),
+            self.proto(),
+        ))
     }
 
     async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
-        let c = &mut s.conn;
-        let stream = match &mut c.stream {
-            Some(st) => st,
-            None => c
-                .stream
-                .insert(connect_async::<R>(s.addr, self.timeout.0).await?),
-        };
-        let r = exchange_async::<R, _>(stream, &mut c.proto, &mut c.buf, self.timeout.0).await;
-        if r.is_err() {
-            c.stream = None;
-        }
-        r
+        s.op_async::<R>().await
     }
 }
 

@@ -1,0 +1,57 @@
+//! `async-processes`: min(C, event_loops) worker processes, each running one tokio
+//! current-thread event loop with its share of the C tasks, as Sanic and uvloop
+//! deployments run one event loop per core. The workers are the `processes` model's
+//! (`iobench worker`, the same frames and the same streaming sink), told to run tasks.
+//!
+//! As a server: `event_loops` pre-forked processes sharing the inherited listening socket,
+//! each accepting on its own current-thread runtime.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::processes::{Plan, run_workers};
+use super::runtime::{AsyncRt, Tokio};
+use super::tokio_current_thread::TokioSpawner;
+use crate::server::Serving;
+use crate::trial::TrialCtx;
+use crate::workload::Workload;
+
+pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
+    let c = ctx.cell.concurrency;
+    let k = c.min(ctx.cell.event_loops);
+    let mut first = 0;
+    let plans = (0..k)
+        .map(|i| {
+            let n = c / k + u32::from(i < c % k);
+            let plan = Plan {
+                workload: ctx.cell.workload.clone(),
+                tasks: Some(n),
+                first,
+                of: c,
+                rate: ctx.cell.rate,
+            };
+            first += n;
+            plan
+        })
+        .collect();
+    run_workers(ctx, plans)?;
+    Ok(u64::from(c))
+}
+
+pub fn serve(serving: Serving) -> anyhow::Result<()> {
+    serving.prefork(serving.spec.event_loops, |serving, ready| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        let _ = rt.block_on(async {
+            Tokio::sleep(Duration::from_millis(1)).await;
+            ready();
+            serving.accept_loop::<Tokio, _>(&TokioSpawner).await
+        });
+    })?;
+    serving.ready();
+    serving.wait_workers()
+}
