@@ -8,6 +8,7 @@ use iobench::ModelKind;
 
 /// Figures every ok trial must carry (non-null).
 const FIGURES: &[&str] = &[
+    "cpu_secs",
     "ops",
     "window_secs",
     "throughput_ops_per_sec",
@@ -18,11 +19,7 @@ const FIGURES: &[&str] = &[
     "latency_us.p99",
     "latency_us.p99_9",
     "latency_us.max",
-    "cpu_user_secs",
-    "cpu_sys_secs",
     "cpu_secs_per_1k_ops",
-    "ctx_switches_voluntary",
-    "ctx_switches_involuntary",
     "peak_rss_bytes",
     "peak_pss_bytes",
     "idle_rss_bytes",
@@ -31,9 +28,20 @@ const FIGURES: &[&str] = &[
     "peak_threads",
     "peak_processes",
     "achieved_concurrency",
-    "workers",
     "setup_secs",
 ];
+
+/// Figures of client workloads only (the model runs the client, in the trial's tree).
+const CLIENT_FIGURES: &[&str] = &[
+    "cpu_user_secs",
+    "cpu_sys_secs",
+    "ctx_switches_voluntary",
+    "ctx_switches_involuntary",
+    "workers",
+];
+
+/// Figures of server workloads only (the model is the server; the trial is its client).
+const SERVER_FIGURES: &[&str] = &["client_cpu_secs"];
 
 /// Workload tables the template runs, one per workload kind. Each has an ideal throughput
 /// (a delay), so `efficiency` is a figure every one of them must carry.
@@ -48,6 +56,17 @@ const WORKLOADS: &[(&str, &str)] = &[
         "kind = \"http-get\"\npath = \"/ana\"\nserver_delay = \"2ms\"",
     ),
     ("dns", "kind = \"dns\"\nserver_delay = \"2ms\""),
+    // Every route of the server, each a cell of its own.
+    (
+        "http-serve",
+        "kind = \"http-serve\"\npath = \"/\"\ndelay = \"2ms\"\n\
+         [[workload]]\nkind = \"http-serve\"\npath = \"/ana\"\ndelay = \"2ms\"\n\
+         [[workload]]\nkind = \"http-serve\"\npath = \"/json\"\ndelay = \"2ms\"",
+    ),
+    (
+        "echo-serve",
+        "kind = \"echo-serve\"\npayload = \"2KiB\"\ndelay = \"2ms\"",
+    ),
 ];
 
 #[test]
@@ -68,28 +87,37 @@ fn template(model: &str) {
         );
         let r = run(&toml, &[]);
         assert_eq!(r.code(), Some(0), "{kind} on {model}: {}", r.stderr());
+        let cells = table.matches("[[workload]]").count() + 1;
         let records = r.records();
-        assert_eq!(records.len(), 1, "{kind} on {model}");
-        let rec = &records[0];
-        assert_eq!(rec["status"], "ok", "{kind} on {model}: {rec}");
-        for f in FIGURES {
-            assert!(
-                !get(rec, f).is_null(),
-                "{kind} on {model}: `{f}` missing in {rec}"
-            );
-        }
-        assert!(rec["ops"].as_u64().unwrap() > 0);
-        assert!(rec["peak_threads"].as_u64().unwrap() >= 1);
+        assert_eq!(records.len(), cells, "{kind} on {model}");
+        let server = kind.ends_with("-serve");
+        let own = if server {
+            SERVER_FIGURES
+        } else {
+            CLIENT_FIGURES
+        };
         let summary = r.summary();
-        let cell = &summary["cells"][0];
-        assert_eq!(cell["status"], "ok", "{cell}");
-        assert_eq!(cell["model"], model);
-        assert_eq!(cell["workload"], *kind);
-        for f in FIGURES {
-            assert!(
-                get(cell, &format!("{f}.median")).is_number(),
-                "{kind} on {model}: summary lacks `{f}`"
-            );
+        for (i, rec) in records.iter().enumerate() {
+            assert_eq!(rec["status"], "ok", "{kind} on {model}: {rec}");
+            for f in FIGURES.iter().chain(own) {
+                assert!(
+                    !get(rec, f).is_null(),
+                    "{kind} on {model}: `{f}` missing in {rec}"
+                );
+            }
+            assert!(rec["ops"].as_u64().unwrap() > 0);
+            assert!(rec["peak_threads"].as_u64().unwrap() >= 1);
+            assert!(rec["errors"].as_object().unwrap().is_empty(), "{rec}");
+            let cell = &summary["cells"][i];
+            assert_eq!(cell["status"], "ok", "{cell}");
+            assert_eq!(cell["model"], model);
+            assert_eq!(cell["workload"], *kind);
+            for f in FIGURES.iter().chain(own) {
+                assert!(
+                    get(cell, &format!("{f}.median")).is_number(),
+                    "{kind} on {model}: summary lacks `{f}`"
+                );
+            }
         }
         assert!(summary["machine"]["cores"].as_u64().unwrap() >= 1);
     }
@@ -123,4 +151,5 @@ every_model! {
     async_std => "async-std",
     smol => "smol",
     tokio_multi_thread => "tokio-multi-thread",
+    async_processes => "async-processes",
 }

@@ -22,7 +22,11 @@ latency = "20ms"
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
     let summary = r.summary();
     let cells = summary["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 8, "every model ran");
+    assert_eq!(
+        cells.len(),
+        iobench::ModelKind::ALL.len(),
+        "every model ran"
+    );
     let ideal = 50.0 / 0.020;
     for cell in cells {
         let model = cell["model"].as_str().unwrap();

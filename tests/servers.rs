@@ -1,0 +1,180 @@
+//! Server workloads: the model is the server, the trial is its client.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{bin, get, run, scenario};
+
+fn server_scenario(models: &str, c: u32, duration: &str, table: &str) -> String {
+    format!(
+        "name = \"servers\"\n[run]\ntrials = 1\nwarmup = \"200ms\"\nduration = \"{duration}\"\n\
+         models = [{models}]\nconcurrency = [{c}]\n[[workload]]\n{table}\n"
+    )
+}
+
+/// The sequential server answers one request at a time: with a 10 ms handler and 16
+/// clients it serves about 100 requests/s and no more, while a thread per connection
+/// serves the 16 clients at once.
+#[test]
+fn the_sequential_server_is_sequential() {
+    let toml = server_scenario(
+        "\"sequential\", \"threads\"",
+        16,
+        "1s",
+        "kind = \"http-serve\"\npath = \"/json\"\ndelay = \"10ms\"",
+    );
+    let r = run(&toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let recs = r.records();
+    let ops = |model: &str| {
+        let rec = recs
+            .iter()
+            .find(|rec| rec["cell"]["model"] == model)
+            .unwrap();
+        assert_eq!(rec["status"], "ok", "{rec}");
+        rec["throughput_ops_per_sec"].as_f64().unwrap()
+    };
+    let (seq, threads) = (ops("sequential"), ops("threads"));
+    // 1 / 10 ms = 100/s is the ceiling; a window edge can add at most one op per second.
+    assert!(seq <= 101.0, "the sequential server did {seq}/s");
+    assert!(seq >= 50.0, "the sequential server did only {seq}/s");
+    assert!(
+        threads > 5.0 * seq,
+        "threads {threads}/s vs sequential {seq}/s"
+    );
+}
+
+/// A server killed mid-trial gives a failed trial (or counted errors), never a hang, and
+/// the run goes on to the next cell.
+#[test]
+fn a_server_killed_mid_trial_fails_the_trial() {
+    for model in ["threads", "processes"] {
+        let toml = format!(
+            "name = \"killed\"\n[run]\ntrials = 1\nwarmup = \"200ms\"\nduration = \"3s\"\n\
+             concurrency = [4]\n[[workload]]\nkind = \"echo-serve\"\ntimeout = \"2s\"\n\
+             models = [\"{model}\"]\n[[workload]]\nkind = \"echo-serve\"\npayload = \"100B\"\n\
+             duration = \"300ms\"\nmodels = [\"{model}\"]\n"
+        );
+        let (_dir, path, out) = scenario(&toml);
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_iobench"))
+            .arg("run")
+            .arg(&path)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        // Wait for the first cell's server, let it serve a moment, then kill it.
+        let pid = loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no server started"
+            );
+            if let Some(pid) = find_sut(child.id() as i32) {
+                break pid;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(800));
+        // SAFETY: kill sends a signal to the pid found above.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{model}: the run took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{model}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let recs = common::read_records(&out);
+        assert_eq!(recs.len(), 2, "{model}: both cells have a record");
+        let killed = &recs[0];
+        let errors: u64 = killed["errors"]
+            .as_object()
+            .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+            .unwrap_or(0);
+        assert!(
+            killed["status"] == "failed" || errors > 0,
+            "{model}: a killed server must show: {killed}"
+        );
+        if killed["status"] == "failed" {
+            let reason = killed["reason"].as_str().unwrap();
+            assert!(reason.contains("server"), "{model}: {reason}");
+        }
+        assert_eq!(recs[1]["status"], "ok", "{model}: the next cell runs");
+    }
+}
+
+/// The pid of the `iobench sut` that run `run` started: a child of one of its trials.
+fn find_sut(run: i32) -> Option<i32> {
+    let ppid = |pid: i32| -> Option<i32> {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        s[s.rfind(')')? + 2..]
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        if args.get(1) == Some(&&b"sut"[..]) && ppid(pid).and_then(ppid) == Some(run) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// wrk runs against the same server after iobench's window, and both are recorded.
+#[test]
+fn wrk_cross_checks_the_same_server() {
+    let toml = server_scenario(
+        "\"tokio-current-thread\"",
+        8,
+        "1s",
+        "kind = \"http-serve\"\nload_generator = \"wrk\"",
+    );
+    let r = run(&toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let rec = &r.records()[0];
+    assert_eq!(
+        rec["status"], "ok",
+        "{rec} (is wrk installed? scripts/test.sh installs it)"
+    );
+    let wrk = get(rec, "wrk.requests_per_sec").as_f64().unwrap();
+    let ours = rec["throughput_ops_per_sec"].as_f64().unwrap();
+    assert!(wrk > 0.0 && get(rec, "wrk.latency_p99_us").as_f64().unwrap() > 0.0);
+    let ratio = rec["iobench_to_wrk_ratio"].as_f64().unwrap();
+    assert!((ratio - ours / wrk).abs() < 1e-9);
+    // Loose: the two generators measure the same server on a noisy machine.
+    assert!((0.2..5.0).contains(&ratio), "iobench/wrk = {ratio}");
+    assert_eq!(get(rec, "wrk.errors").as_u64(), Some(0), "{rec}");
+}
+
+#[test]
+fn wrk_is_refused_where_it_cannot_run() {
+    let toml = server_scenario(
+        "\"smol\"",
+        1,
+        "1s",
+        "kind = \"echo-serve\"\nload_generator = \"wrk\"",
+    );
+    let (_dir, path, _out) = scenario(&toml);
+    let out = bin().arg("run").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(":10:1") && err.contains("load_generator"),
+        "{err}"
+    );
+}
