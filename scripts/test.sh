@@ -13,6 +13,23 @@ fi
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Debian packages the tests use: wrk (the independent load generator of http-serve).
+need_packages=()
+command -v wrk >/dev/null 2>&1 || need_packages+=(wrk)
+if ((${#need_packages[@]})); then
+  step "installing ${need_packages[*]}"
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}" >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}" >/dev/null
+  else
+    echo "error: the tests need ${need_packages[*]}; install it (e.g. apt-get install ${need_packages[*]})" >&2
+    exit 1
+  fi
+fi
+
 step "cargo fmt --check"
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all -- --check
