@@ -106,7 +106,14 @@ pub fn run_all(
         }
         let cell = &cells[ci];
         progress.started(cell, t);
-        let record = run_one(&exe, cell, t)?;
+        let record = match &cell.skip {
+            Some(why) => {
+                let mut r = TrialRecord::failed(cell, t, utc_now_rfc3339(), why.clone());
+                r.status = crate::measure::record::TrialStatus::Skipped;
+                r
+            }
+            None => run_one(&exe, cell, t)?,
+        };
         if interrupted() && record.status != crate::measure::record::TrialStatus::Ok {
             // Cut short by Ctrl-C: not a result.
             return Ok((records, true));

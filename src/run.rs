@@ -160,6 +160,21 @@ pub fn closing_text(o: &RunOutcome) -> String {
     if failed > 0 {
         s += &format!("\n{failed} cell(s) had failed trials; their reasons are in summary.json.\n");
     }
+    let mut skipped: Vec<&str> = o
+        .summary
+        .cells
+        .iter()
+        .filter(|c| c.status == CellStatus::Skipped)
+        .filter_map(|c| c.reasons.first().map(String::as_str))
+        .collect();
+    if !skipped.is_empty() {
+        let n = skipped.len();
+        skipped.dedup();
+        s += &format!("\n{n} cell(s) skipped:\n");
+        for why in skipped {
+            s += &format!("  {why}\n");
+        }
+    }
     if o.interrupted {
         s += "\nInterrupted: the trials that finished are kept.\n";
     }

@@ -120,6 +120,10 @@ pub struct Cell {
     /// Process id of the embedded target this cell's trials talk to (set at run time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_pid: Option<u32>,
+    /// Set at run time when a service the cell needs is unreachable: why, and how to start
+    /// it. The cell's trials are recorded as skipped and not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
 }
 
 impl Scenario {
@@ -159,6 +163,7 @@ impl Scenario {
                         event_loops: run.event_loops,
                         trial_timeout: HumanDuration(timeout),
                         target_pid: None,
+                        skip: None,
                     });
                 }
             }

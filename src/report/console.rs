@@ -131,6 +131,7 @@ pub fn summary_table(s: &Summary) -> String {
             CellStatus::Partial => format!("{}/{} ok", c.trials.ok, c.trials.ok + c.trials.failed),
             CellStatus::Failed => "FAILED".to_string(),
             CellStatus::Missing => "missing".to_string(),
+            CellStatus::Skipped => "skipped".to_string(),
         };
         rows.push(vec![
             format!("{}{}", c.workload, params_brief(&c.params)),

@@ -38,6 +38,8 @@ pub enum CellStatus {
     Failed,
     /// No trial has run (an interrupted run).
     Missing,
+    /// Not run: a service it needs was unreachable (the reason says how to start it).
+    Skipped,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -45,6 +47,8 @@ pub struct TrialCounts {
     pub planned: u32,
     pub ok: u32,
     pub failed: u32,
+    #[serde(default)]
+    pub skipped: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -110,7 +114,11 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
         .iter()
         .filter(|r| r.status == TrialStatus::Ok)
         .collect();
-    let failed = records.len() - ok.len();
+    let skipped = records
+        .iter()
+        .filter(|r| r.status == TrialStatus::Skipped)
+        .count();
+    let failed = records.len() - ok.len() - skipped;
     let mut by_path: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut errors: BTreeMap<ErrorKind, u64> = BTreeMap::new();
     for r in &ok {
@@ -140,6 +148,7 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
         }
     }
     let status = match (ok.len(), failed) {
+        (0, 0) if skipped > 0 => CellStatus::Skipped,
         (0, 0) => CellStatus::Missing,
         (0, _) => CellStatus::Failed,
         (_, 0) => CellStatus::Ok,
@@ -157,6 +166,7 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
             planned: cell.trials,
             ok: ok.len() as u32,
             failed: failed as u32,
+            skipped: skipped as u32,
         },
         reasons: records
             .iter()
