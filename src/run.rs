@@ -123,6 +123,7 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
             c.target_pid = targets.pid(kind);
         }
     }
+    resolve_services(&mut cells);
     let machine = Machine::detect();
     write_json(
         &dir.join("run.json"),
@@ -146,6 +147,23 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
         summary,
         interrupted,
     })
+}
+
+/// Points database cells at their server (the workload's `url`, or the environment's, or
+/// the default) and marks them skipped when it does not answer.
+fn resolve_services(cells: &mut [Cell]) {
+    let mut probed: std::collections::HashMap<String, Option<String>> = Default::default();
+    for c in cells {
+        let Some((service, url)) = c.workload.service() else {
+            continue;
+        };
+        let u = url.get_or_insert_with(|| service.url_from_env()).clone();
+        let why = probed
+            .entry(u.clone())
+            .or_insert_with(|| service.unreachable(&u))
+            .clone();
+        c.skip = why;
+    }
 }
 
 /// The closing lines of a run on the console.

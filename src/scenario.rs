@@ -17,6 +17,8 @@ use crate::model::ModelKind;
 use crate::units::{HumanDuration, HumanSize};
 use crate::workload::dns::Dns;
 use crate::workload::http_get::{HttpGet, expected_body};
+use crate::workload::postgres::{PgQuery, Postgres};
+use crate::workload::redis::{Redis, RedisCommand};
 use crate::workload::serve::{EchoServe, HttpServe, LoadGenerator};
 use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep, tcp_echo::TcpEcho};
 
@@ -456,6 +458,14 @@ raw_table_with_run_keys!(RawWorkload {
     delay: Option<Spanned<HumanDuration>>,
     client_threads: Option<Spanned<Positive>>,
     load_generator: Option<Spanned<LoadGenerator>>,
+    query: Option<Spanned<PgQuery>>,
+    rows: Option<Spanned<Positive>>,
+    pool_min: Option<Spanned<Positive>>,
+    pool_max: Option<Spanned<Positive>>,
+    url: Option<Spanned<String>>,
+    command: Option<Spanned<RedisCommand>>,
+    value_size: Option<Spanned<HumanSize>>,
+    keys: Option<Spanned<Positive>>,
 });
 
 #[derive(Deserialize)]
@@ -685,7 +695,86 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             }
             WorkloadSpec::EchoServe(e)
         }
+        WorkloadKind::Postgres => {
+            let mut p = Postgres::default();
+            if let Some(q) = &raw.query {
+                p.query = *q.get_ref();
+            }
+            if let Some(d) = &raw.server_delay {
+                if p.query != PgQuery::Sleep {
+                    return Err(ctx.err(
+                        d.span(),
+                        "`server_delay` only applies to query = \"sleep\"",
+                        Some("remove it, or set query = \"sleep\"".into()),
+                    ));
+                }
+                p.server_delay = *d.get_ref();
+            }
+            if let Some(r) = &raw.rows {
+                p.rows = r.get_ref().0;
+            }
+            if let Some(d) = &raw.timeout {
+                p.timeout = HumanDuration(d.get_ref().0);
+            }
+            if let Some(u) = &raw.url {
+                p.url = Some(u.get_ref().clone());
+            }
+            (p.pool_min, p.pool_max) = pool_bounds(ctx, raw, p.pool_min, p.pool_max)?;
+            WorkloadSpec::Postgres(p)
+        }
+        WorkloadKind::Redis => {
+            let mut r = Redis::default();
+            if let Some(c) = &raw.command {
+                r.command = *c.get_ref();
+            }
+            if let Some(v) = &raw.value_size {
+                if v.get_ref().0 == 0 {
+                    return Err(ctx.err(
+                        v.span(),
+                        "value_size must be at least 1 byte",
+                        Some("e.g. value_size = \"64B\"".into()),
+                    ));
+                }
+                r.value_size = *v.get_ref();
+            }
+            if let Some(k) = &raw.keys {
+                r.keys = k.get_ref().0;
+            }
+            if let Some(d) = &raw.timeout {
+                r.timeout = HumanDuration(d.get_ref().0);
+            }
+            if let Some(u) = &raw.url {
+                r.url = Some(u.get_ref().clone());
+            }
+            (r.pool_min, r.pool_max) = pool_bounds(ctx, raw, r.pool_min, r.pool_max)?;
+            WorkloadSpec::Redis(r)
+        }
     })
+}
+
+/// `pool_min` and `pool_max` over their defaults; the minimum may not exceed the maximum.
+fn pool_bounds(
+    ctx: &Ctx,
+    raw: &RawWorkload,
+    min: u32,
+    max: u32,
+) -> Result<(u32, u32), ScenarioError> {
+    let min_v = raw.pool_min.as_ref().map_or(min, |v| v.get_ref().0);
+    let max_v = raw.pool_max.as_ref().map_or(max, |v| v.get_ref().0);
+    if min_v > max_v {
+        let span = raw
+            .pool_min
+            .as_ref()
+            .or(raw.pool_max.as_ref())
+            .map(Spanned::span)
+            .unwrap_or(0..0);
+        return Err(ctx.err(
+            span,
+            format!("pool_min {min_v} is above pool_max {max_v}"),
+            Some("pool_min connections are opened first; it cannot exceed pool_max".into()),
+        ));
+    }
+    Ok((min_v, max_v))
 }
 
 impl Scenario {

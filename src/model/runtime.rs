@@ -62,6 +62,17 @@ pub trait AsyncRt: Send + Sync + 'static {
 
     /// The next connection (with `TCP_NODELAY`, as every stream here has).
     fn accept(l: &Self::Listener) -> impl Future<Output = io::Result<Self::Tcp>> + Send + '_;
+
+    /// The runtime's stream seen through tokio's I/O traits, which the database drivers
+    /// (tokio-postgres, redis) are written against; for async-std and smol a compatibility
+    /// wrapper over their own socket, so no tokio reactor is involved.
+    type TokioIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+
+    fn tokio_io(s: Self::Tcp) -> Self::TokioIo;
+
+    /// Runs `f` on this runtime, on the calling thread's event loop (a driver's connection
+    /// task).
+    fn spawn_detached(f: impl Future<Output = ()> + Send + 'static);
 }
 
 /// The wildcard address of `peer`'s family, port 0: where a client socket binds.
@@ -133,6 +144,16 @@ impl AsyncRt for Tokio {
         s.set_nodelay(true)?;
         Ok(s)
     }
+
+    type TokioIo = tokio::net::TcpStream;
+
+    fn tokio_io(s: Self::Tcp) -> Self::TokioIo {
+        s
+    }
+
+    fn spawn_detached(f: impl Future<Output = ()> + Send + 'static) {
+        drop(tokio::spawn(f));
+    }
 }
 
 /// `f` raced against a timer: the shared timeout of the futures-io runtimes.
@@ -151,6 +172,11 @@ macro_rules! futures_io_sockets {
         type Tcp = $tcp;
         type Udp = $udp;
         type Listener = $listener;
+        type TokioIo = tokio_util::compat::Compat<$tcp>;
+
+        fn tokio_io(s: Self::Tcp) -> Self::TokioIo {
+            tokio_util::compat::FuturesAsyncReadCompatExt::compat(s)
+        }
 
         async fn accept(l: &Self::Listener) -> io::Result<Self::Tcp> {
             let (s, _) = l.accept().await?;
@@ -199,6 +225,10 @@ impl AsyncRt for AsyncStd {
         Ok(async_std::net::TcpListener::from(l))
     }
 
+    fn spawn_detached(f: impl Future<Output = ()> + Send + 'static) {
+        drop(async_std::task::spawn_local(f));
+    }
+
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
     }
@@ -217,6 +247,10 @@ impl AsyncRt for Smol {
 
     fn listener(l: std::net::TcpListener) -> io::Result<Self::Listener> {
         smol::net::TcpListener::try_from(l)
+    }
+
+    fn spawn_detached(f: impl Future<Output = ()> + Send + 'static) {
+        crate::model::smol::EXECUTOR.with(|ex| ex.spawn(f).detach());
     }
 
     async fn sleep(d: Duration) {

@@ -13,6 +13,12 @@ use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
+thread_local! {
+    /// The executor of this thread's smol loop, reachable from code that spawns a helper
+    /// task (a database connection's driver) without a handle passed down.
+    pub static EXECUTOR: LocalExecutor<'static> = const { LocalExecutor::new() };
+}
+
 pub struct LocalSpawner<'a, 'ex>(pub &'a LocalExecutor<'ex>);
 
 impl Spawner for LocalSpawner<'_, '_> {
@@ -36,20 +42,22 @@ impl Spawner for LocalSpawner<'_, '_> {
 }
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
-    let ex = LocalExecutor::new();
-    smol::block_on(ex.run(Smol::sleep(Duration::from_millis(1))));
-    ctx.mark_idle();
-    let spawner = LocalSpawner(&ex);
-    smol::block_on(ex.run(trial_tasks::<W, Smol, _>(workload, ctx, &spawner)))
+    EXECUTOR.with(|ex| {
+        smol::block_on(ex.run(Smol::sleep(Duration::from_millis(1))));
+        ctx.mark_idle();
+        let spawner = LocalSpawner(ex);
+        smol::block_on(ex.run(trial_tasks::<W, Smol, _>(workload, ctx, &spawner)))
+    })
 }
 
 /// The server: a task per connection on the `LocalExecutor`.
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
-    let ex = LocalExecutor::new();
-    let spawner = LocalSpawner(&ex);
-    smol::block_on(ex.run(async {
-        Smol::sleep(Duration::from_millis(1)).await;
-        serving.ready();
-        serving.accept_loop::<Smol, _>(&spawner).await
-    }))
+    EXECUTOR.with(|ex| {
+        let spawner = LocalSpawner(ex);
+        smol::block_on(ex.run(async {
+            Smol::sleep(Duration::from_millis(1)).await;
+            serving.ready();
+            serving.accept_loop::<Smol, _>(&spawner).await
+        }))
+    })
 }

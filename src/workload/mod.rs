@@ -8,8 +8,11 @@
 //!
 //! Not here: scheduling (that is `model`), timing and recording (that is `model::driver`).
 
+pub mod db;
 pub mod dns;
 pub mod http_get;
+pub mod postgres;
+pub mod redis;
 pub mod serve;
 pub mod sleep;
 pub mod stream;
@@ -33,6 +36,8 @@ pub enum WorkloadKind {
     Dns,
     HttpServe,
     EchoServe,
+    Postgres,
+    Redis,
 }
 
 impl WorkloadKind {
@@ -43,6 +48,8 @@ impl WorkloadKind {
         WorkloadKind::Dns,
         WorkloadKind::HttpServe,
         WorkloadKind::EchoServe,
+        WorkloadKind::Postgres,
+        WorkloadKind::Redis,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +60,8 @@ impl WorkloadKind {
             WorkloadKind::Dns => "dns",
             WorkloadKind::HttpServe => "http-serve",
             WorkloadKind::EchoServe => "echo-serve",
+            WorkloadKind::Postgres => "postgres",
+            WorkloadKind::Redis => "redis",
         }
     }
 
@@ -82,6 +91,16 @@ impl WorkloadKind {
             WorkloadKind::EchoServe => {
                 "the model is the TCP echo server and iobench's client drives it from its own \
                  process: each op sends `payload` bytes and checks the echo"
+            }
+            WorkloadKind::Postgres => {
+                "each op runs `query` on a real PostgreSQL server through a pool (postgres crate \
+                 for blocking models, tokio-postgres on each runtime's own sockets for async) and \
+                 checks the rows (server: scripts/services.sh up)"
+            }
+            WorkloadKind::Redis => {
+                "each op runs `command` on a real Redis server through a pool (the redis crate, \
+                 sync or async on each runtime's own sockets) and checks the value read \
+                 (server: scripts/services.sh up)"
             }
         }
     }
@@ -187,6 +206,72 @@ impl WorkloadKind {
                 ),
                 ("client_threads", "1", "threads of the load generator"),
             ],
+            WorkloadKind::Postgres => &[
+                (
+                    "query",
+                    "select-1",
+                    "select-1 (SELECT 1, the talk's), sleep (SELECT pg_sleep(server_delay)), point-select (a row by random id)",
+                ),
+                (
+                    "server_delay",
+                    "5ms",
+                    "sleep: the server-side wait per query",
+                ),
+                (
+                    "rows",
+                    "10000",
+                    "point-select: rows in the table, filled once in setup",
+                ),
+                (
+                    "pool_min",
+                    "5",
+                    "connections opened before the window (per process)",
+                ),
+                (
+                    "pool_max",
+                    "10",
+                    "most connections in the pool (per process)",
+                ),
+                (
+                    "timeout",
+                    "10s",
+                    "limit on connecting, on waiting for a connection, and on each query",
+                ),
+                (
+                    "url",
+                    "$IOBENCH_POSTGRES_URL or postgres://iobench@127.0.0.1:54329/iobench",
+                    "the server",
+                ),
+            ],
+            WorkloadKind::Redis => &[
+                (
+                    "command",
+                    "set-get",
+                    "set-get (SET a key, GET it back: the talk's) or get (preloaded keys)",
+                ),
+                ("value_size", "64B", "bytes per value"),
+                ("keys", "1000", "get: keys preloaded in setup"),
+                (
+                    "pool_min",
+                    "5",
+                    "connections opened before the window (per process), as in the talk",
+                ),
+                (
+                    "pool_max",
+                    "10",
+                    "most connections in the pool (per process), as in the talk",
+                ),
+                (
+                    "timeout",
+                    "10s",
+                    "limit on connecting, on waiting for a connection, and on each op",
+                ),
+                (
+                    "url",
+                    "$IOBENCH_REDIS_URL or redis://127.0.0.1:63799/",
+                    "the server",
+                ),
+            ],
         }
     }
 }
@@ -201,6 +286,8 @@ pub enum WorkloadSpec {
     Dns(dns::Dns),
     HttpServe(serve::HttpServe),
     EchoServe(serve::EchoServe),
+    Postgres(postgres::Postgres),
+    Redis(redis::Redis),
 }
 
 impl WorkloadSpec {
@@ -212,6 +299,17 @@ impl WorkloadSpec {
             WorkloadSpec::Dns(_) => WorkloadKind::Dns,
             WorkloadSpec::HttpServe(_) => WorkloadKind::HttpServe,
             WorkloadSpec::EchoServe(_) => WorkloadKind::EchoServe,
+            WorkloadSpec::Postgres(_) => WorkloadKind::Postgres,
+            WorkloadSpec::Redis(_) => WorkloadKind::Redis,
+        }
+    }
+
+    /// The database server this workload needs, and its URL field.
+    pub fn service(&mut self) -> Option<(db::Service, &mut Option<String>)> {
+        match self {
+            WorkloadSpec::Postgres(p) => Some((db::Service::Postgres, &mut p.url)),
+            WorkloadSpec::Redis(r) => Some((db::Service::Redis, &mut r.url)),
+            _ => None,
         }
     }
 
@@ -248,6 +346,7 @@ impl WorkloadSpec {
             WorkloadSpec::Dns(d) => d.target.is_none().then_some(TargetKind::Dns),
             // The trial starts the server under test itself.
             WorkloadSpec::HttpServe(_) | WorkloadSpec::EchoServe(_) => None,
+            WorkloadSpec::Postgres(_) | WorkloadSpec::Redis(_) => None,
         }
     }
 
@@ -260,6 +359,7 @@ impl WorkloadSpec {
             WorkloadSpec::Dns(d) => d.target = Some(addr.to_string()),
             WorkloadSpec::HttpServe(h) => h.target = Some(addr.to_string()),
             WorkloadSpec::EchoServe(e) => e.target = Some(addr.to_string()),
+            WorkloadSpec::Postgres(_) | WorkloadSpec::Redis(_) => {}
         }
     }
 
@@ -273,6 +373,12 @@ impl WorkloadSpec {
             WorkloadSpec::Dns(d) => ideal_for_delay(c, d.server_delay),
             WorkloadSpec::HttpServe(h) => ideal_for_delay(c, h.delay),
             WorkloadSpec::EchoServe(e) => ideal_for_delay(c, e.delay),
+            // At most pool_max queries are in flight in one pool.
+            WorkloadSpec::Postgres(p) => match p.query {
+                postgres::PgQuery::Sleep => ideal_for_delay(c.min(p.pool_max), p.server_delay),
+                _ => None,
+            },
+            WorkloadSpec::Redis(_) => None,
         }
     }
 
@@ -310,6 +416,8 @@ impl WorkloadSpec {
             // A server workload's op is its client's.
             WorkloadSpec::HttpServe(h) => visitor.visit(h.client()),
             WorkloadSpec::EchoServe(e) => visitor.visit(e.client()),
+            WorkloadSpec::Postgres(p) => visitor.visit(p.clone()),
+            WorkloadSpec::Redis(r) => visitor.visit(r.clone()),
         }
     }
 }

@@ -1,0 +1,359 @@
+//! `postgres`: the talk's aiopg example and two more queries, against a real PostgreSQL
+//! server, through a pool of `pool_min` to `pool_max` connections.
+//!
+//! - `select-1`: `SELECT 1`, iterate the rows, check there is one and it is 1.
+//! - `sleep`: `SELECT 1 FROM pg_sleep($1)`, a server-side wait of `server_delay`; the row is
+//!   checked, and so is the wait (an op faster than the delay is a mismatch).
+//! - `point-select`: `SELECT val FROM iobench_points_<rows> WHERE id = $1` on a random id of
+//!   a table of `rows` rows, created and filled once during setup; the value is checked.
+//!
+//! Blocking models use the `postgres` crate; async models use `tokio-postgres` over the
+//! model's own socket (`connect_raw`), with the connection's driver task spawned on the
+//! model's own executor, so async-std and smol run no tokio reactor. Each connection
+//! prepares its statement once, when it is opened.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::db::{
+    AsyncPool, BlockingPool, Connector, PoolConfig, PoolSlot, Rng, checkout_async,
+    checkout_blocking, socket_addr, within,
+};
+use super::{ErrorKind, OpError, Workload};
+use crate::model::runtime::AsyncRt;
+use crate::units::HumanDuration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PgQuery {
+    #[serde(rename = "select-1")]
+    Select1,
+    Sleep,
+    PointSelect,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Postgres {
+    pub query: PgQuery,
+    /// `sleep`: how long the server waits per query.
+    pub server_delay: HumanDuration,
+    /// `point-select`: rows in the table.
+    pub rows: u32,
+    pub pool_min: u32,
+    pub pool_max: u32,
+    /// Limit on connecting, on waiting for a pooled connection, and on each query.
+    pub timeout: HumanDuration,
+    /// `postgres://user@host:port/db`; `IOBENCH_POSTGRES_URL` or `scripts/services.sh`'s
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip)]
+    pub pool: PoolSlot,
+}
+
+impl Default for Postgres {
+    fn default() -> Self {
+        Postgres {
+            query: PgQuery::Select1,
+            server_delay: HumanDuration(Duration::from_millis(5)),
+            rows: 10_000,
+            pool_min: 5,
+            pool_max: 10,
+            timeout: HumanDuration(Duration::from_secs(10)),
+            url: None,
+            pool: PoolSlot::default(),
+        }
+    }
+}
+
+fn pg_error(e: tokio_postgres::Error) -> OpError {
+    use std::error::Error as _;
+    if e.is_closed() {
+        return OpError::new(ErrorKind::Reset, format!("postgres: {e}"));
+    }
+    if let Some(io) = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()) {
+        let mut o = OpError::from(std::io::Error::new(io.kind(), io.to_string()));
+        o.message = format!("postgres: {e}: {io}").into();
+        return o;
+    }
+    match e.as_db_error() {
+        Some(db) => OpError::new(
+            ErrorKind::Other,
+            format!(
+                "postgres: {} {}: {}",
+                db.severity(),
+                db.code().code(),
+                db.message()
+            ),
+        ),
+        None => OpError::new(ErrorKind::Other, format!("postgres: {e}")),
+    }
+}
+
+fn mismatch(why: String) -> OpError {
+    OpError::new(ErrorKind::Mismatch, why)
+}
+
+/// The table of `point-select`.
+fn table(rows: u32) -> String {
+    format!("iobench_points_{rows}")
+}
+
+fn expected_val(id: i32) -> String {
+    format!("value-{id}")
+}
+
+/// Creates and fills the point-select table unless it is already whole; an advisory lock
+/// keeps worker processes from filling it twice at once.
+fn setup_sql(rows: u32) -> (String, String, String) {
+    let t = table(rows);
+    (
+        format!(
+            "SELECT pg_advisory_lock(727262); CREATE TABLE IF NOT EXISTS {t} (id integer PRIMARY KEY, val text NOT NULL)"
+        ),
+        format!("SELECT count(*) FROM {t}"),
+        format!(
+            "TRUNCATE {t}; INSERT INTO {t} SELECT g, 'value-' || g FROM generate_series(1, {rows}) g; ANALYZE {t}"
+        ),
+    )
+}
+
+const UNLOCK: &str = "SELECT pg_advisory_unlock(727262)";
+
+#[derive(Clone)]
+pub struct PgConnector {
+    url: String,
+    timeout: Duration,
+    sql: String,
+    /// `point-select`: the rows of the table to create in setup.
+    table_rows: Option<u32>,
+}
+
+impl PgConnector {
+    fn client_blocking(&self) -> Result<postgres::Client, OpError> {
+        let mut cfg: postgres::Config = self
+            .url
+            .parse()
+            .map_err(|e| OpError::new(ErrorKind::Other, format!("postgres URL: {e}")))?;
+        cfg.connect_timeout(self.timeout);
+        cfg.connect(postgres::NoTls).map_err(pg_error)
+    }
+
+    async fn client_async<R: AsyncRt>(&self) -> Result<tokio_postgres::Client, OpError> {
+        let cfg: tokio_postgres::Config = self
+            .url
+            .parse()
+            .map_err(|e| OpError::new(ErrorKind::Other, format!("postgres URL: {e}")))?;
+        let addr = socket_addr(&self.url)?;
+        within::<R, _>(self.timeout, async move {
+            let stream = R::connect(addr).await?;
+            let (client, conn) = cfg
+                .connect_raw(R::tokio_io(stream), tokio_postgres::NoTls)
+                .await
+                .map_err(pg_error)?;
+            R::spawn_detached(async move {
+                let _ = conn.await;
+            });
+            Ok(client)
+        })
+        .await
+    }
+}
+
+impl Postgres {
+    fn sql(&self) -> String {
+        match self.query {
+            PgQuery::Select1 => "SELECT 1".into(),
+            PgQuery::Sleep => "SELECT 1 FROM pg_sleep($1)".into(),
+            PgQuery::PointSelect => format!("SELECT val FROM {} WHERE id = $1", table(self.rows)),
+        }
+    }
+
+    fn connector(&self) -> PgConnector {
+        PgConnector {
+            url: self.url.clone().unwrap_or_default(),
+            timeout: self.timeout.0,
+            sql: self.sql(),
+            table_rows: (self.query == PgQuery::PointSelect).then_some(self.rows),
+        }
+    }
+
+    fn pool_config(&self) -> PoolConfig {
+        PoolConfig {
+            min: self.pool_min,
+            max: self.pool_max,
+            timeout: self.timeout.0,
+        }
+    }
+
+    /// The op's parameter (a row id, or the delay in seconds).
+    fn param(&self, rng: &mut Rng) -> Param {
+        match self.query {
+            PgQuery::Select1 => Param::None,
+            PgQuery::Sleep => Param::Secs(self.server_delay.0.as_secs_f64()),
+            PgQuery::PointSelect => Param::Id(rng.below(u64::from(self.rows)) as i32 + 1),
+        }
+    }
+
+    /// Checks the rows an op read.
+    fn check(
+        &self,
+        rows: &[tokio_postgres::Row],
+        param: &Param,
+        took: Duration,
+    ) -> Result<(), OpError> {
+        if rows.len() != 1 {
+            return Err(mismatch(format!("{} rows instead of 1", rows.len())));
+        }
+        match *param {
+            Param::None | Param::Secs(_) => {
+                let v: i32 = rows[0].try_get(0).map_err(pg_error)?;
+                if v != 1 {
+                    return Err(mismatch(format!("read {v} instead of 1")));
+                }
+                if matches!(param, Param::Secs(_)) && took < self.server_delay.0 {
+                    return Err(mismatch(format!(
+                        "pg_sleep returned after {took:?}, before its {:?}",
+                        self.server_delay.0
+                    )));
+                }
+            }
+            Param::Id(id) => {
+                let v: &str = rows[0].try_get(0).map_err(pg_error)?;
+                if v != expected_val(id) {
+                    return Err(mismatch(format!("row {id} holds `{v}`")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Param {
+    None,
+    Secs(f64),
+    Id(i32),
+}
+
+impl Param {
+    fn as_params(&self) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+        match self {
+            Param::None => vec![],
+            Param::Secs(s) => vec![s],
+            Param::Id(i) => vec![i],
+        }
+    }
+}
+
+impl Connector for PgConnector {
+    type Blocking = (postgres::Client, postgres::Statement);
+    type Async<R: AsyncRt> = (tokio_postgres::Client, tokio_postgres::Statement);
+
+    fn connect_blocking(&self) -> Result<Self::Blocking, OpError> {
+        let mut client = self.client_blocking()?;
+        let stmt = client.prepare(&self.sql).map_err(pg_error)?;
+        Ok((client, stmt))
+    }
+
+    async fn connect_async<R: AsyncRt>(&self) -> Result<Self::Async<R>, OpError> {
+        let client = self.client_async::<R>().await?;
+        let stmt = within::<R, _>(self.timeout, async {
+            client.prepare(&self.sql).await.map_err(pg_error)
+        })
+        .await?;
+        Ok((client, stmt))
+    }
+
+    fn setup_blocking(&self) -> Result<(), OpError> {
+        let Some(rows) = self.table_rows else {
+            return Ok(());
+        };
+        let (lock_create, count, fill) = setup_sql(rows);
+        let mut c = self.client_blocking()?;
+        c.batch_execute(&lock_create).map_err(pg_error)?;
+        let n: i64 = c.query_one(&count, &[]).map_err(pg_error)?.get(0);
+        if n != i64::from(rows) {
+            c.batch_execute(&fill).map_err(pg_error)?;
+        }
+        c.batch_execute(UNLOCK).map_err(pg_error)
+    }
+
+    async fn setup_async<R: AsyncRt>(&self) -> Result<(), OpError> {
+        let Some(rows) = self.table_rows else {
+            return Ok(());
+        };
+        let (lock_create, count, fill) = setup_sql(rows);
+        let c = self.client_async::<R>().await?;
+        within::<R, _>(Duration::from_secs(600), async {
+            c.batch_execute(&lock_create).await.map_err(pg_error)?;
+            let n: i64 = c.query_one(&count, &[]).await.map_err(pg_error)?.get(0);
+            if n != i64::from(rows) {
+                c.batch_execute(&fill).await.map_err(pg_error)?;
+            }
+            c.batch_execute(UNLOCK).await.map_err(pg_error)
+        })
+        .await
+    }
+}
+
+pub struct Session<P> {
+    pool: P,
+    rng: Rng,
+}
+
+impl Workload for Postgres {
+    type Session = Session<BlockingPool<PgConnector>>;
+    type AsyncSession<R: AsyncRt> = Session<AsyncPool<PgConnector, R>>;
+
+    fn open(&self) -> Result<Self::Session, OpError> {
+        let pool = self.pool.blocking(&self.connector(), self.pool_config())?;
+        Ok(Session {
+            pool,
+            rng: Rng::new(),
+        })
+    }
+
+    fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
+        let param = self.param(&mut s.rng);
+        let mut c = checkout_blocking(&s.pool)?;
+        let (client, stmt) = &mut c.conn;
+        let t = Instant::now();
+        let rows = client.query(&*stmt, &param.as_params()).map_err(pg_error)?;
+        let took = t.elapsed();
+        c.broken = false;
+        self.check(&rows, &param, took)
+    }
+
+    async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
+        let connector = self.connector();
+        let pool = Box::pin(self.pool.get_async::<_, R>(&connector, self.pool_config())).await?;
+        Ok(Session {
+            pool,
+            rng: Rng::new(),
+        })
+    }
+
+    async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
+        let param = self.param(&mut s.rng);
+        let pool = &s.pool;
+        let timeout = self.timeout.0;
+        // Boxed: the nested driver futures are large (hundreds of KiB unoptimised), too
+        // large to move around on an executor's stack; one allocation per op, next to a
+        // database round trip.
+        Box::pin(within::<R, _>(timeout, async {
+            let mut c = checkout_async::<_, R>(pool, timeout).await?;
+            let (client, stmt) = &c.conn;
+            let t = Instant::now();
+            let rows = client
+                .query(stmt, &param.as_params())
+                .await
+                .map_err(pg_error)?;
+            let took = t.elapsed();
+            c.broken = false;
+            self.check(&rows, &param, took)
+        }))
+        .await
+    }
+}
