@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of iobench: formatting, lints, unit and integration tests, and a build of
-# the benches. Later workloads add the services they need here (scripts/services.sh).
+# the benches. Installs what the tests need when it is missing (wrk; PostgreSQL and Redis
+# through scripts/services.sh), starts the private database servers, and stops them at the
+# end, also when a step fails.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
@@ -29,6 +31,10 @@ if ((${#need_packages[@]})); then
     exit 1
   fi
 fi
+
+step "scripts/services.sh up"
+scripts/services.sh up
+trap 'echo; scripts/services.sh down' EXIT
 
 step "cargo fmt --check"
 if cargo fmt --version >/dev/null 2>&1; then

@@ -950,6 +950,43 @@ concurrency = [1, 16, 256, 4096]
     }
 
     #[test]
+    fn database_and_server_parameters_are_checked() {
+        let base = "name = \"x\"\n[[workload]]\n";
+        for (table, line, words) in [
+            ("kind = \"redis\"\npool_min = 20\n", 4, "above pool_max"),
+            (
+                "kind = \"postgres\"\nserver_delay = \"5ms\"\n",
+                4,
+                "only applies to query",
+            ),
+            (
+                "kind = \"postgres\"\nquery = \"drop\"\n",
+                4,
+                "unknown variant",
+            ),
+            (
+                "kind = \"http-serve\"\npath = \"/bytes/9\"\n",
+                4,
+                "not one of the server's routes",
+            ),
+            (
+                "kind = \"echo-serve\"\nload_generator = \"wrk\"\n",
+                4,
+                "not a parameter",
+            ),
+        ] {
+            let (l, _, msg) = location_of(&format!("{base}{table}"));
+            assert_eq!(l, line, "{table}: {msg}");
+            assert!(msg.contains(words), "{table}: {msg}");
+        }
+        let s = parse(&format!("{base}kind = \"redis\"\n")).unwrap();
+        match &s.workloads[0].0 {
+            WorkloadSpec::Redis(r) => assert_eq!((r.pool_min, r.pool_max), (5, 10)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn syntax_errors_have_a_location() {
         let (l, _, _) = location_of("name = \"x\"\n[run\n");
         assert_eq!(l, 2);

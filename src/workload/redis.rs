@@ -63,9 +63,10 @@ impl Default for Redis {
     }
 }
 
-/// The value of seed `seed`: the seed in hex, then a pattern, `size` bytes in all.
+/// The value of seed `seed`: the seed's hex digits, lowest first (so that even a 3-byte
+/// value changes with every op), then a pattern, `size` bytes in all.
 pub fn value(seed: u64, size: usize) -> Vec<u8> {
-    let mut v = format!("{seed:016x}").into_bytes();
+    let mut v: Vec<u8> = format!("{seed:016x}").bytes().rev().collect();
     v.resize(size.max(16), 0);
     for (i, b) in v.iter_mut().enumerate().skip(16) {
         *b = b'a' + ((seed as usize).wrapping_add(i * 7) % 26) as u8;
@@ -315,6 +316,7 @@ mod tests {
         assert_eq!(value(7, 64).len(), 64);
         assert_eq!(value(7, 4).len(), 4);
         assert_ne!(value(7, 64), value(8, 64));
+        assert_ne!(value(7, 3), value(8, 3), "short values still differ");
         assert_eq!(value(7, 64), value(7, 64));
     }
 

@@ -1,0 +1,160 @@
+//! Database workloads against real servers: the private PostgreSQL and Redis that
+//! `scripts/services.sh up` starts (scripts/test.sh does), and a Redis of the test's own that
+//! it kills mid-trial.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::run;
+
+fn postgres_url() -> String {
+    std::env::var("IOBENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| iobench::workload::db::DEFAULT_POSTGRES_URL.to_string())
+}
+
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .arg(postgres_url())
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql runs (scripts/services.sh up installs it)");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn errors(rec: &serde_json::Value, kind: &str) -> u64 {
+    rec["errors"][kind].as_u64().unwrap_or(0)
+}
+
+/// A row changed behind the reader's back is read as a mismatch, never as a success.
+#[test]
+fn a_wrong_value_read_back_is_an_error() {
+    // A table the workload's setup finds whole (7 rows), with row 3 holding the wrong value.
+    psql(
+        "DROP TABLE IF EXISTS iobench_points_7; \
+         CREATE TABLE iobench_points_7 (id integer PRIMARY KEY, val text NOT NULL); \
+         INSERT INTO iobench_points_7 SELECT g, 'value-' || g FROM generate_series(1, 7) g; \
+         UPDATE iobench_points_7 SET val = 'tampered' WHERE id = 3",
+    );
+    let toml = "name = \"wrong\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"500ms\"\n\
+                models = [\"threads\", \"tokio-current-thread\"]\nconcurrency = [4]\n\
+                [[workload]]\nkind = \"postgres\"\nquery = \"point-select\"\nrows = 7\n";
+    let r = run(toml, &[]);
+    psql("DROP TABLE iobench_points_7");
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    for rec in r.records() {
+        assert_eq!(rec["status"], "ok", "{rec}");
+        let (ok, bad) = (rec["ops"].as_u64().unwrap(), errors(&rec, "mismatch"));
+        // One row in seven is wrong: about a seventh of the reads are mismatches.
+        assert!(bad > 0, "no mismatch counted: {rec}");
+        let share = bad as f64 / (ok + bad) as f64;
+        assert!(
+            (0.03..0.35).contains(&share),
+            "mismatch share {share}: {rec}"
+        );
+        assert!(
+            rec["error_samples"]["mismatch"]
+                .as_str()
+                .unwrap()
+                .contains("tampered"),
+            "{rec}"
+        );
+    }
+}
+
+/// A free port on loopback (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The server stopped mid-trial gives error-counted or failed trials, and the run
+/// completes, its next cell included.
+#[test]
+fn a_server_stopped_mid_trial_is_errors_not_a_hang() {
+    let port = free_port();
+    let mut redis = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server runs (scripts/services.sh up installs it)");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "redis did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!("redis://127.0.0.1:{port}/");
+    let toml = format!(
+        "name = \"stopped\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"2s\"\n\
+         concurrency = [4]\nmodels = [\"tokio-current-thread\", \"threads\"]\n\
+         [[workload]]\nkind = \"redis\"\ntimeout = \"1s\"\nurl = \"{url}\"\n"
+    );
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = redis.kill();
+        let _ = redis.wait();
+    });
+    let r = run(&toml, &[]);
+    killer.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let records = r.records();
+    assert_eq!(records.len(), 2, "both cells have a record");
+    for rec in &records {
+        let errs: u64 = rec["errors"]
+            .as_object()
+            .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+            .unwrap_or(0);
+        assert!(
+            rec["status"] == "failed" || errs > 0,
+            "a stopped server must show: {rec}"
+        );
+    }
+}
+
+/// A service that does not answer gives skipped cells whose reason says how to start it.
+#[test]
+fn services_down_give_skipped_cells_with_the_hint() {
+    let toml = "name = \"down\"\n[run]\ntrials = 2\nwarmup = \"100ms\"\nduration = \"300ms\"\n\
+                concurrency = [2]\nmodels = [\"threads\", \"smol\"]\n\
+                [[workload]]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:9/\"\n\
+                [[workload]]\nkind = \"postgres\"\nurl = \"postgres://x@127.0.0.1:9/x\"\n";
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let records = r.records();
+    assert_eq!(records.len(), 8, "every planned trial is recorded");
+    for rec in &records {
+        assert_eq!(rec["status"], "skipped", "{rec}");
+        assert!(
+            rec["reason"]
+                .as_str()
+                .unwrap()
+                .contains("scripts/services.sh up"),
+            "{rec}"
+        );
+        assert!(
+            rec["ops"].is_null(),
+            "a skipped trial has no figures: {rec}"
+        );
+    }
+    for cell in r.summary()["cells"].as_array().unwrap() {
+        assert_eq!(cell["status"], "skipped", "{cell}");
+    }
+    assert!(r.stdout().contains("skipped"), "{}", r.stdout());
+}
