@@ -23,7 +23,8 @@ With no command it runs scenarios/quick.toml and writes reports/<timestamp>/.",
     after_help = "Examples:\n  iobench                                  run the default scenario\n  \
 iobench run scenarios/full.toml          run another scenario\n  \
 iobench run --models threads,smol --concurrency 10,1000 --duration 2s\n  \
-iobench list                             show every workload and model"
+iobench list                             show every workload and model\n  \
+iobench report reports/latest            write a run's report again"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,6 +41,13 @@ iobench run --workloads sleep --models sequential,threads,tokio-current-thread -
     Run(RunArgs),
     /// List every workload and model with a one-line description and its parameters.
     List,
+    /// Write a run folder's report again (report.html, report.md, charts/, summary.json)
+    /// from its run.json and results.jsonl, also for an interrupted run.
+    #[command(after_help = "Example:\n  iobench report reports/latest")]
+    Report {
+        /// The run folder (holding run.json and results.jsonl).
+        dir: PathBuf,
+    },
     /// Run an embedded target (a real server) and print the address it bound.
     #[command(
         after_help = "Example, the target on one machine and the load on another:\n  \

@@ -28,6 +28,30 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     })
 }
 
+fn report_command(dir: &std::path::Path) -> Result<ExitCode, Error> {
+    if !dir.join("run.json").is_file() {
+        return Err(Error::Usage(format!(
+            "{} is not a run folder: it has no run.json",
+            dir.display()
+        )));
+    }
+    let r = iobench::report::page::regenerate(dir)?;
+    if r.unreadable_lines > 0 {
+        eprintln!(
+            "warning: {} line(s) of results.jsonl could not be read (a run cut short mid-write); the report leaves them out",
+            r.unreadable_lines
+        );
+    }
+    println!(
+        "Report of {} trial record(s), {} chart(s):\n  {}\n  {}",
+        r.records,
+        r.written.charts,
+        r.written.html.display(),
+        r.written.markdown.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn trial_command(cell: &str, trial: u32) -> Result<ExitCode, Error> {
     let cell: Cell = serde_json::from_str(cell)
         .map_err(|e| Error::Usage(format!("--cell is not a cell: {e}")))?;
@@ -59,6 +83,7 @@ fn main() -> ExitCode {
             print!("{}", list::render());
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Report { dir }) => report_command(&dir),
         Some(Command::Trial { cell, trial }) => trial_command(&cell, trial),
         Some(Command::Serve {
             kind,

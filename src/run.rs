@@ -21,6 +21,8 @@ use crate::target::launch::Targets;
 /// What `run` produced.
 pub struct RunOutcome {
     pub dir: PathBuf,
+    /// report.html, or why it could not be written (the results are on disk either way).
+    pub report: Result<PathBuf, String>,
     pub summary: Summary,
     pub interrupted: bool,
 }
@@ -142,7 +144,11 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
     drop(targets);
     let summary = summarize(&names.join(", "), machine, &cells, &records);
     write_json(&dir.join("summary.json"), &summary)?;
+    let report = crate::report::page::write(&dir, &summary)
+        .map(|w| w.html)
+        .map_err(|e| format!("{e:#}"));
     Ok(RunOutcome {
+        report,
         dir,
         summary,
         interrupted,
@@ -200,5 +206,19 @@ pub fn closing_text(o: &RunOutcome) -> String {
         "\nRun folder: {}\n  results.jsonl  one record per trial\n  summary.json   medians per cell\n",
         o.dir.display()
     );
+    match &o.report {
+        Ok(html) => {
+            s += &format!(
+                "  report.html    charts, tables and findings: {}\n  report.md      the same tables in Markdown\n",
+                html.display()
+            )
+        }
+        Err(e) => {
+            s += &format!(
+                "  the report could not be written ({e}); `iobench report {}` tries again\n",
+                o.dir.display()
+            )
+        }
+    }
     s
 }

@@ -86,7 +86,7 @@ pub fn trial_line(r: &TrialRecord) -> String {
     }
 }
 
-fn num(x: Option<f64>) -> String {
+pub(crate) fn num(x: Option<f64>) -> String {
     match x {
         None => "-".into(),
         Some(v) if v >= 100.0 => format!("{v:.0}"),
@@ -106,7 +106,7 @@ pub fn micros(us: f64) -> String {
     }
 }
 
-fn kib(bytes: Option<f64>) -> String {
+pub(crate) fn kib(bytes: Option<f64>) -> String {
     bytes.map_or("-".into(), |b| format!("{:.2}", b / 1024.0))
 }
 

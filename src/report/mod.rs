@@ -1,6 +1,12 @@
-//! Turning trial records into what people read: `summary.json` and the console output.
+//! Turning trial records into what people read: `summary.json`, the console output, and
+//! the report (charts, report.html, report.md, findings).
 //!
 //! Not here: running trials (`orchestrator`) or the statistics themselves (`stats`).
 
+pub mod charts;
 pub mod console;
+pub mod findings;
+pub mod html;
+pub mod markdown;
+pub mod page;
 pub mod summary;

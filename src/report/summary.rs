@@ -202,10 +202,15 @@ pub fn summarize(
 impl CellSummary {
     /// The median of a figure by path, e.g. `latency_us.p99`.
     pub fn median(&self, path: &str) -> Option<f64> {
+        self.stat(path, "median")
+    }
+
+    /// One statistic (`median`, `min`, `max`, `cv`, `n`) of a figure across ok trials.
+    pub fn stat(&self, path: &str, stat: &str) -> Option<f64> {
         let mut v = self.figures.get(path.split('.').next()?)?;
         for part in path.split('.').skip(1) {
             v = v.get(part)?;
         }
-        v.get("median")?.as_f64()
+        v.get(stat)?.as_f64()
     }
 }

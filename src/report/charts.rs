@@ -1,0 +1,341 @@
+//! Charts drawn with plotters, each as SVG (inlined in report.html) and PNG.
+//!
+//! Every chart plots one figure of one workload against concurrency (log x), a line per
+//! model with a bar from the minimum to the maximum across trials, or the latency
+//! percentile spectrum at one concurrency. Each model keeps its colour and marker in every
+//! chart (the Okabe–Ito palette, readable by colour-blind readers), and the legend sits in
+//! a panel of its own beside the plot, so it never covers data. PNG text is drawn with the
+//! DejaVu Sans font compiled into the binary, through plotters' pure-Rust `ab_glyph` path:
+//! no system font or fontconfig is needed.
+
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::model::ModelKind;
+
+/// Size of every chart, in pixels.
+pub const WIDTH: u32 = 880;
+pub const HEIGHT: u32 = 460;
+/// Share of the width the plot takes; the legend has the rest.
+const PLOT_SHARE: f64 = 0.76;
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The font is compiled in and known to parse (a unit test renders with it).
+            let _ = plotters::style::register_font("sans-serif", style, FONT);
+        }
+    });
+}
+
+/// Okabe–Ito colours, then grey: one per model, in `ModelKind::ALL` order.
+const PALETTE: [(u8, u8, u8); 9] = [
+    (0, 0, 0),
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (204, 121, 167),
+    (0, 114, 178),
+    (213, 94, 0),
+    (153, 153, 153),
+    (181, 160, 0),
+];
+
+fn model_index(m: ModelKind) -> usize {
+    ModelKind::ALL.iter().position(|&k| k == m).unwrap_or(0)
+}
+
+pub fn colour(m: ModelKind) -> RGBColor {
+    let (r, g, b) = PALETTE[model_index(m) % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// A point of a line: x, the median, and the min–max band across trials.
+#[derive(Clone, Copy, Debug)]
+pub struct Point {
+    pub x: f64,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+pub struct Series {
+    pub model: ModelKind,
+    pub points: Vec<Point>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Scale {
+    Linear,
+    Log,
+}
+
+/// What one chart shows.
+pub struct Chart {
+    /// File name without extension, e.g. `sleep-1-throughput`.
+    pub name: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub x_scale: Scale,
+    pub y_scale: Scale,
+    /// Names of x positions (the percentile spectrum); numbers otherwise.
+    pub x_names: Option<Vec<String>>,
+    pub series: Vec<Series>,
+}
+
+fn bounds(values: impl Iterator<Item = f64>, scale: Scale) -> Option<(f64, f64)> {
+    let v: Vec<f64> = values
+        .filter(|v| v.is_finite() && (scale == Scale::Linear || *v > 0.0))
+        .collect();
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() {
+        return None;
+    }
+    Some(match scale {
+        Scale::Log => {
+            let (lo, hi) = if hi / lo < 2.0 {
+                (lo / 1.5, hi * 1.5)
+            } else {
+                (lo / 1.2, hi * 1.2)
+            };
+            (lo, hi)
+        }
+        Scale::Linear => {
+            let lo = lo.min(0.0);
+            let hi = if hi <= lo { lo + 1.0 } else { hi * 1.08 };
+            (lo, hi)
+        }
+    })
+}
+
+impl Chart {
+    /// Whether there is anything to draw.
+    pub fn is_empty(&self) -> bool {
+        self.series.iter().all(|s| s.points.is_empty())
+    }
+
+    /// Draws the chart as PNG into `png` and returns it as SVG text.
+    pub fn render(&self, png: &std::path::Path) -> anyhow::Result<String> {
+        register_font();
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+            self.draw(&root)
+                .map_err(|e| anyhow::anyhow!("chart {}: {e:?}", self.name))?;
+            root.present()
+                .map_err(|e| anyhow::anyhow!("chart {}: {e:?}", self.name))?;
+        }
+        {
+            let root = BitMapBackend::new(png, (WIDTH, HEIGHT)).into_drawing_area();
+            self.draw(&root)
+                .map_err(|e| anyhow::anyhow!("chart {}: {e:?}", self.name))?;
+            root.present()
+                .map_err(|e| anyhow::anyhow!("chart {}: {e:?}", self.name))?;
+        }
+        Ok(svg)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let (plot, legend) = root.split_horizontally((f64::from(WIDTH) * PLOT_SHARE) as u32);
+        self.draw_legend(&legend)?;
+        let xs = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.x));
+        let ys = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().flat_map(|p| [p.min, p.max, p.median]));
+        let (Some(xb), Some(yb)) = (bounds(xs, self.x_scale), bounds(ys, self.y_scale)) else {
+            return Ok(());
+        };
+        let xb = match (&self.x_names, self.x_scale) {
+            (Some(names), _) => (-0.3, names.len() as f64 - 0.7),
+            (None, Scale::Log) if xb.1 / xb.0 < 4.0 => (xb.0 / 2.0, xb.1 * 2.0),
+            _ => xb,
+        };
+        match (self.x_scale, self.y_scale) {
+            (Scale::Log, Scale::Log) => {
+                self.plot(&plot, (xb.0..xb.1).log_scale(), (yb.0..yb.1).log_scale())
+            }
+            (Scale::Log, Scale::Linear) => self.plot(&plot, (xb.0..xb.1).log_scale(), yb.0..yb.1),
+            (Scale::Linear, Scale::Log) => self.plot(&plot, xb.0..xb.1, (yb.0..yb.1).log_scale()),
+            (Scale::Linear, Scale::Linear) => self.plot(&plot, xb.0..xb.1, yb.0..yb.1),
+        }
+    }
+
+    fn plot<DB: DrawingBackend, X, Y>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        x: X,
+        y: Y,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+    where
+        X: AsRangedCoord<Value = f64>,
+        Y: AsRangedCoord<Value = f64>,
+        X::CoordDescType: ValueFormatter<f64>,
+        Y::CoordDescType: ValueFormatter<f64>,
+    {
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, ("sans-serif", 19).into_font())
+            .margin(10)
+            .x_label_area_size(48)
+            .y_label_area_size(78)
+            .build_cartesian_2d(x, y)?;
+        let names = self.x_names.clone();
+        let x_fmt = move |v: &f64| match &names {
+            Some(n) => {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n.len() {
+                    n[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            }
+            None => short(*v),
+        };
+        let y_fmt = |v: &f64| short(*v);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .light_line_style(RGBColor(235, 235, 235));
+        if let Some(n) = &self.x_names {
+            mesh.x_labels(n.len() * 4 + 1);
+        }
+        mesh.draw()?;
+        for s in &self.series {
+            let c = colour(s.model);
+            let line = c.stroke_width(2);
+            chart.draw_series(LineSeries::new(
+                s.points.iter().map(|p| (p.x, p.median)),
+                line,
+            ))?;
+            for p in &s.points {
+                if p.max > p.min {
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(p.x, p.min), (p.x, p.max)],
+                        c.stroke_width(1),
+                    )))?;
+                }
+            }
+            let i = model_index(s.model);
+            for p in &s.points {
+                let at = (p.x, p.median);
+                match i % 3 {
+                    0 => chart.draw_series(std::iter::once(Circle::new(at, 4, marker(c, i))))?,
+                    1 => chart.draw_series(std::iter::once(TriangleMarker::new(
+                        at,
+                        5,
+                        marker(c, i),
+                    )))?,
+                    _ => {
+                        chart.draw_series(std::iter::once(Cross::new(at, 4, c.stroke_width(2))))?
+                    }
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn draw_legend<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let mut y = 48;
+        for s in &self.series {
+            let c = colour(s.model);
+            let i = model_index(s.model);
+            area.draw(&PathElement::new(vec![(8, y), (34, y)], c.stroke_width(2)))?;
+            match i % 3 {
+                0 => area.draw(&Circle::new((21, y), 4, marker(c, i)))?,
+                1 => area.draw(&TriangleMarker::new((21, y), 5, marker(c, i)))?,
+                _ => area.draw(&Cross::new((21, y), 4, c.stroke_width(2)))?,
+            }
+            area.draw(&Text::new(
+                s.model.name().to_string(),
+                (42, y - 8),
+                ("sans-serif", 14).into_font(),
+            ))?;
+            y += 24;
+        }
+        Ok(())
+    }
+}
+
+/// Filled markers for the first three models of each shape, hollow for the next.
+fn marker(c: RGBColor, i: usize) -> ShapeStyle {
+    if (i / 3) % 2 == 0 {
+        c.filled()
+    } else {
+        c.stroke_width(2)
+    }
+}
+
+/// A number as an axis label: 1.2k, 35M, 0.004.
+pub fn short(v: f64) -> String {
+    let a = v.abs();
+    let s = if a >= 1e9 {
+        format!("{:.3}G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.3}M", v / 1e6)
+    } else if a >= 1e3 {
+        format!("{:.3}k", v / 1e3)
+    } else if a >= 1.0 || a == 0.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.3e}")
+    };
+    trim(s)
+}
+
+/// `1.500k` → `1.5k`, `2.000` → `2`.
+fn trim(s: String) -> String {
+    if s.contains('e') {
+        return s;
+    }
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num = if num.contains('.') {
+        num.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        num
+    };
+    format!("{num}{unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_labels() {
+        assert_eq!(short(1500.0), "1.5k");
+        assert_eq!(short(2.0), "2");
+        assert_eq!(short(35_000_000.0), "35M");
+        assert_eq!(short(0.0), "0");
+    }
+
+    #[test]
+    fn every_model_has_its_own_colour() {
+        let mut seen: Vec<RGBColor> = ModelKind::ALL.iter().map(|&m| colour(m)).collect();
+        seen.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
+        assert_eq!(seen.len(), ModelKind::ALL.len());
+    }
+}

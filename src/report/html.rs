@@ -1,0 +1,175 @@
+//! `report.html`: one self-contained file (inline SVG and CSS, nothing fetched) with the
+//! machine stamp, the findings, per workload its charts and a table of every cell, and the
+//! cells that failed, were skipped or are missing. Every string that comes from a scenario
+//! or a result is escaped.
+
+use std::fmt::Write;
+
+use super::findings::Verdict;
+use super::markdown::{COLUMNS, row, status_text};
+use super::page::Page;
+use super::summary::CellStatus;
+
+/// Text made safe for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #1b1b1b; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.4rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; font-size: 1.25rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .86rem; }
+th, td { border: 1px solid #d6d6d6; padding: .25rem .5rem; text-align: right; vertical-align: top; }
+th { background: #f3f3f3; } td.l, th.l { text-align: left; }
+.holds { color: #006d2c; font-weight: 600; } .fails { color: #b30000; font-weight: 600; } .unknown { color: #666; }
+.charts { display: flex; flex-wrap: wrap; gap: .5rem; } .charts svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+.meta td { text-align: left; } code { background: #f4f4f4; padding: 0 .2rem; }
+";
+
+pub fn render(page: &Page) -> String {
+    let s = page.summary;
+    let m = &s.machine;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n\
+         <title>iobench report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&s.scenario)
+    );
+    let _ = writeln!(o, "<h1>iobench report: {}</h1>", esc(&s.scenario));
+    let (ok, failed, skipped, missing) = page.trial_counts();
+    let _ = writeln!(o, "<table class=\"meta\">");
+    let rows: Vec<(&str, String)> = vec![
+        (
+            "CPU",
+            m.cpu_model.clone().unwrap_or_else(|| "unknown".into()),
+        ),
+        ("cores", m.cores.to_string()),
+        (
+            "memory",
+            m.memory_bytes.map_or("unknown".into(), |b| {
+                format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
+            }),
+        ),
+        ("kernel", m.kernel.clone().unwrap_or_default()),
+        ("rustc", m.rustc.clone().unwrap_or_default()),
+        (
+            "iobench",
+            format!(
+                "{} {}",
+                m.iobench_version,
+                m.git_commit.clone().unwrap_or_default()
+            ),
+        ),
+        (
+            "trials",
+            format!("{ok} ok, {failed} failed, {skipped} skipped, {missing} missing"),
+        ),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(o, "<tr><th class=\"l\">{k}</th><td>{}</td></tr>", esc(&v));
+    }
+    let _ = writeln!(o, "</table>");
+
+    let _ = writeln!(o, "<h2 id=\"findings\">Findings</h2>");
+    let _ = writeln!(
+        o,
+        "<table><tr><th class=\"l\">claim of the talk</th><th class=\"l\">verdict</th><th class=\"l\">numbers from this run</th></tr>"
+    );
+    for f in &page.findings {
+        let class = match f.verdict {
+            Verdict::Holds => "holds",
+            Verdict::DoesNotHold => "fails",
+            Verdict::NotMeasured => "unknown",
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td class=\"l\">{}</td><td class=\"l {class}\">{}</td><td class=\"l\">{}</td></tr>",
+            esc(f.claim),
+            esc(f.verdict.text()),
+            esc(&f.evidence)
+        );
+    }
+    let _ = writeln!(o, "</table>");
+
+    for g in &page.groups {
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&g.label));
+        let _ = writeln!(o, "<div class=\"charts\">");
+        for (_, svg) in &g.charts {
+            // plotters escapes the text it writes; the SVG is inlined as it is.
+            o.push_str(
+                svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+                    .trim(),
+            );
+            o.push('\n');
+        }
+        let _ = writeln!(o, "</div>");
+        let _ = write!(o, "<table><tr>");
+        for (i, h) in COLUMNS.iter().enumerate() {
+            let class = if i < 3 { " class=\"l\"" } else { "" };
+            let _ = write!(o, "<th{class}>{}</th>", esc(h));
+        }
+        let _ = writeln!(o, "</tr>");
+        for c in &g.cells {
+            let _ = write!(o, "<tr>");
+            for (i, v) in row(c).iter().enumerate() {
+                let class = if i < 3 { " class=\"l\"" } else { "" };
+                let _ = write!(o, "<td{class}>{}</td>", esc(v));
+            }
+            let _ = writeln!(o, "</tr>");
+        }
+        let _ = writeln!(o, "</table>");
+    }
+
+    if !page.problems.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h2 id=\"problems\">Failed, skipped and missing cells</h2>"
+        );
+        let _ = writeln!(
+            o,
+            "<table><tr><th class=\"l\">cell</th><th class=\"l\">status</th><th class=\"l\">reason</th></tr>"
+        );
+        for c in &page.problems {
+            let reason = match c.status {
+                CellStatus::Missing => "no trial ran (the run was interrupted)".to_string(),
+                _ => c.reasons.join("; "),
+            };
+            let _ = writeln!(
+                o,
+                "<tr><td class=\"l\"><code>{}</code></td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+                esc(&c.id),
+                esc(&status_text(c)),
+                esc(&reason)
+            );
+        }
+        let _ = writeln!(o, "</table>");
+    }
+    let _ = writeln!(o, "</body>\n</html>");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc("<script>alert('x') & \"y\"</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+        );
+    }
+}

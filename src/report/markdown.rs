@@ -1,0 +1,136 @@
+//! `report.md`: the report's tables and findings in Markdown, fit for a CI job summary or a
+//! pull-request comment.
+
+use std::fmt::Write;
+
+use super::page::Page;
+use super::summary::{CellStatus, CellSummary};
+
+/// The columns of a cell table, shared with the HTML report.
+pub const COLUMNS: [&str; 10] = [
+    "model",
+    "C",
+    "status",
+    "ops/s (median)",
+    "ops/s min–max",
+    "CV",
+    "p99",
+    "KiB per op",
+    "CPU s per 1k ops",
+    "threads",
+];
+
+pub fn status_text(c: &CellSummary) -> String {
+    match c.status {
+        CellStatus::Ok => "ok".into(),
+        CellStatus::Partial => format!("{}/{} ok", c.trials.ok, c.trials.ok + c.trials.failed),
+        CellStatus::Failed => "failed".into(),
+        CellStatus::Missing => "missing".into(),
+        CellStatus::Skipped => "skipped".into(),
+    }
+}
+
+/// A cell's row, as plain text per column.
+pub fn row(c: &CellSummary) -> [String; 10] {
+    use super::console::{kib, micros, num};
+    let t = "throughput_ops_per_sec";
+    let range = match (c.stat(t, "min"), c.stat(t, "max")) {
+        (Some(a), Some(b)) => format!("{}–{}", num(Some(a)), num(Some(b))),
+        _ => "-".into(),
+    };
+    [
+        c.model.clone(),
+        c.concurrency.to_string(),
+        status_text(c),
+        num(c.median(t)),
+        range,
+        c.stat(t, "cv")
+            .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
+        c.median("latency_us.p99").map_or("-".into(), micros),
+        kib(c.median("mem_per_op_bytes")),
+        c.median("cpu_secs_per_1k_ops")
+            .map_or("-".into(), |v| format!("{v:.4}")),
+        c.median("peak_threads")
+            .map_or("-".into(), |v| format!("{v:.0}")),
+    ]
+}
+
+/// Text made safe for a Markdown table cell.
+pub fn md(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace(['\n', '\r'], " ")
+}
+
+fn table(out: &mut String, head: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let _ = writeln!(out, "| {} |", head.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
+    for r in rows {
+        let cells: Vec<String> = r.iter().map(|c| md(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+}
+
+pub fn render(page: &Page) -> String {
+    let s = page.summary;
+    let m = &s.machine;
+    let mut out = String::new();
+    let _ = writeln!(out, "# iobench report: {}\n", md(&s.scenario));
+    let (ok, failed, skipped, missing) = page.trial_counts();
+    let _ = writeln!(
+        out,
+        "Machine: {}, {} cores, {} memory, Linux {}, {}; iobench {}{}.\n",
+        md(m.cpu_model.as_deref().unwrap_or("unknown CPU")),
+        m.cores,
+        m.memory_bytes.map_or("unknown".into(), |b| format!(
+            "{:.1} GiB",
+            b as f64 / (1u64 << 30) as f64
+        )),
+        md(m.kernel.as_deref().unwrap_or("?")),
+        md(m.rustc.as_deref().unwrap_or("rustc ?")),
+        md(&m.iobench_version),
+        m.git_commit
+            .as_deref()
+            .map_or(String::new(), |c| format!(" ({})", md(c))),
+    );
+    let _ = writeln!(
+        out,
+        "Trials: {ok} ok, {failed} failed, {skipped} skipped, {missing} missing.\n"
+    );
+    let _ = writeln!(out, "## Findings\n");
+    table(
+        &mut out,
+        &["claim of the talk", "verdict", "numbers from this run"],
+        page.findings.iter().map(|f| {
+            vec![
+                f.claim.to_string(),
+                f.verdict.text().to_string(),
+                f.evidence.clone(),
+            ]
+        }),
+    );
+    for g in &page.groups {
+        let _ = writeln!(out, "\n## {}\n", md(&g.label));
+        table(&mut out, &COLUMNS, g.cells.iter().map(|c| row(c).to_vec()));
+    }
+    if !page.problems.is_empty() {
+        let _ = writeln!(out, "\n## Failed, skipped and missing cells\n");
+        table(
+            &mut out,
+            &["cell", "status", "reason"],
+            page.problems.iter().map(|c| {
+                vec![
+                    c.id.clone(),
+                    status_text(c),
+                    match c.status {
+                        CellStatus::Missing => "no trial ran (the run was interrupted)".into(),
+                        _ => c.reasons.first().cloned().unwrap_or_default(),
+                    },
+                ]
+            }),
+        );
+    }
+    out
+}

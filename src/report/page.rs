@@ -1,0 +1,329 @@
+//! The report of a run folder: charts (charts/*.svg and *.png), report.html and report.md,
+//! built from `summary.json`'s cells. `iobench run` writes it at the end; `iobench report
+//! DIR` writes it again from `run.json` and `results.jsonl`, also for an interrupted run
+//! (missing cells are said to be missing) and one whose last line was cut short.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use super::charts::{Chart, Point, Scale, Series};
+use super::findings::{Finding, findings, label};
+use super::summary::{CellStatus, CellSummary, Summary, summarize};
+use crate::measure::TrialRecord;
+use crate::measure::machine::Machine;
+use crate::model::ModelKind;
+use crate::scenario::Cell;
+
+/// One workload's cells and charts.
+pub struct Group<'a> {
+    pub label: String,
+    pub cells: Vec<&'a CellSummary>,
+    pub charts: Vec<(Chart, String)>,
+}
+
+/// Everything a report shows.
+pub struct Page<'a> {
+    pub summary: &'a Summary,
+    pub groups: Vec<Group<'a>>,
+    pub findings: Vec<Finding>,
+    /// Cells with failed, skipped or missing trials.
+    pub problems: Vec<&'a CellSummary>,
+}
+
+/// Where a report was written.
+pub struct Written {
+    pub html: PathBuf,
+    pub markdown: PathBuf,
+    pub charts: usize,
+}
+
+/// A figure of a cell as a chart point (median and min–max across trials).
+fn point(c: &CellSummary, path: &str, scale: f64) -> Option<Point> {
+    let get = |stat: &str| -> Option<f64> {
+        let mut v = c.figures.get(path.split('.').next()?)?;
+        for part in path.split('.').skip(1) {
+            v = v.get(part)?;
+        }
+        v.get(stat)?.as_f64()
+    };
+    Some(Point {
+        x: f64::from(c.concurrency),
+        median: get("median")? * scale,
+        min: get("min")? * scale,
+        max: get("max")? * scale,
+    })
+}
+
+/// A short name of a workload for chart titles: its kind and parameter values, cut to fit.
+fn brief(c: &CellSummary, label: &str) -> String {
+    let values: Vec<String> = c
+        .params
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !matches!(k.as_str(), "target" | "url" | "timeout"))
+        .map(|(_, v)| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        .collect();
+    let mut s = format!("{} {}", c.workload, values.join(" "));
+    if label.ends_with(" loop)") {
+        s += " (open loop)";
+    }
+    if s.chars().count() > 48 {
+        s = s.chars().take(47).collect::<String>() + "…";
+    }
+    s
+}
+
+fn ok(c: &CellSummary) -> bool {
+    matches!(c.status, CellStatus::Ok | CellStatus::Partial)
+}
+
+/// Lines of one figure against concurrency, one per model.
+fn by_concurrency(cells: &[&CellSummary], path: &str, scale: f64) -> Vec<Series> {
+    ModelKind::ALL
+        .iter()
+        .filter_map(|&m| {
+            let mut points: Vec<Point> = cells
+                .iter()
+                .filter(|c| ok(c) && c.model == m.name())
+                .filter_map(|c| point(c, path, scale))
+                .collect();
+            points.sort_by(|a, b| a.x.total_cmp(&b.x));
+            (!points.is_empty()).then_some(Series { model: m, points })
+        })
+        .collect()
+}
+
+const PERCENTILES: [(&str, &str); 5] = [
+    ("p50", "p50"),
+    ("p90", "p90"),
+    ("p99", "p99"),
+    ("p99_9", "p99.9"),
+    ("max", "max"),
+];
+
+/// The concurrency at which the most models have ok cells (the largest such).
+fn chosen_concurrency(cells: &[&CellSummary]) -> Option<u32> {
+    let mut cs: Vec<u32> = cells
+        .iter()
+        .filter(|c| ok(c))
+        .map(|c| c.concurrency)
+        .collect();
+    cs.sort_unstable();
+    cs.dedup();
+    cs.into_iter().max_by_key(|&c| {
+        (
+            cells.iter().filter(|x| ok(x) && x.concurrency == c).count(),
+            c,
+        )
+    })
+}
+
+fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
+    let name = |what: &str| format!("w{}-{what}", index + 1);
+    let chart = |what: &str, title: &str, y: &str, ys: Scale, series: Vec<Series>| Chart {
+        name: name(what),
+        title: format!("{title} — {label}"),
+        x_label: "concurrency (ops in flight asked, log scale)".into(),
+        y_label: y.into(),
+        x_scale: Scale::Log,
+        y_scale: ys,
+        x_names: None,
+        series,
+    };
+    let mut out = vec![
+        chart(
+            "throughput",
+            "Throughput",
+            "verified ops per second (log)",
+            Scale::Log,
+            by_concurrency(cells, "throughput_ops_per_sec", 1.0),
+        ),
+        chart(
+            "efficiency",
+            "Efficiency vs ideal",
+            "throughput / ideal",
+            Scale::Linear,
+            by_concurrency(cells, "efficiency", 1.0),
+        ),
+        chart(
+            "p99",
+            "p99 latency",
+            "p99 latency, ms (log)",
+            Scale::Log,
+            by_concurrency(cells, "latency_us.p99", 1e-3),
+        ),
+        chart(
+            "memory-per-op",
+            "Memory per in-flight op",
+            "(peak − idle PSS) / C, KiB (log)",
+            Scale::Log,
+            by_concurrency(cells, "mem_per_op_bytes", 1.0 / 1024.0),
+        ),
+        chart(
+            "peak-memory",
+            "Peak memory of the process tree",
+            "peak PSS, MiB",
+            Scale::Linear,
+            by_concurrency(cells, "peak_pss_bytes", 1.0 / 1024.0 / 1024.0),
+        ),
+        chart(
+            "cpu",
+            "CPU per 1,000 ops",
+            "CPU seconds per 1,000 ops (log)",
+            Scale::Log,
+            by_concurrency(cells, "cpu_secs_per_1k_ops", 1.0),
+        ),
+    ];
+    if let Some(c) = chosen_concurrency(cells) {
+        let series = ModelKind::ALL
+            .iter()
+            .filter_map(|&m| {
+                let cell = cells
+                    .iter()
+                    .find(|x| ok(x) && x.concurrency == c && x.model == m.name())?;
+                let points = PERCENTILES
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, (p, _))| {
+                        let mut pt = point(cell, &format!("latency_us.{p}"), 1e-3)?;
+                        pt.x = i as f64;
+                        Some(pt)
+                    })
+                    .collect::<Vec<_>>();
+                (!points.is_empty()).then_some(Series { model: m, points })
+            })
+            .collect();
+        out.push(Chart {
+            name: name("latency-spectrum"),
+            title: format!("Latency percentiles at C = {c} — {label}"),
+            x_label: "percentile".into(),
+            y_label: "latency, ms (log)".into(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Log,
+            x_names: Some(PERCENTILES.iter().map(|(_, n)| n.to_string()).collect()),
+            series,
+        });
+    }
+    out.retain(|c| !c.is_empty());
+    out
+}
+
+impl<'a> Page<'a> {
+    /// Groups the cells by workload and draws every chart into `charts_dir`.
+    pub fn build(summary: &'a Summary, charts_dir: &Path) -> anyhow::Result<Page<'a>> {
+        std::fs::create_dir_all(charts_dir)
+            .with_context(|| format!("cannot create {}", charts_dir.display()))?;
+        let mut groups: Vec<Group<'a>> = Vec::new();
+        for c in &summary.cells {
+            let key = label(c);
+            let key = if c.mode == "closed" {
+                key
+            } else {
+                format!("{key} ({} loop)", c.mode)
+            };
+            match groups.iter_mut().find(|g| g.label == key) {
+                Some(g) => g.cells.push(c),
+                None => groups.push(Group {
+                    label: key,
+                    cells: vec![c],
+                    charts: Vec::new(),
+                }),
+            }
+        }
+        for (i, g) in groups.iter_mut().enumerate() {
+            for chart in charts_for(i, &brief(g.cells[0], &g.label), &g.cells) {
+                let png = charts_dir.join(format!("{}.png", chart.name));
+                let svg = chart.render(&png)?;
+                std::fs::write(charts_dir.join(format!("{}.svg", chart.name)), &svg)?;
+                g.charts.push((chart, svg));
+            }
+        }
+        Ok(Page {
+            summary,
+            groups,
+            findings: findings(summary),
+            problems: summary
+                .cells
+                .iter()
+                .filter(|c| c.status != CellStatus::Ok)
+                .collect(),
+        })
+    }
+
+    /// Trials by outcome: (ok, failed, skipped, missing).
+    pub fn trial_counts(&self) -> (u32, u32, u32, u32) {
+        let mut t = (0, 0, 0, 0);
+        for c in &self.summary.cells {
+            t.0 += c.trials.ok;
+            t.1 += c.trials.failed;
+            t.2 += c.trials.skipped;
+            t.3 += c
+                .trials
+                .planned
+                .saturating_sub(c.trials.ok + c.trials.failed + c.trials.skipped);
+        }
+        t
+    }
+}
+
+/// Writes charts/, report.html and report.md into `dir`.
+pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
+    let page = Page::build(summary, &dir.join("charts"))?;
+    let html = dir.join("report.html");
+    let markdown = dir.join("report.md");
+    std::fs::write(&html, super::html::render(&page))?;
+    std::fs::write(&markdown, super::markdown::render(&page))?;
+    Ok(Written {
+        html,
+        markdown,
+        charts: page.groups.iter().map(|g| g.charts.len()).sum(),
+    })
+}
+
+/// `run.json` as `iobench report` reads it back.
+#[derive(Deserialize)]
+struct RunFile {
+    scenarios: Vec<String>,
+    machine: Machine,
+    cells: Vec<Cell>,
+}
+
+/// What `iobench report DIR` did.
+pub struct Regenerated {
+    pub written: Written,
+    pub records: usize,
+    /// Lines of results.jsonl that could not be read (a run killed mid-write).
+    pub unreadable_lines: usize,
+}
+
+/// Rebuilds summary.json and the report of a run folder from run.json and results.jsonl.
+pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
+    let run_json = dir.join("run.json");
+    let text = std::fs::read_to_string(&run_json)
+        .with_context(|| format!("cannot read {}", run_json.display()))?;
+    let run: RunFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an iobench run.json", run_json.display()))?;
+    let results = dir.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap_or_default();
+    let mut records = Vec::new();
+    let mut unreadable_lines = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<TrialRecord>(line) {
+            Ok(r) => records.push(r),
+            Err(_) => unreadable_lines += 1,
+        }
+    }
+    let summary = summarize(&run.scenarios.join(", "), run.machine, &run.cells, &records);
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+    Ok(Regenerated {
+        written: write(dir, &summary)?,
+        records: records.len(),
+        unreadable_lines,
+    })
+}
