@@ -20,6 +20,11 @@ latency = "20ms"
 "#;
     let r = run(toml, &[]);
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    // The run ends in its report, and the console points at it.
+    for f in ["report.html", "report.md", "charts/w1-throughput.png"] {
+        assert!(r.out.join(f).is_file(), "{f} missing");
+    }
+    assert!(r.stdout().contains("report.html"), "{}", r.stdout());
     let summary = r.summary();
     let cells = summary["cells"].as_array().unwrap();
     assert_eq!(

@@ -1,0 +1,175 @@
+//! The report: `iobench report DIR` on a fixed fixture (a real run's records, trimmed, with
+//! a fixed machine stamp, one failed trial, one skipped cell and one cell that never ran).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::bin;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report");
+
+/// A copy of the fixture in a fresh folder, with `edit` applied to each file's text.
+fn fixture(edit: impl Fn(&str, String) -> String) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    for f in ["run.json", "results.jsonl"] {
+        let text = std::fs::read_to_string(Path::new(FIXTURE).join(f)).unwrap();
+        std::fs::write(run.join(f), edit(f, text)).unwrap();
+    }
+    (dir, run)
+}
+
+fn report(dir: &Path) -> std::process::Output {
+    bin().arg("report").arg(dir).output().unwrap()
+}
+
+/// Parses `text` as strict XML (a DOCTYPE allowed).
+fn xml(text: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> {
+    let opt = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    roxmltree::Document::parse_with_options(text, opt)
+}
+
+fn read(dir: &Path, f: &str) -> String {
+    std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"))
+}
+
+#[test]
+fn markdown_snapshot() {
+    let (_t, dir) = fixture(|_, s| s);
+    let out = report(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!("report_md", read(&dir, "report.md"));
+}
+
+#[test]
+fn summary_table_snapshot() {
+    let (_t, dir) = fixture(|_, s| s);
+    assert!(report(&dir).status.success());
+    let summary: iobench::report::summary::Summary =
+        serde_json::from_str(&read(&dir, "summary.json")).unwrap();
+    insta::assert_snapshot!(
+        "summary_table",
+        iobench::report::console::summary_table(&summary)
+    );
+}
+
+#[test]
+fn the_html_and_every_svg_are_well_formed_and_pngs_have_their_size() {
+    let (_t, dir) = fixture(|_, s| s);
+    assert!(report(&dir).status.success());
+    let html = read(&dir, "report.html");
+    // Written as XHTML-compatible markup: a strict XML parser reads the whole page,
+    // inline SVG included.
+    let doc = xml(&html).unwrap_or_else(|e| panic!("report.html: {e}"));
+    let svgs = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "svg")
+        .count();
+    assert!(svgs >= 10, "{svgs} inline charts");
+    assert!(
+        !html.contains("http://") || !html.contains("<script"),
+        "nothing fetched"
+    );
+    assert!(!html.contains("<link") && !html.contains("<script"));
+    for section in [
+        "Findings",
+        "Failed, skipped and missing cells",
+        "Fixture CPU",
+    ] {
+        assert!(html.contains(section), "{section}");
+    }
+    let charts = dir.join("charts");
+    let mut n = 0;
+    for e in std::fs::read_dir(&charts).unwrap() {
+        let p = e.unwrap().path();
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("svg") => {
+                let text = std::fs::read_to_string(&p).unwrap();
+                xml(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+            Some("png") => {
+                let b = std::fs::read(&p).unwrap();
+                assert_eq!(&b[1..4], b"PNG", "{}", p.display());
+                let w = u32::from_be_bytes(b[16..20].try_into().unwrap());
+                let h = u32::from_be_bytes(b[20..24].try_into().unwrap());
+                assert_eq!(
+                    (w, h),
+                    (
+                        iobench::report::charts::WIDTH,
+                        iobench::report::charts::HEIGHT
+                    )
+                );
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(n, svgs, "each inline chart has its SVG file");
+}
+
+#[test]
+fn strings_from_scenarios_and_results_are_escaped() {
+    let evil = "<script>alert(1)</script>";
+    let (_t, dir) = fixture(|f, s| match f {
+        "run.json" => s.replacen("\"report-sample\"", &format!("\"{evil}\""), 1),
+        _ => s.replace(
+            "trial process killed by signal 9 (SIGKILL)",
+            &format!("killed {evil}"),
+        ),
+    });
+    assert!(report(&dir).status.success());
+    let html = read(&dir, "report.html");
+    assert!(!html.contains("<script"), "unescaped markup in report.html");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    xml(&html).unwrap();
+    let md = read(&dir, "report.md");
+    assert!(!md.contains("<script"), "unescaped markup in report.md");
+}
+
+#[test]
+fn a_report_renders_from_a_results_file_cut_mid_line() {
+    let (_t, dir) = fixture(|f, s| match f {
+        "results.jsonl" => {
+            // Drop the last two whole records (the skipped cell's) and cut the one before
+            // in half, as a run killed while writing would leave it.
+            let lines: Vec<&str> = s.lines().collect();
+            let keep = &lines[..lines.len() - 2];
+            let (last, whole) = keep.split_last().unwrap();
+            format!("{}\n{}", whole.join("\n"), &last[..last.len() / 2])
+        }
+        _ => s,
+    });
+    let out = report(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("could not be read"),
+        "the cut line is reported"
+    );
+    let md = read(&dir, "report.md");
+    assert!(
+        md.contains("| missing |"),
+        "missing cells are said to be missing"
+    );
+    xml(&read(&dir, "report.html")).unwrap();
+}
+
+#[test]
+fn a_folder_without_a_run_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = report(dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run.json"));
+}
