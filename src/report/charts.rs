@@ -297,10 +297,10 @@ pub fn short(v: f64) -> String {
         format!("{:.3}M", v / 1e6)
     } else if a >= 1e3 {
         format!("{:.3}k", v / 1e3)
-    } else if a >= 1.0 || a == 0.0 {
+    } else if a >= 0.001 || a == 0.0 {
         format!("{v:.3}")
     } else {
-        format!("{v:.3e}")
+        format!("{v:.1e}")
     };
     trim(s)
 }
@@ -330,6 +330,8 @@ mod tests {
         assert_eq!(short(2.0), "2");
         assert_eq!(short(35_000_000.0), "35M");
         assert_eq!(short(0.0), "0");
+        assert_eq!(short(0.9), "0.9");
+        assert_eq!(short(0.0004), "4.0e-4");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn esc(s: &str) -> String {
 }
 
 const STYLE: &str = "
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #1b1b1b; }
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1820px; padding: 0 1rem; color: #1b1b1b; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.4rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; font-size: 1.25rem; }
 table { border-collapse: collapse; margin: .8rem 0; font-size: .86rem; }
 th, td { border: 1px solid #d6d6d6; padding: .25rem .5rem; text-align: right; vertical-align: top; }
