@@ -82,6 +82,13 @@ pub fn render(page: &Page) -> String {
         let _ = writeln!(o, "<tr><th class=\"l\">{k}</th><td>{}</td></tr>", esc(&v));
     }
     let _ = writeln!(o, "</table>");
+    if !page.protocol.is_empty() {
+        let _ = writeln!(o, "<h2 id=\"scenario\">Scenario</h2>\n<ul>");
+        for line in &page.protocol {
+            let _ = writeln!(o, "<li>{}</li>", esc(line));
+        }
+        let _ = writeln!(o, "</ul>");
+    }
 
     let _ = writeln!(o, "<h2 id=\"findings\">Findings</h2>");
     let _ = writeln!(

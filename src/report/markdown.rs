@@ -99,6 +99,12 @@ pub fn render(page: &Page) -> String {
         out,
         "Trials: {ok} ok, {failed} failed, {skipped} skipped, {missing} missing.\n"
     );
+    for line in &page.protocol {
+        let _ = writeln!(out, "- {}", md(line));
+    }
+    if !page.protocol.is_empty() {
+        out.push('\n');
+    }
     let _ = writeln!(out, "## Findings\n");
     table(
         &mut out,

@@ -30,6 +30,37 @@ pub struct Page<'a> {
     pub findings: Vec<Finding>,
     /// Cells with failed, skipped or missing trials.
     pub problems: Vec<&'a CellSummary>,
+    /// The run's protocol, one line per distinct combination (from run.json).
+    pub protocol: Vec<String>,
+}
+
+/// The protocols of a run folder's cells, from its run.json: trials, warm-up, window, mode.
+fn protocol(dir: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(dir.join("run.json")) else {
+        return Vec::new();
+    };
+    let Ok(run) = serde_json::from_str::<RunFile>(&text) else {
+        return Vec::new();
+    };
+    let mut lines: Vec<(String, usize)> = Vec::new();
+    for c in &run.cells {
+        let line = format!(
+            "{} trial(s) of {} after {} warm-up, {} loop{}",
+            c.trials,
+            c.duration,
+            c.warmup,
+            c.mode.name(),
+            c.rate.map_or(String::new(), |r| format!(" at {r} ops/s"))
+        );
+        match lines.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, n)) => *n += 1,
+            None => lines.push((line, 1)),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(l, n)| format!("{n} cell(s): {l}"))
+        .collect()
 }
 
 /// Where a report was written.
@@ -250,6 +281,7 @@ impl<'a> Page<'a> {
                 .iter()
                 .filter(|c| c.status != CellStatus::Ok)
                 .collect(),
+            protocol: charts_dir.parent().map(protocol).unwrap_or_default(),
         })
     }
 
