@@ -41,12 +41,24 @@ iobench run --workloads sleep --models sequential,threads,tokio-current-thread -
     Run(RunArgs),
     /// List every workload and model with a one-line description and its parameters.
     List,
+    /// Compare two runs cell by cell: improved, regressed, no change or inconclusive, from
+    /// the trials' distributions. Exit 0 when nothing regressed, 3 when something did.
+    #[command(
+        after_help = "Examples:\n  iobench compare reports/base reports/latest\n  \
+iobench run scenarios/ci.toml --save-baseline main\n  iobench compare --baseline main reports/latest\n\n\
+A verdict needs both a significant change (the bootstrap interval of the ratio of medians\n\
+excludes 1) and a large one (beyond --threshold). The Markdown table is printed, and appended\n\
+to $GITHUB_STEP_SUMMARY when that is set."
+    )]
+    Compare(CompareArgs),
     /// Write a run folder's report again (report.html, report.md, charts/, summary.json)
     /// from its run.json and results.jsonl, also for an interrupted run.
     #[command(after_help = "Example:\n  iobench report reports/latest")]
     Report {
         /// The run folder (holding run.json and results.jsonl).
         dir: PathBuf,
+        #[command(flatten)]
+        export: ExportArgs,
     },
     /// Run an embedded target (a real server) and print the address it bound.
     #[command(
@@ -117,6 +129,61 @@ pub struct RunArgs {
     /// Only these workloads of the scenario, e.g. `sleep`.
     #[arg(long, value_delimiter = ',', value_parser = parse_workload, value_name = "KIND,...")]
     pub workloads: Option<Vec<WorkloadKind>>,
+    /// Also store the summary as reports/baselines/NAME.json (see `compare --baseline`).
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+/// Exports for CI services, repeatable: `--export bmf bench.json --export csv bench.csv`.
+#[derive(Args, Debug, Default)]
+pub struct ExportArgs {
+    /// Write the run's figures as FORMAT to FILE: bmf (Bencher Metric Format),
+    /// github-action-benchmark (FILE: bigger-is-better array; FILE.smaller: the rest), csv.
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], action = clap::ArgAction::Append)]
+    pub export: Vec<String>,
+}
+
+impl ExportArgs {
+    /// The (format, file) pairs asked for.
+    pub fn pairs(&self) -> Result<Vec<(crate::export::Format, PathBuf)>, String> {
+        use clap::ValueEnum;
+        self.export
+            .chunks(2)
+            .map(|p| {
+                let f = crate::export::Format::from_str(&p[0], true).map_err(|_| {
+                    format!(
+                        "unknown export format `{}`; expected bmf, github-action-benchmark or csv",
+                        p[0]
+                    )
+                })?;
+                Ok((f, PathBuf::from(&p[1])))
+            })
+            .collect()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The base run: a run folder, its summary.json, or a saved baseline file.
+    #[arg(value_name = "BASE", required_unless_present = "baseline")]
+    pub base: Option<PathBuf>,
+    /// The new run (same forms as BASE).
+    #[arg(value_name = "NEW")]
+    pub new: Option<PathBuf>,
+    /// Use reports/baselines/NAME.json as BASE (saved with `run --save-baseline NAME`).
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Noise threshold: changes smaller than this fraction are "no change".
+    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
+    pub threshold: f64,
+    /// Significance level of the bootstrap confidence interval.
+    #[arg(long, default_value_t = 0.01, value_name = "ALPHA")]
+    pub significance: f64,
+    /// Where to write the JSON verdicts [default: compare.json in NEW's folder].
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 fn parse_model(s: &str) -> Result<ModelKind, String> {

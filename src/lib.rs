@@ -14,7 +14,9 @@
 //! ```
 
 pub mod cli;
+pub mod compare;
 pub mod error;
+pub mod export;
 pub mod list;
 pub mod measure;
 pub mod model;

@@ -4,11 +4,104 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use iobench::cli::{Cli, Command, RunArgs};
+use iobench::cli::{Cli, Command, CompareArgs, ExportArgs, RunArgs};
 use iobench::scenario::{Cell, Overrides};
 use iobench::{Error, list, model, run, server, target, trial};
 
+/// Writes the exports asked for from a run folder's summary.
+fn exports(args: &ExportArgs, summary: &iobench::report::summary::Summary) -> Result<(), Error> {
+    for (format, file) in args.pairs().map_err(Error::Usage)? {
+        for written in iobench::export::write(format, summary, &file)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?
+        {
+            println!("Exported {format:?} to {}", written.display());
+        }
+    }
+    Ok(())
+}
+
+fn baseline_path(name: &str) -> Result<std::path::PathBuf, Error> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(Error::Usage(format!(
+            "baseline name `{name}`: use letters, digits, `-`, `_` and `.`"
+        )));
+    }
+    Ok(std::path::Path::new("reports/baselines").join(format!("{name}.json")))
+}
+
+fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
+    use iobench::compare;
+    let (base_path, new_path) = match (&args.baseline, args.base, args.new) {
+        (Some(name), Some(new), None) => (baseline_path(name)?, new),
+        (Some(_), _, _) => {
+            return Err(Error::Usage("with --baseline NAME, give only NEW".into()));
+        }
+        (None, Some(base), Some(new)) => (base, new),
+        (None, _, _) => return Err(Error::Usage("give BASE and NEW".into())),
+    };
+    for f in [&args.threshold, &args.significance] {
+        if !(*f > 0.0 && *f < 1.0) {
+            return Err(Error::Usage(
+                "--threshold and --significance are fractions between 0 and 1".into(),
+            ));
+        }
+    }
+    let base = compare::load(&base_path)?;
+    let new = compare::load(&new_path)?;
+    let opts = compare::Options {
+        threshold: args.threshold,
+        significance: args.significance,
+        ..compare::Options::default()
+    };
+    let mut report = compare::compare(&base, &new, &opts)?;
+    report.base = base_path.display().to_string();
+    report.new = new_path.display().to_string();
+    let md = compare::markdown(&report);
+    print!("{md}");
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .map_err(|e| anyhow::anyhow!("cannot append to $GITHUB_STEP_SUMMARY: {e}"))?;
+        f.write_all(md.as_bytes()).map_err(anyhow::Error::from)?;
+    }
+    let json = args.json.unwrap_or_else(|| {
+        let dir = if new_path.is_dir() {
+            new_path.clone()
+        } else {
+            new_path
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default()
+        };
+        dir.join("compare.json")
+    });
+    std::fs::write(
+        &json,
+        serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)? + "\n",
+    )
+    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", json.display()))?;
+    println!("\nVerdicts: {}", json.display());
+    Ok(if report.regressed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
+    let export = args.export;
+    let save_baseline = args.save_baseline.clone();
+    if let Some(name) = &save_baseline {
+        baseline_path(name)?;
+    }
+    export.pairs().map_err(Error::Usage)?;
     let overrides = Overrides {
         models: args.models,
         concurrency: args.concurrency,
@@ -21,6 +114,14 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     let scenarios = run::load_scenarios(&args.scenarios, &overrides)?;
     let outcome = run::run(&scenarios, args.out.as_deref())?;
     print!("{}", run::closing_text(&outcome));
+    exports(&export, &outcome.summary)?;
+    if let Some(name) = &save_baseline {
+        let path = baseline_path(name)?;
+        std::fs::create_dir_all("reports/baselines").map_err(anyhow::Error::from)?;
+        std::fs::copy(outcome.dir.join("summary.json"), &path)
+            .map_err(|e| anyhow::anyhow!("cannot save baseline {}: {e}", path.display()))?;
+        println!("Baseline saved: {}", path.display());
+    }
     Ok(if outcome.interrupted {
         ExitCode::from(130)
     } else {
@@ -28,7 +129,8 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     })
 }
 
-fn report_command(dir: &std::path::Path) -> Result<ExitCode, Error> {
+fn report_command(dir: &std::path::Path, export: &ExportArgs) -> Result<ExitCode, Error> {
+    export.pairs().map_err(Error::Usage)?;
     if !dir.join("run.json").is_file() {
         return Err(Error::Usage(format!(
             "{} is not a run folder: it has no run.json",
@@ -49,6 +151,7 @@ fn report_command(dir: &std::path::Path) -> Result<ExitCode, Error> {
         r.written.html.display(),
         r.written.markdown.display()
     );
+    exports(export, &r.summary)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -83,7 +186,8 @@ fn main() -> ExitCode {
             print!("{}", list::render());
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Report { dir }) => report_command(&dir),
+        Some(Command::Report { dir, export }) => report_command(&dir, &export),
+        Some(Command::Compare(args)) => compare_command(args),
         Some(Command::Trial { cell, trial }) => trial_command(&cell, trial),
         Some(Command::Serve {
             kind,

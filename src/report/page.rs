@@ -326,6 +326,7 @@ struct RunFile {
 /// What `iobench report DIR` did.
 pub struct Regenerated {
     pub written: Written,
+    pub summary: Summary,
     pub records: usize,
     /// Lines of results.jsonl that could not be read (a run killed mid-write).
     pub unreadable_lines: usize,
@@ -355,6 +356,7 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
     )?;
     Ok(Regenerated {
         written: write(dir, &summary)?,
+        summary,
         records: records.len(),
         unreadable_lines,
     })

@@ -17,11 +17,21 @@ use crate::scenario::Cell;
 use crate::stats::spread;
 use crate::workload::ErrorKind;
 
+/// The format version of summary.json (2: each figure carries its trials' `values`).
+pub const SUMMARY_SCHEMA: u32 = 2;
+
+fn schema_v1() -> u32 {
+    1
+}
+
 /// Fields of a record that are not figures to summarise.
 const NOT_FIGURES: &[&str] = &["errors", "error_samples"];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
+    /// Version of this file's format; `iobench compare` refuses to mix versions.
+    #[serde(default = "schema_v1")]
+    pub schema: u32,
     pub scenario: String,
     pub machine: Machine,
     pub cells: Vec<CellSummary>,
@@ -140,11 +150,10 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
     let mut figures = Map::new();
     for (path, values) in &by_path {
         if let Some(s) = spread(values) {
-            insert_path(
-                &mut figures,
-                path,
-                serde_json::to_value(s).expect("spread serializes"),
-            );
+            let mut v = serde_json::to_value(s).expect("spread serializes");
+            // The trials' own values, in trial order: what `iobench compare` resamples.
+            v["values"] = serde_json::to_value(values).expect("numbers serialize");
+            insert_path(&mut figures, path, v);
         }
     }
     let status = match (ok.len(), failed) {
@@ -193,6 +202,7 @@ pub fn summarize(
         })
         .collect();
     Summary {
+        schema: SUMMARY_SCHEMA,
         scenario: scenario.to_string(),
         machine,
         cells,

@@ -1,0 +1,175 @@
+//! Exports of a run's summary for CI services. Benchmark names are the cell ids
+//! (`workload[params]/model/cN/mode`), which stay the same from run to run.
+//!
+//! - `bmf`: Bencher Metric Format, `{"<benchmark>": {"<measure>": {"value", "lower_value",
+//!   "upper_value"}}}`, the median and the lowest and highest trial.
+//! - `github-action-benchmark`: its `customBiggerIsBetter` array (throughput) in FILE, and its
+//!   `customSmallerIsBetter` array (p99 latency, peak memory, CPU per 1,000 ops) in FILE with
+//!   `.smaller` before the extension: `{name, unit, value, range}` objects.
+//! - `csv`: one row per cell and figure.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::compare::FIGURES;
+use crate::report::summary::{CellStatus, Summary};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Bmf,
+    GithubActionBenchmark,
+    Csv,
+}
+
+/// Bencher's measure names.
+fn measure(path: &str) -> &'static str {
+    match path {
+        "throughput_ops_per_sec" => "throughput",
+        "latency_us.p99" => "latency-p99-us",
+        "peak_pss_bytes" => "peak-memory-bytes",
+        _ => "cpu-secs-per-1k-ops",
+    }
+}
+
+/// One cell's figure: the cell id, the figure, (median, min, max), CV and trial count.
+struct Row {
+    id: String,
+    figure: &'static crate::compare::Figure,
+    stats: [f64; 3],
+    cv: Option<f64>,
+    n: f64,
+}
+
+/// Every ok cell's compared figures.
+fn rows(s: &Summary) -> Vec<Row> {
+    let mut out = Vec::new();
+    for c in s
+        .cells
+        .iter()
+        .filter(|c| matches!(c.status, CellStatus::Ok | CellStatus::Partial))
+    {
+        for f in &FIGURES {
+            let (Some(m), Some(lo), Some(hi)) = (
+                c.stat(f.path, "median"),
+                c.stat(f.path, "min"),
+                c.stat(f.path, "max"),
+            ) else {
+                continue;
+            };
+            out.push(Row {
+                id: c.id.clone(),
+                figure: f,
+                stats: [m, lo, hi],
+                cv: c.stat(f.path, "cv"),
+                n: c.stat(f.path, "n").unwrap_or(0.0),
+            });
+        }
+    }
+    out
+}
+
+pub fn bmf(s: &Summary) -> Value {
+    let mut root = serde_json::Map::new();
+    for Row {
+        id,
+        figure: f,
+        stats: [m, lo, hi],
+        ..
+    } in rows(s)
+    {
+        let entry = root.entry(id).or_insert_with(|| json!({}));
+        entry[measure(f.path)] = json!({"value": m, "lower_value": lo, "upper_value": hi});
+    }
+    Value::Object(root)
+}
+
+/// (bigger is better, smaller is better) arrays.
+pub fn github_action_benchmark(s: &Summary) -> (Value, Value) {
+    let (mut bigger, mut smaller) = (Vec::new(), Vec::new());
+    for Row {
+        id,
+        figure: f,
+        stats: [m, lo, hi],
+        ..
+    } in rows(s)
+    {
+        let item = json!({
+            "name": format!("{id} {}", f.name),
+            "unit": f.unit,
+            "value": m,
+            "range": format!("{lo} … {hi}"),
+        });
+        if f.higher_is_better {
+            bigger.push(item);
+        } else {
+            smaller.push(item);
+        }
+    }
+    (Value::Array(bigger), Value::Array(smaller))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn csv(s: &Summary) -> String {
+    let mut out = String::from("cell,figure,unit,higher_is_better,median,min,max,cv,trials\n");
+    for Row {
+        id,
+        figure: f,
+        stats: [m, lo, hi],
+        cv,
+        n,
+    } in rows(s)
+    {
+        out += &format!(
+            "{},{},{},{},{m},{lo},{hi},{},{n}\n",
+            csv_field(&id),
+            csv_field(f.name),
+            csv_field(f.unit),
+            f.higher_is_better,
+            cv.map_or(String::new(), |v| v.to_string())
+        );
+    }
+    out
+}
+
+/// The second file of a github-action-benchmark export.
+pub fn smaller_path(p: &Path) -> PathBuf {
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match p.extension() {
+        Some(e) => format!("{stem}.smaller.{}", e.to_string_lossy()),
+        None => format!("{stem}.smaller"),
+    };
+    p.with_file_name(name)
+}
+
+/// Writes `s` as `format` to `path`; returns the files written.
+pub fn write(format: Format, s: &Summary, path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n";
+    Ok(match format {
+        Format::Bmf => {
+            std::fs::write(path, pretty(&bmf(s)))?;
+            vec![path.to_path_buf()]
+        }
+        Format::GithubActionBenchmark => {
+            let (big, small) = github_action_benchmark(s);
+            let other = smaller_path(path);
+            std::fs::write(path, pretty(&big))?;
+            std::fs::write(&other, pretty(&small))?;
+            vec![path.to_path_buf(), other]
+        }
+        Format::Csv => {
+            std::fs::write(path, csv(s))?;
+            vec![path.to_path_buf()]
+        }
+    })
+}
