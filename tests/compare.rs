@@ -1,0 +1,238 @@
+//! `iobench compare` on hand-made summaries, and the export files' shapes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::bin;
+use serde_json::{Value, json};
+
+/// A summary of one cell whose throughput trials are `tput` (other figures steady).
+fn summary(scenario: &str, cells: &[(&str, &[f64])]) -> Value {
+    let spread = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        json!({"median": s[s.len() / 2], "min": s[0], "max": s[s.len() - 1], "cv": null, "n": v.len(), "values": v})
+    };
+    let cells: Vec<Value> = cells
+        .iter()
+        .map(|(id, tput)| {
+            json!({
+                "id": id, "workload": "sleep", "params": {"latency": "10ms"},
+                "model": "threads", "concurrency": 10, "mode": "closed", "status": "ok",
+                "trials": {"planned": tput.len(), "ok": tput.len(), "failed": 0},
+                "reasons": [], "errors": {},
+                "throughput_ops_per_sec": spread(tput),
+                "peak_pss_bytes": spread(&vec![5e6; tput.len()]),
+            })
+        })
+        .collect();
+    json!({
+        "schema": 2, "scenario": scenario,
+        "machine": {"cpu_model": null, "cores": 2, "memory_bytes": null, "kernel": null,
+                    "os": "linux", "rustc": null, "iobench_version": "0.1.0", "git_commit": null,
+                    "limit_nofile": null, "limit_nproc": null},
+        "cells": cells,
+    })
+}
+
+fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p
+}
+
+fn compare(base: &Path, new: &Path) -> (Option<i32>, String, Value) {
+    let json = new.with_extension("verdicts.json");
+    let out = bin()
+        .arg("compare")
+        .arg(base)
+        .arg(new)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let verdicts = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (out.status.code(), stdout, verdicts)
+}
+
+fn verdict(v: &Value, figure: &str) -> String {
+    v["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["figure"] == figure)
+        .unwrap()["verdict"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+const TIGHT: [f64; 5] = [1000.0, 1004.0, 996.0, 1002.0, 998.0];
+const CELL: &str = "sleep[latency=10ms]/threads/c10/closed";
+
+#[test]
+fn identical_runs_show_no_change() {
+    let d = tempfile::tempdir().unwrap();
+    let s = summary("ci", &[(CELL, &TIGHT)]);
+    let (a, b) = (write(d.path(), "a.json", &s), write(d.path(), "b.json", &s));
+    let (code, out, v) = compare(&a, &b);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(verdict(&v, "throughput"), "no_change");
+    assert_eq!(verdict(&v, "peak memory"), "no_change");
+    assert!(out.contains("0 regressed"), "{out}");
+}
+
+#[test]
+fn a_tight_20_percent_drop_is_a_regression() {
+    let d = tempfile::tempdir().unwrap();
+    let slower: Vec<f64> = TIGHT.iter().map(|x| x * 0.8).collect();
+    let a = write(d.path(), "a.json", &summary("ci", &[(CELL, &TIGHT)]));
+    let b = write(d.path(), "b.json", &summary("ci", &[(CELL, &slower)]));
+    let (code, out, v) = compare(&a, &b);
+    assert_eq!(code, Some(3), "{out}");
+    assert_eq!(verdict(&v, "throughput"), "regressed");
+    assert!(out.contains("REGRESSED") && out.contains("-20.0%"), "{out}");
+    // The other way round it is an improvement, and nothing regressed.
+    let (code, _, v) = compare(&b, &a);
+    assert_eq!(code, Some(0));
+    assert_eq!(verdict(&v, "throughput"), "improved");
+}
+
+#[test]
+fn a_20_percent_drop_inside_wide_noise_is_inconclusive() {
+    let d = tempfile::tempdir().unwrap();
+    let noisy = [600.0, 1400.0, 1000.0, 750.0, 1250.0];
+    let slower: Vec<f64> = noisy.iter().map(|x| x * 0.8).collect();
+    let a = write(d.path(), "a.json", &summary("ci", &[(CELL, &noisy)]));
+    let b = write(d.path(), "b.json", &summary("ci", &[(CELL, &slower)]));
+    let (code, out, v) = compare(&a, &b);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(verdict(&v, "throughput"), "inconclusive");
+}
+
+#[test]
+fn cells_in_one_run_only_are_listed() {
+    let d = tempfile::tempdir().unwrap();
+    let other = "sleep[latency=10ms]/smol/c10/closed";
+    let a = write(d.path(), "a.json", &summary("ci", &[(CELL, &TIGHT)]));
+    let b = write(
+        d.path(),
+        "b.json",
+        &summary("ci", &[(CELL, &TIGHT), (other, &TIGHT)]),
+    );
+    let (code, out, v) = compare(&a, &b);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("Cells only in NEW") && out.contains(other),
+        "{out}"
+    );
+    assert_eq!(v["only_in_new"][0], other);
+}
+
+#[test]
+fn bad_input_exits_2_and_says_which() {
+    let d = tempfile::tempdir().unwrap();
+    let a = write(d.path(), "a.json", &summary("ci", &[(CELL, &TIGHT)]));
+    let missing = d.path().join("nope.json");
+    let (code, out, _) = compare(&a, &missing);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("nope.json"), "{out}");
+
+    let other = write(d.path(), "c.json", &summary("other", &[(CELL, &TIGHT)]));
+    let (code, out, _) = compare(&a, &other);
+    assert_eq!(code, Some(2));
+    assert!(out.contains("scenario"), "{out}");
+
+    let mut old = summary("ci", &[(CELL, &TIGHT)]);
+    old["schema"] = json!(1);
+    let old = write(d.path(), "old.json", &old);
+    let (code, out, _) = compare(&old, &a);
+    assert_eq!(code, Some(2));
+    assert!(out.contains("format 1"), "{out}");
+}
+
+#[test]
+fn a_run_exports_baselines_and_ci_formats_of_the_documented_shape() {
+    let toml = "name = \"exports\"\n[run]\ntrials = 2\nwarmup = \"50ms\"\nduration = \"200ms\"\n\
+                models = [\"threads\"]\nconcurrency = [4]\n[[workload]]\nkind = \"sleep\"\nlatency = \"5ms\"\n";
+    let (dir, path, out) = common::scenario(toml);
+    let f = |n: &str| dir.path().join(n);
+    let r = bin()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .args(["--save-baseline", "test-base"])
+        .arg("--export")
+        .arg("bmf")
+        .arg(f("bmf.json"))
+        .arg("--export")
+        .arg("github-action-benchmark")
+        .arg(f("gab.json"))
+        .arg("--export")
+        .arg("csv")
+        .arg(f("bench.csv"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let id = "sleep[latency=5ms]/threads/c4/closed";
+
+    let bmf: Value =
+        serde_json::from_str(&std::fs::read_to_string(f("bmf.json")).unwrap()).unwrap();
+    let t = &bmf[id]["throughput"];
+    let (v, lo, hi) = (
+        t["value"].as_f64().unwrap(),
+        t["lower_value"].as_f64().unwrap(),
+        t["upper_value"].as_f64().unwrap(),
+    );
+    assert!(lo <= v && v <= hi && v > 0.0, "{t}");
+    assert!(bmf[id]["latency-p99-us"]["value"].as_f64().unwrap() > 0.0);
+
+    let big: Value =
+        serde_json::from_str(&std::fs::read_to_string(f("gab.json")).unwrap()).unwrap();
+    let small: Value =
+        serde_json::from_str(&std::fs::read_to_string(f("gab.smaller.json")).unwrap()).unwrap();
+    for item in big
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(small.as_array().unwrap())
+    {
+        for k in ["name", "unit", "value", "range"] {
+            assert!(!item[k].is_null(), "{k} in {item}");
+        }
+    }
+    assert_eq!(big[0]["name"], format!("{id} throughput"));
+    assert_eq!(small.as_array().unwrap().len(), 3, "p99, memory, CPU");
+
+    let csv = std::fs::read_to_string(f("bench.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("cell,figure,unit,higher_is_better,median,min,max,cv,trials")
+    );
+    assert_eq!(lines.count(), 4);
+
+    // The saved baseline compares against the run it came from: nothing regressed.
+    let cmp = bin()
+        .current_dir(dir.path())
+        .args(["compare", "--baseline", "test-base"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        cmp.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&cmp.stdout),
+        String::from_utf8_lossy(&cmp.stderr)
+    );
+    assert!(f("reports/baselines/test-base.json").is_file());
+}
