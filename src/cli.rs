@@ -51,6 +51,14 @@ excludes 1) and a large one (beyond --threshold). The Markdown table is printed,
 to $GITHUB_STEP_SUMMARY when that is set."
     )]
     Compare(CompareArgs),
+    /// Interleaved A/B: two builds run the same scenario with their trials alternating
+    /// (A B or B A, shuffled per cell), then compared pair by pair. Exit 3 when B regressed.
+    #[command(
+        after_help = "Example:\n  iobench ab --a base/target/release/iobench --b target/release/iobench scenarios/ci.toml --out /tmp/ab\n\n\
+Both sides share this machine's noise, which makes it the mode for shared CI runners;\n\
+scripts/ci-perf-check.sh builds a base revision and runs it."
+    )]
+    Ab(AbArgs),
     /// Write a run folder's report again (report.html, report.md, charts/, summary.json)
     /// from its run.json and results.jsonl, also for an interrupted run.
     #[command(after_help = "Example:\n  iobench report reports/latest")]
@@ -162,6 +170,30 @@ impl ExportArgs {
             })
             .collect()
     }
+}
+
+#[derive(Args, Debug)]
+pub struct AbArgs {
+    /// The base build (an iobench binary).
+    #[arg(long, value_name = "BIN")]
+    pub a: PathBuf,
+    /// The new build.
+    #[arg(long, value_name = "BIN")]
+    pub b: PathBuf,
+    /// Scenario files [default: scenarios/ci.toml].
+    pub scenarios: Vec<PathBuf>,
+    /// Folder for the two runs (OUT/a, OUT/b) and compare.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Trials per cell and side (pairs).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub trials: Option<u32>,
+    /// Noise threshold: changes smaller than this fraction are "no change".
+    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
+    pub threshold: f64,
+    /// Significance level of the bootstrap confidence interval.
+    #[arg(long, default_value_t = 0.01, value_name = "ALPHA")]
+    pub significance: f64,
 }
 
 #[derive(Args, Debug)]

@@ -125,7 +125,7 @@ pub struct Report {
     pub improved: usize,
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
@@ -181,8 +181,35 @@ pub fn decide(
 ) -> (f64, f64, f64, Verdict) {
     let ratio = median(&mut new.to_vec()) / median(&mut base.to_vec());
     let (lo, hi) = bootstrap_ratio(base, new, o);
+    (ratio, lo, hi, verdict(ratio, lo, hi, higher_is_better, o))
+}
+
+/// The verdict of paired trials (A and B run back to back): from the ratios B / A of each
+/// pair, their median and its bootstrap interval.
+pub fn decide_paired(
+    ratios: &[f64],
+    higher_is_better: bool,
+    o: &Options,
+) -> (f64, f64, f64, Verdict) {
+    let ratio = median(&mut ratios.to_vec());
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut meds = Vec::with_capacity(o.resamples);
+    let mut r = vec![0.0; ratios.len()];
+    for _ in 0..o.resamples {
+        for x in &mut r {
+            *x = ratios[rng.below(ratios.len())];
+        }
+        meds.push(median(&mut r));
+    }
+    meds.sort_by(f64::total_cmp);
+    let q = |p: f64| meds[((meds.len() - 1) as f64 * p).round() as usize];
+    let (lo, hi) = (q(o.significance / 2.0), q(1.0 - o.significance / 2.0));
+    (ratio, lo, hi, verdict(ratio, lo, hi, higher_is_better, o))
+}
+
+fn verdict(ratio: f64, lo: f64, hi: f64, higher_is_better: bool, o: &Options) -> Verdict {
     let (low_band, high_band) = (1.0 - o.threshold, 1.0 + o.threshold);
-    let verdict = if !ratio.is_finite() || !lo.is_finite() {
+    if !ratio.is_finite() || !lo.is_finite() {
         Verdict::Inconclusive
     } else if lo >= low_band && hi <= high_band {
         Verdict::NoChange
@@ -195,8 +222,7 @@ pub fn decide(
         }
     } else {
         Verdict::Inconclusive
-    };
-    (ratio, lo, hi, verdict)
+    }
 }
 
 fn values(c: &CellSummary, path: &str) -> Option<Vec<f64>> {

@@ -13,6 +13,7 @@
 //!                      summary.json  ◄── report::summary (stats medians)
 //! ```
 
+pub mod ab;
 pub mod cli;
 pub mod compare;
 pub mod error;

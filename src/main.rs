@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use iobench::cli::{Cli, Command, CompareArgs, ExportArgs, RunArgs};
+use iobench::cli::{AbArgs, Cli, Command, CompareArgs, ExportArgs, RunArgs};
 use iobench::scenario::{Cell, Overrides};
 use iobench::{Error, list, model, run, server, target, trial};
 
@@ -60,17 +60,6 @@ fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
     let mut report = compare::compare(&base, &new, &opts)?;
     report.base = base_path.display().to_string();
     report.new = new_path.display().to_string();
-    let md = compare::markdown(&report);
-    print!("{md}");
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)
-            .map_err(|e| anyhow::anyhow!("cannot append to $GITHUB_STEP_SUMMARY: {e}"))?;
-        f.write_all(md.as_bytes()).map_err(anyhow::Error::from)?;
-    }
     let json = args.json.unwrap_or_else(|| {
         let dir = if new_path.is_dir() {
             new_path.clone()
@@ -82,9 +71,26 @@ fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
         };
         dir.join("compare.json")
     });
+    verdicts(&report, &json)
+}
+
+/// Prints a comparison, appends it to $GITHUB_STEP_SUMMARY when set, writes the JSON, and
+/// gives the exit code (3 when something regressed).
+fn verdicts(report: &iobench::compare::Report, json: &std::path::Path) -> Result<ExitCode, Error> {
+    let md = iobench::compare::markdown(report);
+    print!("{md}");
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .map_err(|e| anyhow::anyhow!("cannot append to $GITHUB_STEP_SUMMARY: {e}"))?;
+        f.write_all(md.as_bytes()).map_err(anyhow::Error::from)?;
+    }
     std::fs::write(
-        &json,
-        serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)? + "\n",
+        json,
+        serde_json::to_string_pretty(report).map_err(anyhow::Error::from)? + "\n",
     )
     .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", json.display()))?;
     println!("\nVerdicts: {}", json.display());
@@ -93,6 +99,29 @@ fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn ab_command(args: AbArgs) -> Result<ExitCode, Error> {
+    let overrides = Overrides {
+        trials: args.trials,
+        ..Overrides::default()
+    };
+    let paths = if args.scenarios.is_empty() {
+        vec![std::path::PathBuf::from("scenarios/ci.toml")]
+    } else {
+        args.scenarios
+    };
+    let scenarios = run::load_scenarios(&paths, &overrides)?;
+    let opts = iobench::compare::Options {
+        threshold: args.threshold,
+        significance: args.significance,
+        ..iobench::compare::Options::default()
+    };
+    let outcome = iobench::ab::run(&args.a, &args.b, &scenarios, &args.out, &opts)?;
+    let mut report = outcome.report;
+    report.base = format!("A: {}", args.a.display());
+    report.new = format!("B: {}", args.b.display());
+    verdicts(&report, &args.out.join("compare.json"))
 }
 
 fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
@@ -188,6 +217,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Report { dir, export }) => report_command(&dir, &export),
         Some(Command::Compare(args)) => compare_command(args),
+        Some(Command::Ab(args)) => ab_command(args),
         Some(Command::Trial { cell, trial }) => trial_command(&cell, trial),
         Some(Command::Serve {
             kind,

@@ -29,11 +29,11 @@ pub struct RunOutcome {
 
 /// `run.json`: what was asked for and on which machine, written before the first trial.
 #[derive(Serialize)]
-struct RunInfo<'a> {
-    scenarios: Vec<String>,
-    started_at: String,
-    machine: &'a Machine,
-    cells: &'a [Cell],
+pub(crate) struct RunInfo<'a> {
+    pub scenarios: Vec<String>,
+    pub started_at: String,
+    pub machine: &'a Machine,
+    pub cells: &'a [Cell],
 }
 
 /// Loads the scenarios (the default one when none is given) and applies the overrides.
@@ -83,7 +83,7 @@ fn update_latest(dir: &Path) {
     let _ = std::os::unix::fs::symlink(name, &link);
 }
 
-fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
 }
@@ -113,19 +113,7 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
     }
     raise_nofile_limit();
     let exe = std::env::current_exe().context("cannot find the iobench binary")?;
-    let kinds: BTreeSet<TargetKind> = cells
-        .iter()
-        .filter_map(|c| c.workload.needs_target())
-        .collect();
-    let targets = Targets::start(&exe, &kinds)?;
-    for c in &mut cells {
-        if let Some(kind) = c.workload.needs_target() {
-            c.workload
-                .set_target(targets.addr(kind).expect("started above"));
-            c.target_pid = targets.pid(kind);
-        }
-    }
-    resolve_services(&mut cells);
+    let targets = prepare(&exe, &mut cells)?;
     let machine = Machine::detect();
     write_json(
         &dir.join("run.json"),
@@ -153,6 +141,25 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
         summary,
         interrupted,
     })
+}
+
+/// Starts the embedded targets the cells need and points the cells at them, and points
+/// database cells at their servers (skipping those that do not answer).
+pub(crate) fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
+    let kinds: BTreeSet<TargetKind> = cells
+        .iter()
+        .filter_map(|c| c.workload.needs_target())
+        .collect();
+    let targets = Targets::start(exe, &kinds)?;
+    for c in cells.iter_mut() {
+        if let Some(kind) = c.workload.needs_target() {
+            c.workload
+                .set_target(targets.addr(kind).expect("started above"));
+            c.target_pid = targets.pid(kind);
+        }
+    }
+    resolve_services(cells);
+    Ok(targets)
 }
 
 /// Points database cells at their server (the workload's `url`, or the environment's, or

@@ -1,0 +1,199 @@
+//! `iobench ab`: two builds run the same scenario on the same machine with their trials
+//! interleaved, then compared pair by pair.
+//!
+//! # How it works
+//! 1. This binary reads the scenarios, starts the embedded targets and points the cells at
+//!    them, as `run` does; A's and B's trials share them.
+//! 2. Trial `t` of every cell runs once under A and once under B (`A-BIN trial --cell ...`),
+//!    back to back, in an order drawn per cell and trial from a seeded shuffle (A B or
+//!    B A), so that neither build always runs first, and both see the same noise.
+//! 3. Records go to OUT/a and OUT/b as two ordinary run folders (run.json, results.jsonl,
+//!    summary.json), so either can be reported or compared later.
+//! 4. For each cell and figure, the pairs where both trials were ok give ratios B / A; the
+//!    verdict comes from their median and its bootstrap interval (`compare::decide_paired`).
+//!
+//! Both binaries must read the cell format this one writes (`iobench trial --cell`).
+
+use std::path::{Path, PathBuf};
+
+use crate::compare::{Comparison, FIGURES, Options, Report, Verdict, decide_paired, median};
+use crate::error::Error;
+use crate::measure::TrialRecord;
+use crate::measure::machine::Machine;
+use crate::measure::record::{TrialStatus, utc_now_rfc3339};
+use crate::orchestrator::{self, ResultsFile, run_one};
+use crate::report::summary::summarize;
+use crate::run::{RunInfo, prepare, write_json};
+use crate::scenario::{Cell, Scenario};
+
+pub struct AbOutcome {
+    pub report: Report,
+    pub a: PathBuf,
+    pub b: PathBuf,
+}
+
+/// Whether this pair runs B first: a seeded draw per (cell, trial).
+fn b_first(cell: usize, trial: u32) -> bool {
+    let mut x = (cell as u64) << 32 ^ u64::from(trial) ^ 0x9E37_79B9_7F4A_7C15;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x & 1 == 1
+}
+
+fn figure(r: &TrialRecord, path: &str) -> Option<f64> {
+    let v = serde_json::to_value(&r.figures).ok()?;
+    let mut v = &v;
+    for part in path.split('.') {
+        v = v.get(part)?;
+    }
+    v.as_f64()
+}
+
+pub fn run(
+    a_bin: &Path,
+    b_bin: &Path,
+    scenarios: &[Scenario],
+    out: &Path,
+    opts: &Options,
+) -> Result<AbOutcome, Error> {
+    for bin in [a_bin, b_bin] {
+        if !bin.is_file() {
+            return Err(Error::Usage(format!(
+                "{} is not an iobench binary (no such file)",
+                bin.display()
+            )));
+        }
+    }
+    if out.join("a").join("results.jsonl").exists() {
+        return Err(Error::Usage(format!(
+            "{} already holds an A/B run; give --out a new folder",
+            out.display()
+        )));
+    }
+    let mut cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
+    let exe = std::env::current_exe().map_err(anyhow::Error::from)?;
+    let targets = prepare(&exe, &mut cells)?;
+    let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+    let machine = Machine::detect();
+    let (a_dir, b_dir) = (out.join("a"), out.join("b"));
+    let mut files = Vec::new();
+    for dir in [&a_dir, &b_dir] {
+        std::fs::create_dir_all(dir).map_err(anyhow::Error::from)?;
+        write_json(
+            &dir.join("run.json"),
+            &RunInfo {
+                scenarios: names.clone(),
+                started_at: utc_now_rfc3339(),
+                machine: &machine,
+                cells: &cells,
+            },
+        )?;
+        files.push(ResultsFile::create(&dir.join("results.jsonl"))?);
+    }
+    orchestrator::install_interrupt_handler();
+    let schedule = orchestrator::schedule(&cells);
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    for (n, &(ci, t)) in schedule.iter().enumerate() {
+        let cell = &cells[ci];
+        let order: [(usize, &Path); 2] = if b_first(ci, t) {
+            [(1, b_bin), (0, a_bin)]
+        } else {
+            [(0, a_bin), (1, b_bin)]
+        };
+        for (side, bin) in order {
+            if orchestrator::interrupted() {
+                return Err(Error::Other(anyhow::anyhow!("interrupted")));
+            }
+            let record = run_one(bin, cell, t)?;
+            files[side].append(&record)?;
+            if side == 0 {
+                ra.push(record);
+            } else {
+                rb.push(record);
+            }
+        }
+        eprintln!(
+            "[{}/{}] {} #{t}: {}",
+            n + 1,
+            schedule.len(),
+            cell.id,
+            if b_first(ci, t) {
+                "B then A"
+            } else {
+                "A then B"
+            }
+        );
+    }
+    drop(targets);
+    let scenario = names.join(", ");
+    for (dir, recs) in [(&a_dir, &ra), (&b_dir, &rb)] {
+        let s = summarize(&scenario, machine.clone(), &cells, recs);
+        write_json(&dir.join("summary.json"), &s)?;
+    }
+    let report = paired(&cells, &ra, &rb, opts);
+    Ok(AbOutcome {
+        report,
+        a: a_dir,
+        b: b_dir,
+    })
+}
+
+/// Pairs trial `t` of A and B per cell and decides each figure from the ratios B / A.
+fn paired(cells: &[Cell], a: &[TrialRecord], b: &[TrialRecord], o: &Options) -> Report {
+    let mut comparisons = Vec::new();
+    for cell in cells {
+        for f in &FIGURES {
+            let mut av = Vec::new();
+            let mut bv = Vec::new();
+            let mut ratios = Vec::new();
+            for ta in a
+                .iter()
+                .filter(|r| r.cell.id == cell.id && r.status == TrialStatus::Ok)
+            {
+                let Some(tb) = b.iter().find(|r| {
+                    r.cell.id == cell.id && r.trial == ta.trial && r.status == TrialStatus::Ok
+                }) else {
+                    continue;
+                };
+                if let (Some(x), Some(y)) = (figure(ta, f.path), figure(tb, f.path))
+                    && x != 0.0
+                {
+                    av.push(x);
+                    bv.push(y);
+                    ratios.push(y / x);
+                }
+            }
+            if ratios.is_empty() {
+                continue;
+            }
+            let (ratio, ci_low, ci_high, verdict) = decide_paired(&ratios, f.higher_is_better, o);
+            comparisons.push(Comparison {
+                cell: cell.id.clone(),
+                figure: f.name,
+                unit: f.unit,
+                higher_is_better: f.higher_is_better,
+                base_median: median(&mut av),
+                new_median: median(&mut bv),
+                ratio,
+                ci_low,
+                ci_high,
+                base_trials: ratios.len(),
+                new_trials: ratios.len(),
+                verdict,
+            });
+        }
+    }
+    let count = |v: Verdict| comparisons.iter().filter(|c| c.verdict == v).count();
+    Report {
+        base: "A".into(),
+        new: "B".into(),
+        threshold: o.threshold,
+        significance: o.significance,
+        regressed: count(Verdict::Regressed),
+        improved: count(Verdict::Improved),
+        only_in_base: Vec::new(),
+        only_in_new: Vec::new(),
+        comparisons,
+    }
+}
