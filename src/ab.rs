@@ -12,7 +12,9 @@
 //! 4. For each cell and figure, the pairs where both trials were ok give ratios B / A; the
 //!    verdict comes from their median and its bootstrap interval (`compare::decide_paired`).
 //!
-//! Both binaries must read the cell format this one writes (`iobench trial --cell`).
+//! Both binaries must read the cell format this one writes (`iobench trial --cell`). Each
+//! side runs from its own copy (OUT/iobench-a, OUT/iobench-b), so that neither shares its
+//! executable's pages with the driver or the targets (which would lower its PSS).
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +73,18 @@ pub fn run(
             out.display()
         )));
     }
+    std::fs::create_dir_all(out).map_err(anyhow::Error::from)?;
+    // Each side runs from its own copy of its binary. A binary file that other processes
+    // also run (this driver, the embedded targets) shares its text pages with them, and
+    // PSS would charge that side only a part of them: a memory "improvement" from nothing.
+    let a_copy = out.join("iobench-a");
+    let b_copy = out.join("iobench-b");
+    for (from, to) in [(a_bin, &a_copy), (b_bin, &b_copy)] {
+        std::fs::copy(from, to).map_err(|e| {
+            anyhow::anyhow!("cannot copy {} to {}: {e}", from.display(), to.display())
+        })?;
+    }
+    let (a_bin, b_bin) = (a_copy.as_path(), b_copy.as_path());
     let mut cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
     let exe = std::env::current_exe().map_err(anyhow::Error::from)?;
     let targets = prepare(&exe, &mut cells)?;

@@ -236,3 +236,53 @@ fn a_run_exports_baselines_and_ci_formats_of_the_documented_shape() {
     );
     assert!(f("reports/baselines/test-base.json").is_file());
 }
+
+/// `iobench ab` with the same build on both sides: two run folders, paired verdicts, and
+/// no regression from noise on a steady cell.
+#[test]
+fn ab_runs_two_builds_interleaved() {
+    let toml = "name = \"ab\"\n[run]\ntrials = 4\nwarmup = \"50ms\"\nduration = \"200ms\"\n\
+                models = [\"threads\"]\nconcurrency = [8]\n[[workload]]\nkind = \"sleep\"\nlatency = \"5ms\"\n";
+    let (dir, path, out) = common::scenario(toml);
+    let exe = env!("CARGO_BIN_EXE_iobench");
+    let r = bin()
+        .current_dir(dir.path())
+        .args(["ab", "--a", exe, "--b", exe])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    for side in ["a", "b"] {
+        let recs = common::read_records(&out.join(side));
+        assert_eq!(recs.len(), 4, "side {side}");
+        assert!(recs.iter().all(|r| r["status"] == "ok"));
+    }
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let t = v["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["figure"] == "throughput")
+        .unwrap();
+    assert_eq!(t["base_trials"], 4, "four pairs");
+    assert_ne!(t["verdict"], "regressed", "{t}");
+    // Bad input: a binary that does not exist.
+    let r = bin()
+        .args(["ab", "--a", "/nonexistent/iobench", "--b", exe])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("/nonexistent/iobench"));
+}
