@@ -155,7 +155,7 @@ pub fn run(
 
 /// Pairs trial `t` of A and B per cell and decides each figure from the ratios B / A.
 fn paired(cells: &[Cell], a: &[TrialRecord], b: &[TrialRecord], o: &Options) -> Report {
-    let mut comparisons = Vec::new();
+    let mut found = Vec::new();
     for cell in cells {
         for f in &FIGURES {
             let mut av = Vec::new();
@@ -178,10 +178,17 @@ fn paired(cells: &[Cell], a: &[TrialRecord], b: &[TrialRecord], o: &Options) -> 
                     ratios.push(y / x);
                 }
             }
-            if ratios.is_empty() {
-                continue;
+            if !ratios.is_empty() {
+                found.push((cell, f, av, bv, ratios));
             }
-            let (ratio, ci_low, ci_high, verdict) = decide_paired(&ratios, f.higher_is_better, o);
+        }
+    }
+    let per_test = o.per_test(found.len());
+    let mut comparisons = Vec::new();
+    for (cell, f, mut av, mut bv, ratios) in found {
+        {
+            let (ratio, ci_low, ci_high, verdict) =
+                decide_paired(&ratios, f.higher_is_better, &per_test);
             comparisons.push(Comparison {
                 cell: cell.id.clone(),
                 figure: f.name,

@@ -8,7 +8,9 @@
 //!    answer), the ratio of the resampled medians taken each time, and the interval
 //!    between the `significance / 2` and `1 - significance / 2` quantiles.
 //! 2. The change is *significant* when the interval excludes 1, and *large* when the point
-//!    ratio is more than `threshold` away from 1. Improved or regressed needs both, in the
+//!    ratio is more than `threshold` away from 1. `significance` holds for the whole table:
+//!    each of its m comparisons is tested at `significance / m` (Bonferroni), so a run of
+//!    dozens of noisy figures does not raise a false alarm every other time. Improved or regressed needs both, in the
 //!    figure's better or worse direction. No change: the whole interval lies within the
 //!    threshold. Anything else is inconclusive: the trials are too noisy to say.
 
@@ -82,6 +84,16 @@ pub struct Options {
     /// Significance level of the bootstrap interval.
     pub significance: f64,
     pub resamples: usize,
+}
+
+impl Options {
+    /// The options of one of `m` tests of a table (Bonferroni).
+    pub fn per_test(&self, m: usize) -> Options {
+        Options {
+            significance: self.significance / m.max(1) as f64,
+            ..*self
+        }
+    }
 }
 
 impl Default for Options {
@@ -276,16 +288,22 @@ pub fn compare(base: &Summary, new: &Summary, o: &Options) -> Result<Report, Err
             base.scenario, new.scenario
         )));
     }
-    let mut comparisons = Vec::new();
+    let mut pairs = Vec::new();
     for b in &base.cells {
         let Some(n) = new.cells.iter().find(|n| n.id == b.id) else {
             continue;
         };
         for f in &FIGURES {
-            let (Some(bv), Some(nv)) = (values(b, f.path), values(n, f.path)) else {
-                continue;
-            };
-            let (ratio, ci_low, ci_high, verdict) = decide(&bv, &nv, f.higher_is_better, o);
+            if let (Some(bv), Some(nv)) = (values(b, f.path), values(n, f.path)) {
+                pairs.push((b, f, bv, nv));
+            }
+        }
+    }
+    let per_test = o.per_test(pairs.len());
+    let mut comparisons = Vec::new();
+    for (b, f, bv, nv) in pairs {
+        {
+            let (ratio, ci_low, ci_high, verdict) = decide(&bv, &nv, f.higher_is_better, &per_test);
             comparisons.push(Comparison {
                 cell: b.id.clone(),
                 figure: f.name,
@@ -333,7 +351,7 @@ pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "## iobench compare\n\nBASE `{}` → NEW `{}`: {} regressed, {} improved, {} compared (noise threshold ±{:.0}%, significance {}).\n",
+        "## iobench compare\n\nBASE `{}` → NEW `{}`: {} regressed, {} improved, {} compared (noise threshold ±{:.0}%, significance {} for the table, Bonferroni).\n",
         md(&r.base),
         md(&r.new),
         r.regressed,

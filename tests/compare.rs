@@ -254,9 +254,10 @@ fn ab_runs_two_builds_interleaved() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&r.stdout);
-    assert_eq!(
-        r.status.code(),
-        Some(0),
+    // CPU and p99 over four pairs on a busy test machine can cross the threshold by
+    // chance; the exit code follows the verdicts, which are checked below.
+    assert!(
+        matches!(r.status.code(), Some(0 | 3)),
         "{stdout}{}",
         String::from_utf8_lossy(&r.stderr)
     );
@@ -274,7 +275,11 @@ fn ab_runs_two_builds_interleaved() {
         .find(|c| c["figure"] == "throughput")
         .unwrap();
     assert_eq!(t["base_trials"], 4, "four pairs");
+    // A steady sleep's throughput is the same build's on both sides.
     assert_ne!(t["verdict"], "regressed", "{t}");
+    assert_ne!(t["verdict"], "improved", "{t}");
+    let regressed = v["regressed"].as_u64().unwrap();
+    assert_eq!(r.status.code(), Some(if regressed > 0 { 3 } else { 0 }));
     // Bad input: a binary that does not exist.
     let r = bin()
         .args(["ab", "--a", "/nonexistent/iobench", "--b", exe])
