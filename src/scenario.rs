@@ -570,15 +570,8 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
         }
         WorkloadKind::TcpEcho => {
             let mut t = TcpEcho::default();
-            if let Some(p) = &raw.payload {
-                if p.get_ref().0 == 0 {
-                    return Err(ctx.err(
-                        p.span(),
-                        "payload must be at least 1 byte",
-                        Some("e.g. payload = \"1KiB\"".into()),
-                    ));
-                }
-                t.payload = *p.get_ref();
+            if let Some(p) = nonzero_size(ctx, &raw.payload, "payload", "1KiB")? {
+                t.payload = p;
             }
             if let Some(d) = &raw.server_delay {
                 t.server_delay = *d.get_ref();
@@ -674,15 +667,8 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
         }
         WorkloadKind::EchoServe => {
             let mut e = EchoServe::default();
-            if let Some(p) = &raw.payload {
-                if p.get_ref().0 == 0 {
-                    return Err(ctx.err(
-                        p.span(),
-                        "payload must be at least 1 byte",
-                        Some("e.g. payload = \"1KiB\"".into()),
-                    ));
-                }
-                e.payload = *p.get_ref();
+            if let Some(p) = nonzero_size(ctx, &raw.payload, "payload", "1KiB")? {
+                e.payload = p;
             }
             if let Some(d) = &raw.delay {
                 e.delay = *d.get_ref();
@@ -727,15 +713,8 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             if let Some(c) = &raw.command {
                 r.command = *c.get_ref();
             }
-            if let Some(v) = &raw.value_size {
-                if v.get_ref().0 == 0 {
-                    return Err(ctx.err(
-                        v.span(),
-                        "value_size must be at least 1 byte",
-                        Some("e.g. value_size = \"64B\"".into()),
-                    ));
-                }
-                r.value_size = *v.get_ref();
+            if let Some(v) = nonzero_size(ctx, &raw.value_size, "value_size", "64B")? {
+                r.value_size = v;
             }
             if let Some(k) = &raw.keys {
                 r.keys = k.get_ref().0;
@@ -750,6 +729,24 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             WorkloadSpec::Redis(r)
         }
     })
+}
+
+/// A size parameter that must be at least one byte.
+fn nonzero_size(
+    ctx: &Ctx,
+    v: &Option<Spanned<HumanSize>>,
+    name: &str,
+    example: &str,
+) -> Result<Option<HumanSize>, ScenarioError> {
+    match v {
+        Some(v) if v.get_ref().0 == 0 => Err(ctx.err(
+            v.span(),
+            format!("{name} must be at least 1 byte"),
+            Some(format!("e.g. {name} = \"{example}\"")),
+        )),
+        Some(v) => Ok(Some(*v.get_ref())),
+        None => Ok(None),
+    }
 }
 
 /// `pool_min` and `pool_max` over their defaults; the minimum may not exceed the maximum.
