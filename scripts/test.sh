@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of iobench: formatting, lints, unit and integration tests, and a build of
-# the benches. Installs what the tests need when it is missing (wrk; PostgreSQL and Redis
+# Runs every test of iobench: formatting, lints, unit and integration tests, and a smoke
+# run of the benches. Installs what the tests need when it is missing (wrk; PostgreSQL and Redis
 # through scripts/services.sh), starts the private database servers, and stops them at the
 # end, also when a step fails.
 #
@@ -53,10 +53,13 @@ fi
 step "cargo test"
 # The integration tests start many threads and processes of their own; two test binaries
 # at a time is what a 2-core CI machine bears without starving the timing-sensitive ones.
-cargo test --locked --all-targets "$@" -- --test-threads=2
+# (The benches run below, through cargo bench: criterion takes no --test-threads.)
+cargo test --locked --lib --bins --tests "$@" -- --test-threads=2
 
-step "cargo bench --no-run"
-cargo bench --locked --no-run
+step "cargo bench -- --test"
+# Builds every bench and runs each benchmark once (criterion's smoke mode): the models
+# bench runs one op of every model on every workload against the embedded targets.
+cargo bench --locked -- --test
 
 echo
 echo "all tests passed"

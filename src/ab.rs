@@ -5,8 +5,9 @@
 //! 1. This binary reads the scenarios, starts the embedded targets and points the cells at
 //!    them, as `run` does; A's and B's trials share them.
 //! 2. Trial `t` of every cell runs once under A and once under B (`A-BIN trial --cell ...`),
-//!    back to back, in an order drawn per cell and trial from a seeded shuffle (A B or
-//!    B A), so that neither build always runs first, and both see the same noise.
+//!    back to back, A B or B A: per cell, half the pairs each way in a shuffled order
+//!    drawn from the run's seed (`--seed`, printed), so that neither build runs first more
+//!    often, and both see the same noise.
 //! 3. Records go to OUT/a and OUT/b as two ordinary run folders (run.json, results.jsonl,
 //!    summary.json), so either can be reported or compared later.
 //! 4. For each cell and figure, the pairs where both trials were ok give ratios B / A; the
@@ -27,6 +28,7 @@ use crate::orchestrator::{self, ResultsFile, run_one};
 use crate::report::summary::summarize;
 use crate::run::{RunInfo, prepare, write_json};
 use crate::scenario::{Cell, Scenario};
+use crate::stats::Rng;
 
 pub struct AbOutcome {
     pub report: Report,
@@ -34,13 +36,28 @@ pub struct AbOutcome {
     pub b: PathBuf,
 }
 
-/// Whether this pair runs B first: a seeded draw per (cell, trial).
-fn b_first(cell: usize, trial: u32) -> bool {
-    let mut x = (cell as u64) << 32 ^ u64::from(trial) ^ 0x9E37_79B9_7F4A_7C15;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x & 1 == 1
+/// For each trial of one cell, whether B runs first: half the pairs each way (the odd one
+/// out by a draw), in a shuffled order. Balanced per cell, so that whatever running second
+/// is worth (a warm page cache, a warmed target) is given to A and B alike, and drawn anew
+/// for each run (`seed`), so that no cell favours the same side run after run.
+fn orders(seed: u64, cell: usize, trials: u32) -> Vec<bool> {
+    let mut rng = Rng::seeded(seed ^ (cell as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let n = trials as usize;
+    let mut v: Vec<bool> = (0..n).map(|i| i < n / 2).collect();
+    if n % 2 == 1 {
+        v[n - 1] = rng.below(2) == 1;
+    }
+    for i in (1..n).rev() {
+        v.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    v
+}
+
+/// A seed for the order when none is given: the clock's nanoseconds.
+pub fn fresh_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 fn figure(r: &TrialRecord, path: &str) -> Option<f64> {
@@ -58,6 +75,7 @@ pub fn run(
     scenarios: &[Scenario],
     out: &Path,
     opts: &Options,
+    seed: u64,
 ) -> Result<AbOutcome, Error> {
     for bin in [a_bin, b_bin] {
         if !bin.is_file() {
@@ -107,10 +125,15 @@ pub fn run(
     }
     orchestrator::install_interrupt_handler();
     let schedule = orchestrator::schedule(&cells);
+    let b_first: Vec<Vec<bool>> = (0..cells.len())
+        .map(|ci| orders(seed, ci, cells[ci].trials))
+        .collect();
+    eprintln!("A/B order seed {seed} (repeat this order with --seed {seed})");
     let (mut ra, mut rb) = (Vec::new(), Vec::new());
     for (n, &(ci, t)) in schedule.iter().enumerate() {
         let cell = &cells[ci];
-        let order: [(usize, &Path); 2] = if b_first(ci, t) {
+        let b_first = b_first[ci][t as usize];
+        let order: [(usize, &Path); 2] = if b_first {
             [(1, b_bin), (0, a_bin)]
         } else {
             [(0, a_bin), (1, b_bin)]
@@ -132,11 +155,7 @@ pub fn run(
             n + 1,
             schedule.len(),
             cell.id,
-            if b_first(ci, t) {
-                "B then A"
-            } else {
-                "A then B"
-            }
+            if b_first { "B then A" } else { "A then B" }
         );
     }
     drop(targets);
@@ -216,5 +235,26 @@ fn paired(cells: &[Cell], a: &[TrialRecord], b: &[TrialRecord], o: &Options) -> 
         only_in_base: Vec::new(),
         only_in_new: Vec::new(),
         comparisons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::orders;
+
+    #[test]
+    fn each_cell_runs_b_first_in_half_its_pairs() {
+        for trials in [1, 2, 6, 7, 10] {
+            for cell in 0..20 {
+                let o = orders(42, cell, trials);
+                assert_eq!(o.len(), trials as usize);
+                let b = o.iter().filter(|&&x| x).count() as u32;
+                assert!(b == trials / 2 || b == trials.div_ceil(2), "{o:?}");
+            }
+        }
+        // The same seed repeats the order; another seed gives another one somewhere.
+        let all = |seed| (0..20).map(|c| orders(seed, c, 6)).collect::<Vec<_>>();
+        assert_eq!(all(7), all(7));
+        assert_ne!(all(7), all(8));
     }
 }

@@ -194,6 +194,9 @@ pub struct AbArgs {
     /// Significance level of the bootstrap confidence interval.
     #[arg(long, default_value_t = 0.01, value_name = "ALPHA")]
     pub significance: f64,
+    /// Seed of the A-first / B-first order [default: drawn from the clock, and printed].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Args, Debug)]

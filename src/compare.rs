@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::report::summary::{CellSummary, SUMMARY_SCHEMA, Summary};
+use crate::stats::Rng;
 
 /// A compared figure and the direction that is better.
 pub struct Figure {
@@ -147,29 +148,17 @@ pub fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// xorshift64*: a fixed, seedable generator, so verdicts are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
-    }
-}
-
 /// The bootstrap interval of the ratio of medians NEW / BASE.
 pub fn bootstrap_ratio(base: &[f64], new: &[f64], o: &Options) -> (f64, f64) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::seeded(1); // fixed: verdicts are reproducible
     let mut ratios = Vec::with_capacity(o.resamples);
     let (mut b, mut n) = (vec![0.0; base.len()], vec![0.0; new.len()]);
     for _ in 0..o.resamples {
         for x in &mut b {
-            *x = base[rng.below(base.len())];
+            *x = base[rng.below(base.len() as u64) as usize];
         }
         for x in &mut n {
-            *x = new[rng.below(new.len())];
+            *x = new[rng.below(new.len() as u64) as usize];
         }
         let (mb, mn) = (median(&mut b), median(&mut n));
         if mb != 0.0 {
@@ -204,12 +193,12 @@ pub fn decide_paired(
     o: &Options,
 ) -> (f64, f64, f64, Verdict) {
     let ratio = median(&mut ratios.to_vec());
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::seeded(1); // fixed: verdicts are reproducible
     let mut meds = Vec::with_capacity(o.resamples);
     let mut r = vec![0.0; ratios.len()];
     for _ in 0..o.resamples {
         for x in &mut r {
-            *x = ratios[rng.below(ratios.len())];
+            *x = ratios[rng.below(ratios.len() as u64) as usize];
         }
         meds.push(median(&mut r));
     }

@@ -117,7 +117,8 @@ fn ab_command(args: AbArgs) -> Result<ExitCode, Error> {
         significance: args.significance,
         ..iobench::compare::Options::default()
     };
-    let outcome = iobench::ab::run(&args.a, &args.b, &scenarios, &args.out, &opts)?;
+    let seed = args.seed.unwrap_or_else(iobench::ab::fresh_seed);
+    let outcome = iobench::ab::run(&args.a, &args.b, &scenarios, &args.out, &opts, seed)?;
     let mut report = outcome.report;
     report.base = format!("A: {}", args.a.display());
     report.new = format!("B: {}", args.b.display());

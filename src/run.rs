@@ -145,7 +145,7 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
 
 /// Starts the embedded targets the cells need and points the cells at them, and points
 /// database cells at their servers (skipping those that do not answer).
-pub(crate) fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
+pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
     let kinds: BTreeSet<TargetKind> = cells
         .iter()
         .filter_map(|c| c.workload.needs_target())

@@ -126,6 +126,10 @@ pub struct Cell {
     /// it. The cell's trials are recorded as skipped and not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
+    /// Counted mode (`cargo bench`): the trial runs exactly this many ops, every one
+    /// measured, with no warm-up, and its window is the time they took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops: Option<u64>,
 }
 
 impl Scenario {
@@ -166,6 +170,7 @@ impl Scenario {
                         trial_timeout: HumanDuration(timeout),
                         target_pid: None,
                         skip: None,
+                        ops: None,
                     });
                 }
             }

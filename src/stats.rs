@@ -57,6 +57,39 @@ pub fn spread(values: &[f64]) -> Option<Spread> {
     })
 }
 
+/// A small, fast random source (xorshift64*): for keys and row ids of database sessions,
+/// bootstrap resamples, and the A/B order.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded differently for every session of every process.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Rng {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Rng::seeded(u64::from(std::process::id()) << 32 ^ n)
+    }
+
+    /// A generator that gives the same sequence for the same seed.
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+
+    /// A number unique to this session's sequence (for values that must not repeat).
+    pub fn id(&self) -> u64 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

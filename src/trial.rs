@@ -60,15 +60,31 @@ impl TrialCtx {
         self.idle = Some(sample_tree(self.root));
     }
 
-    /// Starts warm-up now and hands the window to the sampler.
+    /// Starts warm-up now (or a counted window) and hands the window to the sampler.
     pub fn open_window(&mut self) -> Window {
-        let w = Window::starting_now(self.cell.warmup.0, self.cell.duration.0);
+        let w = match self.cell.ops {
+            Some(n) => Window::counted(n, counted_lead(&self.cell), self.cell.trial_timeout.0),
+            None => Window::starting_now(self.cell.warmup.0, self.cell.duration.0),
+        };
         if let Some(s) = &self.sampler {
             s.begin(w);
         }
         self.window = Some(w);
         w
     }
+}
+
+/// How far ahead a counted window starts: time for the model to hand it to every worker
+/// (a condition variable wakes C threads; a pipe carries it to each worker process), so
+/// that the batch's time is the ops' and not the hand-over's.
+fn counted_lead(cell: &Cell) -> Duration {
+    let c = cell.concurrency;
+    let processes = match cell.model {
+        model::ModelKind::Processes => c.min(cell.process_cap),
+        model::ModelKind::AsyncProcesses => c.min(cell.event_loops),
+        _ => 0,
+    };
+    Duration::from_millis(5) + Duration::from_micros(50) * c + Duration::from_millis(2) * processes
 }
 
 struct RunModel<'a>(&'a mut TrialCtx);
@@ -125,14 +141,19 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
             ctx.cell.workload.clone().visit(RunClient(&mut ctx))
         }
     };
+    // A counted window ends when its last op has: the model has returned.
+    let end = Mono::now();
     let report = ctx.sampler.take().map(Sampler::finish).unwrap_or_default();
     let workers = match outcome {
         Ok(w) => w,
         Err(e) => return failed(format!("{e:#}")),
     };
-    let Some(window) = ctx.window else {
+    let Some(mut window) = ctx.window else {
         return failed("the model never opened its window".into());
     };
+    if window.count.is_some() {
+        window.measure_until = end;
+    }
     let tally = ctx.recorder.merged();
     let mut figures = figures(&ctx, &window, &tally, &report, workers);
     if let Some(s) = &mut sut {

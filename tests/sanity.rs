@@ -57,3 +57,52 @@ latency = "20ms"
         }
     }
 }
+
+/// Counted mode (what `cargo bench --bench models` runs): every model runs exactly the ops
+/// asked for, shared among its workers, and the window is at least as long as the sleeps
+/// make it (and not many times longer).
+#[test]
+fn a_counted_trial_runs_exactly_its_ops_on_every_model() {
+    let toml = r#"
+name = "counted"
+[run]
+concurrency = [4]
+[[workload]]
+kind = "sleep"
+latency = "5ms"
+"#;
+    let scenario =
+        iobench::Scenario::parse(toml, std::path::Path::new("counted.toml")).expect("parses");
+    let cells = scenario.cells();
+    assert_eq!(cells.len(), iobench::ModelKind::ALL.len());
+    // 42 ops over 4 workers: two do 11, two do 10. Sequential does all 42 in a row.
+    let ops = 42u64;
+    for mut cell in cells {
+        cell.ops = Some(ops);
+        let out = common::bin()
+            .args(["trial", "--trial", "0", "--cell"])
+            .arg(serde_json::to_string(&cell).unwrap())
+            .output()
+            .expect("iobench trial runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let r: serde_json::Value = serde_json::from_str(text.trim()).expect("one record");
+        let model = cell.model.name();
+        assert_eq!(r["status"], "ok", "{model}: {}", r["reason"]);
+        assert_eq!(r["ops"], ops, "{model}");
+        assert_eq!(r["errors"], serde_json::json!({}), "{model}");
+        let secs = r["window_secs"].as_f64().unwrap();
+        let rounds = match model {
+            "sequential" => 42.0,
+            _ => 11.0,
+        };
+        let floor = rounds * 0.005;
+        assert!(
+            secs >= floor,
+            "{model}: {secs} s for {rounds} rounds of 5 ms"
+        );
+        assert!(
+            secs < 10.0 * floor,
+            "{model}: {secs} s for {rounds} rounds of 5 ms"
+        );
+    }
+}

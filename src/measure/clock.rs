@@ -46,11 +46,18 @@ impl Mono {
 
 /// The phases of a trial: warm-up from `start` to `measure_from`, the measured window from
 /// `measure_from` to `measure_until`. An op counts when it completes inside the window.
+///
+/// A counted window (`count`, what `cargo bench` uses) has no warm-up and no set length:
+/// its workers wait for `start`, share `count` ops among them and stop when they have done
+/// their share; `measure_until` is only a cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     pub start: Mono,
     pub measure_from: Mono,
     pub measure_until: Mono,
+    /// Counted mode: the ops that all workers together run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 impl Window {
@@ -62,6 +69,20 @@ impl Window {
             start,
             measure_from,
             measure_until: measure_from.plus(duration),
+            count: None,
+        }
+    }
+
+    /// A counted window of `ops` ops in all, every one measured, that starts `lead` from
+    /// now (workers wait for it, so that handing them the window is not timed) and that no
+    /// op may end more than `cap` after its start.
+    pub fn counted(ops: u64, lead: Duration, cap: Duration) -> Window {
+        let start = Mono::now().plus(lead);
+        Window {
+            start,
+            measure_from: start,
+            measure_until: start.plus(cap),
+            count: Some(ops),
         }
     }
 

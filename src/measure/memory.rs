@@ -173,7 +173,7 @@ impl Sampler {
         let handle = std::thread::Builder::new()
             .name("iobench-sampler".into())
             .spawn(move || match rx.recv() {
-                Ok(window) => watch(window, interval, root, target),
+                Ok(window) => watch(window, &rx, interval, root, target),
                 Err(_) => SamplerReport::default(),
             })?;
         Ok(Sampler { start, handle })
@@ -184,7 +184,8 @@ impl Sampler {
         let _ = self.start.send(window);
     }
 
-    /// Waits for the window to end and returns what was seen.
+    /// Waits for the window to end and returns what was seen. A window that ends early
+    /// (a counted window, or a model that failed) ends its readings here and now.
     pub fn finish(self) -> SamplerReport {
         drop(self.start);
         self.handle.join().unwrap_or_default()
@@ -198,7 +199,23 @@ const RESCAN: Duration = Duration::from_secs(1);
 /// it never takes more than about 2% of a core whatever the tree's size.
 const COST_FACTOR: u32 = 50;
 
-fn watch(window: Window, interval: Duration, root: u32, target: Option<u32>) -> SamplerReport {
+/// Sleeps until `t`, or less if the trial says the window is over (`finish`); returns
+/// `false` then.
+fn pause_until(t: Mono, stop: &mpsc::Receiver<Window>) -> bool {
+    let now = Mono::now();
+    match stop.recv_timeout(t.since(now)) {
+        Err(mpsc::RecvTimeoutError::Timeout) => true,
+        Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => t <= Mono::now(),
+    }
+}
+
+fn watch(
+    window: Window,
+    stop: &mpsc::Receiver<Window>,
+    interval: Duration,
+    root: u32,
+    target: Option<u32>,
+) -> SamplerReport {
     let me = root;
     let foreign = root != std::process::id();
     window.measure_from.sleep_until();
@@ -225,12 +242,11 @@ fn watch(window: Window, interval: Duration, root: u32, target: Option<u32>) -> 
         r.peak.processes = r.peak.processes.max(s.processes);
         r.peak_pss_bytes = r.peak_pss_bytes.zip(s.pss_bytes).map(|(a, b)| a.max(b));
         let next = t.plus(interval.max(Mono::now().since(t) * COST_FACTOR));
-        if next >= window.measure_until {
+        if next >= window.measure_until || !pause_until(next, stop) {
             break;
         }
-        next.sleep_until();
     }
-    window.measure_until.sleep_until();
+    pause_until(window.measure_until, stop);
     let own = Rusage::this_thread().since(&own0);
     // The trial's CPU without the sampler's own, which is reported on its own.
     r.rusage = Rusage::this_process().since(&process0).since(&own);

@@ -13,7 +13,10 @@
 //!    not recorded. In-process models share the trial's sharded recorder; a worker process
 //!    streams its latencies to the trial in small batches.
 //! 3. A worker stops after the first op that completes at or past the window's end, so no
-//!    op is abandoned mid-flight and no stop flag is polled on the hot path.
+//!    op is abandoned mid-flight and no stop flag is polled on the hot path. In a counted
+//!    window ([`Pace::Count`], `cargo bench`) it stops once it has run its share of the
+//!    window's ops instead. (A worker waits for the window's start before its first op:
+//!    a counted window starts a little after it is handed out.)
 //!
 //! Models differ only in how they run workers (a loop, threads, pool jobs, processes,
 //! tasks); the loop body, the clock reads and the recording are here, once.
@@ -40,12 +43,19 @@ pub enum Pace {
     Closed,
     /// Op `i` is due at `first + i × every_ns`.
     Open { first: Mono, every_ns: u64 },
+    /// Closed, and the worker stops after this many ops (a counted window).
+    Count(u64),
 }
 
 impl Pace {
     /// The pace of worker `w` of `k` sharing `rate` ops per second (closed when `None`):
     /// the schedule is spread so that the workers' due times interleave.
+    /// In a counted window the workers share its count as evenly as they can.
     pub fn of_worker(rate: Option<f64>, window: &Window, w: usize, k: usize) -> Pace {
+        if let Some(n) = window.count {
+            let k = k.max(1) as u64;
+            return Pace::Count(n / k + u64::from((w as u64) < n % k));
+        }
         match rate {
             None => Pace::Closed,
             Some(rate) => Pace::Open {
@@ -59,9 +69,15 @@ impl Pace {
     #[inline]
     pub fn due(&self, i: u64) -> Option<Mono> {
         match *self {
-            Pace::Closed => None,
+            Pace::Closed | Pace::Count(_) => None,
             Pace::Open { first, every_ns } => Some(Mono(first.0 + i * every_ns)),
         }
+    }
+
+    /// Whether a worker that has run `i` ops has done its share (counted windows only).
+    #[inline]
+    pub fn spent(&self, i: u64) -> bool {
+        matches!(*self, Pace::Count(n) if i >= n)
     }
 }
 
@@ -131,7 +147,11 @@ pub fn blocking_loop<W: Workload>(
     pace: Pace,
     sink: &mut impl Sink,
 ) {
+    window.start.sleep_until();
     for i in 0.. {
+        if pace.spent(i) {
+            return;
+        }
         let due = pace.due(i);
         if let Some(due) = due {
             due.sleep_until();
@@ -156,7 +176,11 @@ pub fn blocking_loop_with_cpu<W: Workload>(
     sink: &mut impl Sink,
 ) -> Rusage {
     let mut cpu0 = None;
+    window.start.sleep_until();
     for i in 0.. {
+        if pace.spent(i) {
+            break;
+        }
         let due = pace.due(i);
         if let Some(due) = due {
             due.sleep_until();
@@ -201,6 +225,9 @@ pub async fn async_loop<W: Workload, R: AsyncRt>(
     mut sink: impl Sink,
 ) -> W::AsyncSession<R> {
     for i in 0.. {
+        if pace.spent(i) {
+            break;
+        }
         let due = pace.due(i);
         if let Some(due) = due {
             let now = Mono::now();
@@ -251,6 +278,9 @@ pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner, K: Sink + Send + 'st
         sessions.push(s);
     }
     let window = open_window()?;
+    // A counted window starts a little later; the tasks are spawned when it does. (A
+    // blocking sleep: a runtime's timer may round it up, tokio's to the millisecond.)
+    window.start.sleep_until();
     let parked: Arc<Mutex<Parked>> = Arc::default();
     let handles: Vec<_> = sessions
         .into_iter()

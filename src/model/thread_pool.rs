@@ -34,6 +34,18 @@ fn job<W: Workload>(
     submitted: Mono,
 ) {
     let pace = Pace::of_worker(shared.rate, &shared.window, client, shared.clients);
+    if pace.spent(n) {
+        let _ = shared.done.send(());
+        return;
+    }
+    // A counted window starts after its first jobs are submitted; they wait for it.
+    let submitted = match n == 0 && shared.window.start > submitted {
+        true => {
+            shared.window.start.sleep_until();
+            Mono::now()
+        }
+        false => submitted,
+    };
     let due = pace.due(n);
     let start = match due {
         Some(due) => {
