@@ -11,7 +11,8 @@
 //! 3. Records go to OUT/a and OUT/b as two ordinary run folders (run.json, results.jsonl,
 //!    summary.json), so either can be reported or compared later.
 //! 4. For each cell and figure, the pairs where both trials were ok give ratios B / A; the
-//!    verdict comes from their median and its bootstrap interval (`compare::decide_paired`).
+//!    verdict comes from their geometric mean and its Student-t interval (a paired t test
+//!    on the logarithms; `compare::decide_paired`).
 //!
 //! Both binaries must read the cell format this one writes (`iobench trial --cell`). Each
 //! side runs from its own copy (OUT/iobench-a, OUT/iobench-b), so that neither shares its

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::report::summary::{CellSummary, SUMMARY_SCHEMA, Summary};
-use crate::stats::Rng;
+use crate::stats::{Rng, student_t_quantile};
 
 /// A compared figure and the direction that is better.
 pub struct Figure {
@@ -186,25 +186,25 @@ pub fn decide(
 }
 
 /// The verdict of paired trials (A and B run back to back): from the ratios B / A of each
-/// pair, their median and its bootstrap interval.
+/// pair, their geometric mean and its Student-t interval (a paired t test on the ratios'
+/// logarithms). A bootstrap of so few pairs cannot reach a table-wide level: with 6 pairs,
+/// its interval at 0.01 / 84 is the range of the pairs, so six ratios above 1, which
+/// chance gives one cell in 64, read as a change. The t interval widens with the spread.
 pub fn decide_paired(
     ratios: &[f64],
     higher_is_better: bool,
     o: &Options,
 ) -> (f64, f64, f64, Verdict) {
-    let ratio = median(&mut ratios.to_vec());
-    let mut rng = Rng::seeded(1); // fixed: verdicts are reproducible
-    let mut meds = Vec::with_capacity(o.resamples);
-    let mut r = vec![0.0; ratios.len()];
-    for _ in 0..o.resamples {
-        for x in &mut r {
-            *x = ratios[rng.below(ratios.len() as u64) as usize];
-        }
-        meds.push(median(&mut r));
+    let logs: Vec<f64> = ratios.iter().map(|r| r.ln()).collect();
+    let n = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    if logs.len() < 2 {
+        return (mean.exp(), f64::NAN, f64::NAN, Verdict::Inconclusive);
     }
-    meds.sort_by(f64::total_cmp);
-    let q = |p: f64| meds[((meds.len() - 1) as f64 * p).round() as usize];
-    let (lo, hi) = (q(o.significance / 2.0), q(1.0 - o.significance / 2.0));
+    let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let t = student_t_quantile(1.0 - o.significance / 2.0, n - 1.0);
+    let half = t * (var / n).sqrt();
+    let (ratio, lo, hi) = (mean.exp(), (mean - half).exp(), (mean + half).exp());
     (ratio, lo, hi, verdict(ratio, lo, hi, higher_is_better, o))
 }
 
@@ -386,6 +386,24 @@ pub fn markdown(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paired_verdicts_need_more_than_six_ratios_on_one_side() {
+        // A table of 84 comparisons, as scenarios/ci.toml gives.
+        let o = Options::default().per_test(84);
+        // The false regression a bootstrap gave in an A/A run: six noisy ratios above 1.
+        let noisy = [1.008, 1.09, 1.12, 1.13, 1.25, 1.49];
+        assert_eq!(decide_paired(&noisy, false, &o).3, Verdict::Inconclusive);
+        // A steady 10% drop in throughput is a regression, and the same rise an improvement.
+        let drop = [0.905, 0.9, 0.895, 0.91, 0.9, 0.902];
+        assert_eq!(decide_paired(&drop, true, &o).3, Verdict::Regressed);
+        let rise: Vec<f64> = drop.iter().map(|r| 1.0 / r).collect();
+        assert_eq!(decide_paired(&rise, true, &o).3, Verdict::Improved);
+        // Steady ratios near 1 are no change; one pair decides nothing.
+        let same = [1.001, 0.999, 1.0, 1.002, 0.998, 1.0];
+        assert_eq!(decide_paired(&same, true, &o).3, Verdict::NoChange);
+        assert_eq!(decide_paired(&[0.5], true, &o).3, Verdict::Inconclusive);
+    }
 
     #[test]
     fn identical_trials_are_no_change() {

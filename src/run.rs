@@ -17,6 +17,7 @@ use crate::report::summary::{CellStatus, Summary, summarize};
 use crate::scenario::{Cell, DEFAULT_SCENARIO_PATH, DEFAULT_SCENARIO_TOML, Overrides, Scenario};
 use crate::target::TargetKind;
 use crate::target::launch::Targets;
+use crate::workload::disk::Scratch;
 
 /// What `run` produced.
 pub struct RunOutcome {
@@ -143,9 +144,51 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
     })
 }
 
-/// Starts the embedded targets the cells need and points the cells at them, and points
-/// database cells at their servers (skipping those that do not answer).
-pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
+/// What a run set up before its trials: its embedded targets and its scratch folders.
+/// Dropping it stops the one and removes the other, however the run ended.
+pub struct Prepared {
+    pub targets: Targets,
+    pub scratch: Vec<Scratch>,
+}
+
+/// Starts the embedded targets the cells need and points the cells at them, points
+/// database cells at their servers (skipping those that do not answer), and makes and
+/// fills the disk workloads' scratch folders (one per workload, shared by its cells).
+pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Prepared> {
+    let targets = start_targets(exe, cells)?;
+    resolve_services(cells);
+    let mut scratch: Vec<Scratch> = Vec::new();
+    let mut made: std::collections::HashMap<String, String> = Default::default();
+    for c in cells.iter_mut() {
+        let label = c.workload.label();
+        let Some(need) = c.workload.scratch() else {
+            continue;
+        };
+        let (dir, slot, fill) = (need.dir, need.path, need.fill);
+        let path = match made.get(&label) {
+            Some(p) => p.clone(),
+            None => {
+                let s = Scratch::create(dir)?;
+                if let Some((files, size)) = fill {
+                    s.fill(files, size).map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot fill the scratch folder {}: {e}",
+                            s.path().display()
+                        )
+                    })?;
+                }
+                let p = s.path().display().to_string();
+                scratch.push(s);
+                made.insert(label, p.clone());
+                p
+            }
+        };
+        *slot = Some(path);
+    }
+    Ok(Prepared { targets, scratch })
+}
+
+fn start_targets(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
     let kinds: BTreeSet<TargetKind> = cells
         .iter()
         .filter_map(|c| c.workload.needs_target())
@@ -158,7 +201,6 @@ pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
             c.target_pid = targets.pid(kind);
         }
     }
-    resolve_services(cells);
     Ok(targets)
 }
 

@@ -15,6 +15,8 @@ use toml::Spanned;
 
 use crate::model::ModelKind;
 use crate::units::{HumanDuration, HumanSize};
+use crate::workload::cpu_mix::{CpuMix, Via};
+use crate::workload::disk::{Cache, DiskRead, DiskWrite};
 use crate::workload::dns::Dns;
 use crate::workload::http_get::{HttpGet, expected_body};
 use crate::workload::postgres::{PgQuery, Postgres};
@@ -471,6 +473,15 @@ raw_table_with_run_keys!(RawWorkload {
     command: Option<Spanned<RedisCommand>>,
     value_size: Option<Spanned<HumanSize>>,
     keys: Option<Spanned<Positive>>,
+    size: Option<Spanned<HumanSize>>,
+    files: Option<Spanned<Positive>>,
+    cache: Option<Spanned<Cache>>,
+    dir: Option<Spanned<String>>,
+    fsync: Option<Spanned<bool>>,
+    wait: Option<Spanned<NonZeroDuration>>,
+    via: Option<Spanned<Via>>,
+    compute: Option<Spanned<HumanDuration>>,
+    block_every: Option<Spanned<u32>>,
 });
 
 #[derive(Deserialize)]
@@ -553,6 +564,15 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             "load_generator",
             raw.load_generator.as_ref().map(Spanned::span),
         ),
+        ("size", raw.size.as_ref().map(Spanned::span)),
+        ("files", raw.files.as_ref().map(Spanned::span)),
+        ("cache", raw.cache.as_ref().map(Spanned::span)),
+        ("dir", raw.dir.as_ref().map(Spanned::span)),
+        ("fsync", raw.fsync.as_ref().map(Spanned::span)),
+        ("wait", raw.wait.as_ref().map(Spanned::span)),
+        ("via", raw.via.as_ref().map(Spanned::span)),
+        ("compute", raw.compute.as_ref().map(Spanned::span)),
+        ("block_every", raw.block_every.as_ref().map(Spanned::span)),
     ];
     for (name, span) in written {
         let Some(span) = span else { continue };
@@ -571,7 +591,64 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             if let Some(l) = &raw.latency {
                 s.latency = HumanDuration(l.get_ref().0);
             }
+            if let Some(b) = &raw.block_every {
+                s.block_every = *b.get_ref();
+            }
             WorkloadSpec::Sleep(s)
+        }
+        WorkloadKind::DiskRead => {
+            let mut d = DiskRead::default();
+            if let Some(v) = disk_size(ctx, &raw.size)? {
+                d.size = v;
+            }
+            if let Some(f) = &raw.files {
+                d.files = f.get_ref().0;
+            }
+            if let Some(c) = &raw.cache {
+                d.cache = *c.get_ref();
+            }
+            d.dir = raw.dir.as_ref().map(|v| v.get_ref().clone());
+            WorkloadSpec::DiskRead(d)
+        }
+        WorkloadKind::DiskWrite => {
+            let mut d = DiskWrite::default();
+            if let Some(v) = disk_size(ctx, &raw.size)? {
+                d.size = v;
+            }
+            if let Some(f) = &raw.fsync {
+                d.fsync = *f.get_ref();
+            }
+            d.dir = raw.dir.as_ref().map(|v| v.get_ref().clone());
+            WorkloadSpec::DiskWrite(d)
+        }
+        WorkloadKind::CpuMix => {
+            let mut m = CpuMix::default();
+            if let Some(w) = &raw.wait {
+                m.wait = HumanDuration(w.get_ref().0);
+            }
+            if let Some(v) = &raw.via {
+                m.via = *v.get_ref();
+            }
+            if let Some(c) = &raw.compute {
+                m.compute = *c.get_ref();
+            }
+            if let Some(b) = &raw.block_every {
+                if m.via == Via::Echo && *b.get_ref() > 0 {
+                    return Err(ctx.err(
+                        b.span(),
+                        "`block_every` applies to via = \"sleep\" only",
+                        Some("remove it, or wait with via = \"sleep\"".into()),
+                    ));
+                }
+                m.block_every = *b.get_ref();
+            }
+            if let Some(d) = &raw.timeout {
+                m.timeout = HumanDuration(d.get_ref().0);
+            }
+            if let Some(a) = &raw.target {
+                m.target = Some(a.get_ref().clone());
+            }
+            WorkloadSpec::CpuMix(m)
         }
         WorkloadKind::TcpEcho => {
             let mut t = TcpEcho::default();
@@ -734,6 +811,23 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             WorkloadSpec::Redis(r)
         }
     })
+}
+
+/// A disk workload's `size`: 4 KiB to 1 MiB.
+fn disk_size(
+    ctx: &Ctx,
+    v: &Option<Spanned<HumanSize>>,
+) -> Result<Option<HumanSize>, ScenarioError> {
+    use crate::workload::disk::{MAX_SIZE, MIN_SIZE};
+    match v {
+        Some(v) if !(MIN_SIZE..=MAX_SIZE).contains(&v.get_ref().0) => Err(ctx.err(
+            v.span(),
+            format!("size {} is outside 4KiB to 1MiB", v.get_ref()),
+            Some("e.g. size = \"64KiB\"".into()),
+        )),
+        Some(v) => Ok(Some(*v.get_ref())),
+        None => Ok(None),
+    }
 }
 
 /// A size parameter that must be at least one byte.

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use smol::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -73,6 +74,55 @@ pub trait AsyncRt: Send + Sync + 'static {
     /// Runs `f` on this runtime, on the calling thread's event loop (a driver's connection
     /// task).
     fn spawn_detached(f: impl Future<Output = ()> + Send + 'static);
+
+    /// Reads the whole file at `path` with the runtime's own whole-file read (tokio and
+    /// async-std hand it to their blocking pools, smol to the `blocking` crate's).
+    fn read_file(path: &Path) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_;
+
+    /// Writes `data` to `path` (created or truncated) through the runtime's own file API,
+    /// `fsync`s it when `sync`, and returns the file's size as the file system reports it.
+    fn write_file<'a>(
+        path: &'a Path,
+        data: &'a [u8],
+        sync: bool,
+    ) -> impl Future<Output = io::Result<u64>> + Send + 'a;
+}
+
+/// Drops the file's pages from the page cache (`POSIX_FADV_DONTNEED` on a descriptor
+/// opened for it), so that the next read comes from the device. Clean pages only: the
+/// read set is synced when it is written. Every model calls this the same way, blocking.
+pub fn drop_cached_pages(path: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let f = std::fs::File::open(path)?;
+    // SAFETY: posix_fadvise only reads its arguments; the descriptor is open for the call.
+    match unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) } {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// The same file operations for the futures-io runtimes (async-std, smol), whose files
+/// share the `futures-io` traits.
+macro_rules! futures_io_files {
+    ($fs:path) => {
+        fn read_file(path: &Path) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_ {
+            use $fs as fs;
+            fs::read(path)
+        }
+
+        async fn write_file<'a>(path: &'a Path, data: &'a [u8], sync: bool) -> io::Result<u64> {
+            use $fs as fs;
+            if sync {
+                let mut f = fs::File::create(path).await?;
+                smol::io::AsyncWriteExt::write_all(&mut f, data).await?;
+                smol::io::AsyncWriteExt::flush(&mut f).await?;
+                f.sync_data().await?;
+            } else {
+                fs::write(path, data).await?;
+            }
+            Ok(fs::metadata(path).await?.len())
+        }
+    };
 }
 
 /// The wildcard address of `peer`'s family, port 0: where a client socket binds.
@@ -154,6 +204,23 @@ impl AsyncRt for Tokio {
     fn spawn_detached(f: impl Future<Output = ()> + Send + 'static) {
         drop(tokio::spawn(f));
     }
+
+    fn read_file(path: &Path) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_ {
+        tokio::fs::read(path)
+    }
+
+    async fn write_file<'a>(path: &'a Path, data: &'a [u8], sync: bool) -> io::Result<u64> {
+        if sync {
+            let mut f = tokio::fs::File::create(path).await?;
+            f.write_all(data).await?;
+            // tokio's file writes in the background: flush waits for the write to land.
+            f.flush().await?;
+            f.sync_data().await?;
+        } else {
+            tokio::fs::write(path, data).await?;
+        }
+        Ok(tokio::fs::metadata(path).await?.len())
+    }
 }
 
 /// `f` raced against a timer: the shared timeout of the futures-io runtimes.
@@ -229,6 +296,8 @@ impl AsyncRt for AsyncStd {
         drop(async_std::task::spawn_local(f));
     }
 
+    futures_io_files!(async_std::fs);
+
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
     }
@@ -252,6 +321,8 @@ impl AsyncRt for Smol {
     fn spawn_detached(f: impl Future<Output = ()> + Send + 'static) {
         crate::model::smol::EXECUTOR.with(|ex| ex.spawn(f).detach());
     }
+
+    futures_io_files!(smol::fs);
 
     async fn sleep(d: Duration) {
         smol::Timer::after(d).await;

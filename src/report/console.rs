@@ -184,10 +184,11 @@ fn params_brief(p: &serde_json::Value) -> String {
     let Some(m) = p.as_object().filter(|m| !m.is_empty()) else {
         return String::new();
     };
-    // The target's address changes with every run; it is in the records, not the table.
+    // The target's address and the scratch folder change with every run; they are in the
+    // records, not the table.
     let inner: Vec<String> = m
         .iter()
-        .filter(|(k, _)| k.as_str() != "target")
+        .filter(|(k, _)| !matches!(k.as_str(), "target" | "scratch"))
         .map(|(_, v)| v)
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
         .collect();

@@ -8,7 +8,9 @@
 //!
 //! Not here: scheduling (that is `model`), timing and recording (that is `model::driver`).
 
+pub mod cpu_mix;
 pub mod db;
+pub mod disk;
 pub mod dns;
 pub mod http_get;
 pub mod postgres;
@@ -38,6 +40,9 @@ pub enum WorkloadKind {
     EchoServe,
     Postgres,
     Redis,
+    DiskRead,
+    DiskWrite,
+    CpuMix,
 }
 
 impl WorkloadKind {
@@ -50,6 +55,9 @@ impl WorkloadKind {
         WorkloadKind::EchoServe,
         WorkloadKind::Postgres,
         WorkloadKind::Redis,
+        WorkloadKind::DiskRead,
+        WorkloadKind::DiskWrite,
+        WorkloadKind::CpuMix,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +70,9 @@ impl WorkloadKind {
             WorkloadKind::EchoServe => "echo-serve",
             WorkloadKind::Postgres => "postgres",
             WorkloadKind::Redis => "redis",
+            WorkloadKind::DiskRead => "disk-read",
+            WorkloadKind::DiskWrite => "disk-write",
+            WorkloadKind::CpuMix => "cpu-mix",
         }
     }
 
@@ -102,13 +113,84 @@ impl WorkloadKind {
                  sync or async on each runtime's own sockets) and checks the value read \
                  (server: scripts/services.sh up)"
             }
+            WorkloadKind::DiskRead => {
+                "each op reads one file of `size` bytes, chosen at random from `files` prepared                  in a scratch folder, and checks its CRC-32; async models use their runtime's                  file API (a thread pool underneath); `cache = \"cold\"` drops the file's                  pages first"
+            }
+            WorkloadKind::DiskWrite => {
+                "each op writes `size` bytes to the worker's own file in a scratch folder                  (optionally fsynced) and checks the file's size"
+            }
+            WorkloadKind::CpuMix => {
+                "each op waits `wait` (a sleep, or an echo round trip) and then computes for                  `compute` (calibrated CPU work, its result checked): where the event loop's one                  thread stops keeping up"
+            }
         }
     }
 
     /// Parameters as (name, default, meaning), for `iobench list` and the docs.
     pub fn params(self) -> &'static [(&'static str, &'static str, &'static str)] {
         match self {
-            WorkloadKind::Sleep => &[("latency", "10ms", "how long each op waits")],
+            WorkloadKind::Sleep => &[
+                ("latency", "10ms", "how long each op waits"),
+                (
+                    "block_every",
+                    "0",
+                    "async models: one op in N sleeps with std::thread::sleep, blocking the event loop (0: never)",
+                ),
+            ],
+            WorkloadKind::DiskRead => &[
+                (
+                    "size",
+                    "64KiB",
+                    "bytes per file and per read (4KiB to 1MiB)",
+                ),
+                ("files", "64", "files in the prepared set"),
+                (
+                    "cache",
+                    "warm",
+                    "warm (page cache) or cold (posix_fadvise DONTNEED before each read)",
+                ),
+                (
+                    "dir",
+                    "(the temporary folder)",
+                    "where the run's scratch folder is made; removed when the run ends",
+                ),
+            ],
+            WorkloadKind::DiskWrite => &[
+                ("size", "64KiB", "bytes written per op (4KiB to 1MiB)"),
+                ("fsync", "false", "fdatasync the file after each write"),
+                (
+                    "dir",
+                    "(the temporary folder)",
+                    "where the run's scratch folder is made; removed when the run ends",
+                ),
+            ],
+            WorkloadKind::CpuMix => &[
+                ("wait", "1ms", "how long each op waits"),
+                (
+                    "via",
+                    "sleep",
+                    "sleep, or echo (a 64-byte round trip to the echo target, which waits `wait`)",
+                ),
+                (
+                    "compute",
+                    "0s",
+                    "CPU work after the wait, calibrated to this machine's core",
+                ),
+                (
+                    "block_every",
+                    "0",
+                    "async models: one op in N waits with std::thread::sleep (via sleep only; 0: never)",
+                ),
+                (
+                    "timeout",
+                    "10s",
+                    "via echo: limit on connecting and on each op",
+                ),
+                (
+                    "target",
+                    "(embedded)",
+                    "via echo: host:port of an echo server iobench did not start",
+                ),
+            ],
             WorkloadKind::TcpEcho => &[
                 ("payload", "1KiB", "bytes sent and echoed per op"),
                 (
@@ -276,6 +358,14 @@ impl WorkloadKind {
     }
 }
 
+/// A disk workload's scratch folder: where it goes, where it is once made, and the read
+/// set to fill it with (files, bytes each).
+pub struct ScratchNeed<'a> {
+    pub dir: Option<&'a str>,
+    pub path: &'a mut Option<String>,
+    pub fill: Option<(u32, u64)>,
+}
+
 /// One workload with its parameters: what a scenario's `[[workload]]` table resolves to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -288,6 +378,9 @@ pub enum WorkloadSpec {
     EchoServe(serve::EchoServe),
     Postgres(postgres::Postgres),
     Redis(redis::Redis),
+    DiskRead(disk::DiskRead),
+    DiskWrite(disk::DiskWrite),
+    CpuMix(cpu_mix::CpuMix),
 }
 
 impl WorkloadSpec {
@@ -301,6 +394,9 @@ impl WorkloadSpec {
             WorkloadSpec::EchoServe(_) => WorkloadKind::EchoServe,
             WorkloadSpec::Postgres(_) => WorkloadKind::Postgres,
             WorkloadSpec::Redis(_) => WorkloadKind::Redis,
+            WorkloadSpec::DiskRead(_) => WorkloadKind::DiskRead,
+            WorkloadSpec::DiskWrite(_) => WorkloadKind::DiskWrite,
+            WorkloadSpec::CpuMix(_) => WorkloadKind::CpuMix,
         }
     }
 
@@ -347,6 +443,27 @@ impl WorkloadSpec {
             // The trial starts the server under test itself.
             WorkloadSpec::HttpServe(_) | WorkloadSpec::EchoServe(_) => None,
             WorkloadSpec::Postgres(_) | WorkloadSpec::Redis(_) => None,
+            WorkloadSpec::DiskRead(_) | WorkloadSpec::DiskWrite(_) => None,
+            WorkloadSpec::CpuMix(m) => {
+                (m.via == cpu_mix::Via::Echo && m.target.is_none()).then_some(TargetKind::Echo)
+            }
+        }
+    }
+
+    /// For a disk workload, what its scratch folder needs.
+    pub fn scratch(&mut self) -> Option<ScratchNeed<'_>> {
+        match self {
+            WorkloadSpec::DiskRead(d) => Some(ScratchNeed {
+                dir: d.dir.as_deref(),
+                path: &mut d.scratch,
+                fill: Some((d.files, d.size.0)),
+            }),
+            WorkloadSpec::DiskWrite(d) => Some(ScratchNeed {
+                dir: d.dir.as_deref(),
+                path: &mut d.scratch,
+                fill: None,
+            }),
+            _ => None,
         }
     }
 
@@ -360,6 +477,8 @@ impl WorkloadSpec {
             WorkloadSpec::HttpServe(h) => h.target = Some(addr.to_string()),
             WorkloadSpec::EchoServe(e) => e.target = Some(addr.to_string()),
             WorkloadSpec::Postgres(_) | WorkloadSpec::Redis(_) => {}
+            WorkloadSpec::DiskRead(_) | WorkloadSpec::DiskWrite(_) => {}
+            WorkloadSpec::CpuMix(m) => m.target = Some(addr.to_string()),
         }
     }
 
@@ -379,6 +498,11 @@ impl WorkloadSpec {
                 _ => None,
             },
             WorkloadSpec::Redis(_) => None,
+            WorkloadSpec::DiskRead(_) | WorkloadSpec::DiskWrite(_) => None,
+            WorkloadSpec::CpuMix(m) => m.ideal(
+                c,
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
         }
     }
 
@@ -418,6 +542,9 @@ impl WorkloadSpec {
             WorkloadSpec::EchoServe(e) => visitor.visit(e.client()),
             WorkloadSpec::Postgres(p) => visitor.visit(p.clone()),
             WorkloadSpec::Redis(r) => visitor.visit(r.clone()),
+            WorkloadSpec::DiskRead(d) => visitor.visit(d.clone()),
+            WorkloadSpec::DiskWrite(d) => visitor.visit(d.clone()),
+            WorkloadSpec::CpuMix(m) => visitor.visit(m.clone()),
         }
     }
 }

@@ -3,6 +3,9 @@
 //!
 //! Verification: an op counts only if it really waited at least `latency` (a timer that
 //! fires early is a `mismatch`).
+//!
+//! `block_every = N`: one op in N of each async task sleeps with `std::thread::sleep`,
+//! blocking its event loop (see `cpu_mix`); blocking models sleep that way anyway.
 
 use std::time::{Duration, Instant};
 
@@ -17,12 +20,20 @@ use crate::units::HumanDuration;
 pub struct Sleep {
     /// How long each op waits.
     pub latency: HumanDuration,
+    /// One op in this many blocks its thread (async models; 0: never).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub block_every: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Default for Sleep {
     fn default() -> Self {
         Sleep {
             latency: HumanDuration(Duration::from_millis(10)),
+            block_every: 0,
         }
     }
 }
@@ -46,7 +57,8 @@ impl Sleep {
 
 impl Workload for Sleep {
     type Session = ();
-    type AsyncSession<R: AsyncRt> = ();
+    /// The task's op count (for `block_every`).
+    type AsyncSession<R: AsyncRt> = u64;
 
     fn open(&self) -> Result<(), OpError> {
         Ok(())
@@ -58,13 +70,17 @@ impl Workload for Sleep {
         self.check(started)
     }
 
-    async fn open_async<R: AsyncRt>(&self) -> Result<(), OpError> {
-        Ok(())
+    async fn open_async<R: AsyncRt>(&self) -> Result<u64, OpError> {
+        Ok(0)
     }
 
-    async fn op_async<R: AsyncRt>(&self, _: &mut ()) -> Result<(), OpError> {
+    async fn op_async<R: AsyncRt>(&self, n: &mut u64) -> Result<(), OpError> {
         let started = Instant::now();
-        R::sleep(self.latency.0).await;
+        match super::cpu_mix::blocks(self.block_every, *n) {
+            true => std::thread::sleep(self.latency.0),
+            false => R::sleep(self.latency.0).await,
+        }
+        *n += 1;
         self.check(started)
     }
 }

@@ -1,0 +1,257 @@
+//! `cpu-mix`: each op waits `wait` (a sleep, or a round trip to the echo target whose
+//! server waits `wait`) and then computes for `compute`. A sweep of compute / wait shows
+//! where an event loop, which computes on its only thread, falls behind threads and
+//! processes, which compute on every core.
+//!
+//! # The computation
+//! A chain of dependent multiply–xor rounds ([`spin`]): no shortcut, nothing to vectorise.
+//! Each process calibrates it once, in setup, against its thread's CPU clock (the fastest
+//! of several tries, so a busy machine does not stretch it): `compute` is CPU time of one
+//! core of this machine. Every op checks the chain's result against the one computed in
+//! setup, so the work cannot be skipped.
+//!
+//! # Blocking inside an event loop (`block_every`)
+//! With `block_every = N`, one op in N of each worker waits with `std::thread::sleep`
+//! instead of its runtime's timer: in an async model that blocks the event loop's thread,
+//! and every other task on it waits too (the stall the talk warns about). Blocking models
+//! are unchanged by it. `sleep` takes the same flag.
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::tcp_echo::TcpEcho;
+use super::{ErrorKind, OpError, Workload};
+use crate::model::runtime::AsyncRt;
+use crate::units::{HumanDuration, HumanSize};
+
+/// What an op waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// A sleep (blocking, or the runtime's timer).
+    Sleep,
+    /// A 64-byte round trip to the echo target, which waits `wait` before answering.
+    Echo,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuMix {
+    pub wait: HumanDuration,
+    pub via: Via,
+    pub compute: HumanDuration,
+    /// One op in this many blocks its thread while it waits (0: never).
+    pub block_every: u32,
+    pub timeout: HumanDuration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl Default for CpuMix {
+    fn default() -> Self {
+        CpuMix {
+            wait: HumanDuration(Duration::from_millis(1)),
+            via: Via::Sleep,
+            compute: HumanDuration(Duration::ZERO),
+            block_every: 0,
+            timeout: HumanDuration(Duration::from_secs(10)),
+            target: None,
+        }
+    }
+}
+
+/// `rounds` dependent rounds of a 64-bit mix, from `seed`.
+#[inline(never)]
+pub fn spin(rounds: u64, seed: u64) -> u64 {
+    let mut x = seed;
+    for _ in 0..rounds {
+        x = (x ^ (x >> 29))
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+            .wrapping_add(1);
+    }
+    x
+}
+
+const SEED: u64 = 0x2545_F491_4F6C_DD1D;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Rounds of [`spin`] per nanosecond of one core's time, measured once per process.
+pub fn rounds_per_ns() -> f64 {
+    static RATE: OnceLock<f64> = OnceLock::new();
+    *RATE.get_or_init(|| {
+        const ROUNDS: u64 = 2_000_000;
+        (0..7)
+            .map(|_| {
+                let t0 = thread_cpu_ns();
+                black_box(spin(black_box(ROUNDS), SEED));
+                ROUNDS as f64 / (thread_cpu_ns() - t0).max(1) as f64
+            })
+            .fold(0.0, f64::max)
+    })
+}
+
+/// The rounds that take `compute` and their result, worked out once per process.
+#[derive(Clone, Copy, Debug)]
+pub struct Work {
+    pub rounds: u64,
+    expected: u64,
+}
+
+impl Work {
+    pub fn calibrate(compute: Duration) -> Work {
+        static DONE: std::sync::Mutex<Vec<(Duration, Work)>> = std::sync::Mutex::new(Vec::new());
+        let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, w)) = done.iter().find(|(d, _)| *d == compute) {
+            return *w;
+        }
+        let rounds = (compute.as_nanos() as f64 * rounds_per_ns()).round() as u64;
+        let w = Work {
+            rounds,
+            expected: spin(rounds, SEED),
+        };
+        done.push((compute, w));
+        w
+    }
+
+    /// Computes, and checks the result.
+    pub fn run(&self) -> Result<(), OpError> {
+        if self.rounds == 0 {
+            return Ok(());
+        }
+        match spin(black_box(self.rounds), black_box(SEED)) == self.expected {
+            true => Ok(()),
+            false => Err(OpError::new(
+                ErrorKind::Mismatch,
+                "the computation's result differs",
+            )),
+        }
+    }
+}
+
+/// Whether op `n` of a worker blocks its thread, given `block_every`.
+pub fn blocks(block_every: u32, n: u64) -> bool {
+    block_every > 0 && n % u64::from(block_every) == u64::from(block_every) - 1
+}
+
+/// A worker's state: its op count, its computation, and its echo connection.
+pub struct MixSession<S> {
+    n: u64,
+    work: Work,
+    echo: Option<(TcpEcho, S)>,
+}
+
+impl CpuMix {
+    fn echo(&self) -> TcpEcho {
+        TcpEcho {
+            payload: HumanSize(64),
+            server_delay: self.wait,
+            timeout: self.timeout,
+            target: self.target.clone(),
+        }
+    }
+
+    fn woke(&self, started: Instant) -> Result<(), OpError> {
+        let waited = started.elapsed();
+        match waited >= self.wait.0 {
+            true => Ok(()),
+            false => Err(OpError::new(
+                ErrorKind::Mismatch,
+                format!("woke after {waited:?}, before the {} asked for", self.wait),
+            )),
+        }
+    }
+
+    /// The best throughput at concurrency `c` on `cores` cores: every wait overlapped,
+    /// and the computing spread over the cores.
+    pub fn ideal(&self, c: u32, cores: usize) -> Option<f64> {
+        let (w, k) = (self.wait.0.as_secs_f64(), self.compute.0.as_secs_f64());
+        if w + k == 0.0 {
+            return None;
+        }
+        let waiting = f64::from(c) / (w + k);
+        Some(match k > 0.0 {
+            true => waiting.min(cores as f64 / k),
+            false => waiting,
+        })
+    }
+}
+
+impl Workload for CpuMix {
+    type Session = MixSession<<TcpEcho as Workload>::Session>;
+    type AsyncSession<R: AsyncRt> = MixSession<<TcpEcho as Workload>::AsyncSession<R>>;
+
+    fn open(&self) -> Result<Self::Session, OpError> {
+        let echo = match self.via {
+            Via::Sleep => None,
+            Via::Echo => {
+                let e = self.echo();
+                let s = e.open()?;
+                Some((e, s))
+            }
+        };
+        Ok(MixSession {
+            n: 0,
+            work: Work::calibrate(self.compute.0),
+            echo,
+        })
+    }
+
+    fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
+        s.n += 1;
+        match &mut s.echo {
+            Some((e, conn)) => e.op(conn)?,
+            None => {
+                let started = Instant::now();
+                std::thread::sleep(self.wait.0);
+                self.woke(started)?;
+            }
+        }
+        s.work.run()
+    }
+
+    async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
+        let echo = match self.via {
+            Via::Sleep => None,
+            Via::Echo => {
+                let e = self.echo();
+                let s = e.open_async::<R>().await?;
+                Some((e, s))
+            }
+        };
+        Ok(MixSession {
+            n: 0,
+            work: Work::calibrate(self.compute.0),
+            echo,
+        })
+    }
+
+    async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
+        s.n += 1;
+        match &mut s.echo {
+            Some((e, conn)) => e.op_async::<R>(conn).await?,
+            None => {
+                let started = Instant::now();
+                match blocks(self.block_every, s.n - 1) {
+                    true => std::thread::sleep(self.wait.0),
+                    false => R::sleep(self.wait.0).await,
+                }
+                self.woke(started)?;
+            }
+        }
+        // Computing in an async task runs on the event loop's thread, as it would in an
+        // application that does not move it elsewhere.
+        s.work.run()
+    }
+}

@@ -1,0 +1,331 @@
+//! `disk-read` and `disk-write`: file I/O through each model's own means. Blocking models
+//! call `std::fs`; async models use their runtime's file API (`AsyncRt::read_file`,
+//! `write_file`: `fs::read`, `fs::write`, `fs::metadata`, and `File` for a synced write),
+//! which in every runtime here hands each blocking call to a thread pool: the threads that
+//! costs show up in the trial's `peak_threads`. Every model makes the same system calls
+//! (a cold read's page drop included, made blocking by all of them).
+//!
+//! # The scratch folder
+//! A run creates one scratch folder per disk workload (`Scratch`, in `run::prepare`, under
+//! `dir` or the system's temporary folder), fills it before any trial (disk-read: `files`
+//! files of `size` pseudo-random bytes, each fsynced, and a `MANIFEST` of their CRC-32s)
+//! and removes it when the run ends, whatever became of its trials.
+//!
+//! # Verification
+//! - disk-read: the bytes read must be the file's size and match its CRC-32 from the
+//!   manifest; a file changed behind the reader is a `mismatch`.
+//! - disk-write: the file's size after the write (and the `fsync`, when asked) must be
+//!   `size`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::db::Rng;
+use super::{ErrorKind, OpError, Workload};
+use crate::model::runtime::{AsyncRt, drop_cached_pages};
+use crate::units::HumanSize;
+
+/// Whether a read may come from the page cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cache {
+    /// From the page cache, as a re-read usually is.
+    Warm,
+    /// From the device: the file's cached pages are dropped before each read.
+    Cold,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskRead {
+    /// Bytes per file (and per read).
+    pub size: HumanSize,
+    /// Files in the prepared set; each op reads one at random.
+    pub files: u32,
+    pub cache: Cache,
+    /// Where the scratch folder is created (default: the system's temporary folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// The scratch folder, set at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<String>,
+}
+
+impl Default for DiskRead {
+    fn default() -> Self {
+        DiskRead {
+            size: HumanSize(64 * 1024),
+            files: 64,
+            cache: Cache::Warm,
+            dir: None,
+            scratch: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskWrite {
+    /// Bytes written per op.
+    pub size: HumanSize,
+    /// `fsync` (fdatasync) each file after writing it.
+    pub fsync: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<String>,
+}
+
+impl Default for DiskWrite {
+    fn default() -> Self {
+        DiskWrite {
+            size: HumanSize(64 * 1024),
+            fsync: false,
+            dir: None,
+            scratch: None,
+        }
+    }
+}
+
+/// Sizes a disk workload accepts.
+pub const MIN_SIZE: u64 = 4 * 1024;
+pub const MAX_SIZE: u64 = 1024 * 1024;
+
+/// The name of file `i` of the read set.
+fn file_name(i: u32) -> String {
+    format!("f{i:05}")
+}
+
+const MANIFEST: &str = "MANIFEST";
+
+/// `n` pseudo-random bytes, different for every `seed`.
+fn bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::seeded(seed);
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        v.extend_from_slice(&rng.below(u64::MAX).to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+/// A run's scratch folder: created and filled before the trials, removed on drop.
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// Creates a fresh folder under `parent` (default: the temporary folder).
+    pub fn create(parent: Option<&str>) -> anyhow::Result<Scratch> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let parent = parent.map_or_else(std::env::temp_dir, PathBuf::from);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = parent.join(format!("iobench-scratch-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|e| {
+            anyhow::anyhow!("cannot create the scratch folder {}: {e}", path.display())
+        })?;
+        Ok(Scratch { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the read set: `files` files of `size` bytes, each synced to the device (so
+    /// that a cold read finds clean pages to drop), and their CRC-32s in the manifest.
+    pub fn fill(&self, files: u32, size: u64) -> anyhow::Result<()> {
+        let mut manifest = String::new();
+        for i in 0..files {
+            let data = bytes(size as usize, u64::from(i) + 1);
+            let path = self.path.join(file_name(i));
+            let mut f = std::fs::File::create(&path)?;
+            f.write_all(&data)?;
+            f.sync_all()?;
+            manifest.push_str(&format!("{:08x}\n", crc32fast::hash(&data)));
+        }
+        std::fs::write(self.path.join(MANIFEST), manifest)?;
+        Ok(())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A reader's state: the files' paths and checksums, its buffer and its random source.
+pub struct ReadSession {
+    files: Vec<(PathBuf, u32)>,
+    buf: Vec<u8>,
+    rng: Rng,
+}
+
+impl DiskRead {
+    fn scratch(&self) -> Result<PathBuf, OpError> {
+        self.scratch.as_ref().map(PathBuf::from).ok_or_else(|| {
+            OpError::new(ErrorKind::Other, "no scratch folder (the run prepares it)")
+        })
+    }
+
+    fn session(&self) -> Result<ReadSession, OpError> {
+        let dir = self.scratch()?;
+        let manifest = std::fs::read_to_string(dir.join(MANIFEST))?;
+        let files: Vec<(PathBuf, u32)> = manifest
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let sum = u32::from_str_radix(l, 16).map_err(|e| {
+                    OpError::new(ErrorKind::Other, format!("bad manifest line {l:?}: {e}"))
+                })?;
+                Ok((dir.join(file_name(i as u32)), sum))
+            })
+            .collect::<Result<_, OpError>>()?;
+        if files.len() != self.files as usize {
+            return Err(OpError::new(
+                ErrorKind::Other,
+                format!(
+                    "the manifest lists {} files, not {}",
+                    files.len(),
+                    self.files
+                ),
+            ));
+        }
+        Ok(ReadSession {
+            files,
+            buf: Vec::with_capacity(self.size.0 as usize),
+            rng: Rng::new(),
+        })
+    }
+
+    fn pick(&self, s: &mut ReadSession) -> usize {
+        s.rng.below(s.files.len() as u64) as usize
+    }
+
+    fn check(&self, s: &ReadSession, i: usize) -> Result<(), OpError> {
+        let (path, sum) = &s.files[i];
+        if s.buf.len() as u64 != self.size.0 {
+            return Err(OpError::new(
+                ErrorKind::Mismatch,
+                format!(
+                    "read {} bytes of {}, not {}",
+                    s.buf.len(),
+                    path.display(),
+                    self.size
+                ),
+            ));
+        }
+        let got = crc32fast::hash(&s.buf);
+        if got != *sum {
+            return Err(OpError::new(
+                ErrorKind::Mismatch,
+                format!("{} has CRC-32 {got:08x}, not {sum:08x}", path.display()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Workload for DiskRead {
+    type Session = ReadSession;
+    type AsyncSession<R: AsyncRt> = ReadSession;
+
+    fn open(&self) -> Result<ReadSession, OpError> {
+        self.session()
+    }
+
+    fn op(&self, s: &mut ReadSession) -> Result<(), OpError> {
+        let i = self.pick(s);
+        if self.cache == Cache::Cold {
+            drop_cached_pages(&s.files[i].0)?;
+        }
+        s.buf = std::fs::read(&s.files[i].0)?;
+        self.check(s, i)
+    }
+
+    async fn open_async<R: AsyncRt>(&self) -> Result<ReadSession, OpError> {
+        self.session()
+    }
+
+    async fn op_async<R: AsyncRt>(&self, s: &mut ReadSession) -> Result<(), OpError> {
+        let i = self.pick(s);
+        if self.cache == Cache::Cold {
+            drop_cached_pages(&s.files[i].0)?;
+        }
+        s.buf = R::read_file(&s.files[i].0).await?;
+        self.check(s, i)
+    }
+}
+
+/// A writer's state: its own file (removed when the session ends) and the bytes it writes.
+pub struct WriteSession {
+    path: PathBuf,
+    data: Vec<u8>,
+}
+
+impl Drop for WriteSession {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl DiskWrite {
+    fn session(&self) -> Result<WriteSession, OpError> {
+        let dir = self.scratch.as_ref().map(PathBuf::from).ok_or_else(|| {
+            OpError::new(ErrorKind::Other, "no scratch folder (the run prepares it)")
+        })?;
+        let mut rng = Rng::new();
+        let path = dir.join(format!("w-{}-{:016x}", std::process::id(), rng.id()));
+        Ok(WriteSession {
+            path,
+            data: bytes(self.size.0 as usize, rng.below(u64::MAX)),
+        })
+    }
+
+    fn check(&self, s: &WriteSession, len: u64) -> Result<(), OpError> {
+        match len == self.size.0 {
+            true => Ok(()),
+            false => Err(OpError::new(
+                ErrorKind::Mismatch,
+                format!(
+                    "{} is {len} bytes after writing {}",
+                    s.path.display(),
+                    self.size
+                ),
+            )),
+        }
+    }
+}
+
+impl Workload for DiskWrite {
+    type Session = WriteSession;
+    type AsyncSession<R: AsyncRt> = WriteSession;
+
+    fn open(&self) -> Result<WriteSession, OpError> {
+        self.session()
+    }
+
+    fn op(&self, s: &mut WriteSession) -> Result<(), OpError> {
+        if self.fsync {
+            let mut f = std::fs::File::create(&s.path)?;
+            f.write_all(&s.data)?;
+            f.sync_data()?;
+        } else {
+            std::fs::write(&s.path, &s.data)?;
+        }
+        let len = std::fs::metadata(&s.path)?.len();
+        self.check(s, len)
+    }
+
+    async fn open_async<R: AsyncRt>(&self) -> Result<WriteSession, OpError> {
+        self.session()
+    }
+
+    async fn op_async<R: AsyncRt>(&self, s: &mut WriteSession) -> Result<(), OpError> {
+        let len = R::write_file(&s.path, &s.data, self.fsync).await?;
+        self.check(s, len)
+    }
+}
