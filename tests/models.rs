@@ -45,11 +45,15 @@ const CLIENT_FIGURES: &[&str] = &[
 const SERVER_FIGURES: &[&str] = &["client_cpu_secs"];
 
 /// Workload tables the template runs, one per workload kind (a table may hold several
-/// `[[workload]]`s, each a cell). All but the database ones have an ideal throughput (a
+/// `[[workload]]`s, each a cell). All but the database and disk ones have an ideal throughput (a
 /// delay), so `efficiency` is a figure they must carry. The database ones need the servers
 /// of `scripts/services.sh up` (scripts/test.sh starts them).
 const WORKLOADS: &[(&str, &str)] = &[
-    ("sleep", "kind = \"sleep\"\nlatency = \"5ms\""),
+    (
+        "sleep",
+        "kind = \"sleep\"\nlatency = \"5ms\"\n\
+         [[workload]]\nkind = \"sleep\"\nlatency = \"5ms\"\nblock_every = 3",
+    ),
     (
         "tcp-echo",
         "kind = \"tcp-echo\"\npayload = \"2KiB\"\nserver_delay = \"2ms\"",
@@ -81,13 +85,28 @@ const WORKLOADS: &[(&str, &str)] = &[
         "kind = \"redis\"\ncommand = \"set-get\"\n\
          [[workload]]\nkind = \"redis\"\ncommand = \"get\"\nkeys = 50",
     ),
+    (
+        "disk-read",
+        "kind = \"disk-read\"\nsize = \"16KiB\"\nfiles = 8\n\
+         [[workload]]\nkind = \"disk-read\"\nsize = \"16KiB\"\nfiles = 8\ncache = \"cold\"",
+    ),
+    (
+        "disk-write",
+        "kind = \"disk-write\"\nsize = \"8KiB\"\n\
+         [[workload]]\nkind = \"disk-write\"\nsize = \"8KiB\"\nfsync = true",
+    ),
+    (
+        "cpu-mix",
+        "kind = \"cpu-mix\"\nwait = \"2ms\"\ncompute = \"200us\"\n\
+         [[workload]]\nkind = \"cpu-mix\"\nwait = \"2ms\"\nvia = \"echo\"\ncompute = \"200us\"",
+    ),
 ];
 
 /// Whether a cell of this workload table has an ideal throughput.
 fn has_ideal(rec: &serde_json::Value) -> bool {
     let w = &rec["cell"]["workload"];
     match w["kind"].as_str().unwrap() {
-        "redis" => false,
+        "redis" | "disk-read" | "disk-write" => false,
         "postgres" => w["query"] == "sleep",
         _ => true,
     }

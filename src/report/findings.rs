@@ -4,6 +4,7 @@
 
 use crate::model::ModelKind;
 use crate::report::summary::{CellStatus, CellSummary, Summary};
+use crate::report::sweeps::{SweepKind, sweeps};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -281,19 +282,128 @@ fn not_measured(claim: &'static str, what: &str) -> Finding {
     }
 }
 
+/// Where the crossover sweep puts the line between waiting and computing: the first
+/// compute / wait at which one event loop falls behind the thread pool.
+fn waiting_outweighs_computing(s: &Summary) -> Finding {
+    let claim = "Its place is I/O-bound work (network, disk, databases), where waiting outweighs computing.";
+    let (lp, pool) = (ModelKind::TokioCurrentThread, ModelKind::ThreadPool);
+    let tput = "throughput_ops_per_sec";
+    // Per sweep: its label and, per compute / wait, the loop's and the pool's ops/s.
+    type Line = (f64, f64, f64);
+    let found: Vec<(String, Vec<Line>)> = sweeps(s)
+        .into_iter()
+        .filter(|w| w.kind == SweepKind::Crossover)
+        .filter_map(|w| {
+            let xs: Vec<Line> = w
+                .xs()
+                .into_iter()
+                .filter_map(|x| Some((x, w.at(lp, x, tput)?, w.at(pool, x, tput)?)))
+                .collect();
+            (xs.len() >= 2).then_some((w.label, xs))
+        })
+        .collect();
+    if found.is_empty() {
+        return not_measured(
+            claim,
+            "needs a cpu-mix sweep of compute against wait with tokio-current-thread and thread-pool (scenarios/crossover.toml)",
+        );
+    }
+    let at = |(x, a, b): Line| format!("{x:.2} ({a:.0} vs {b:.0} ops/s)");
+    let mut holds = true;
+    let mut evidence = Vec::new();
+    for (label, xs) in &found {
+        match xs.iter().position(|&(_, a, b)| a < b) {
+            Some(0) => {
+                holds = false;
+                evidence.push(format!(
+                    "{label}: tokio-current-thread is behind the thread pool from the lowest compute / wait, {}",
+                    at(xs[0])
+                ));
+            }
+            Some(k) => evidence.push(format!(
+                "{label}: tokio-current-thread keeps up with the thread pool up to compute / wait {} and falls behind at {}; the line lies between {:.2} and {:.2}",
+                at(xs[k - 1]),
+                at(xs[k]),
+                xs[k - 1].0,
+                xs[k].0
+            )),
+            None => {
+                holds = false;
+                evidence.push(format!(
+                    "{label}: tokio-current-thread kept up with the thread pool at every compute / wait up to {}",
+                    at(xs[xs.len() - 1])
+                ));
+            }
+        }
+    }
+    Finding {
+        claim,
+        verdict: if holds {
+            Verdict::Holds
+        } else {
+            Verdict::DoesNotHold
+        },
+        evidence: evidence.join("; "),
+    }
+}
+
+/// The stall sweep: what one op in N blocking its thread does to an event loop, and to
+/// threads.
+fn cpu_heavy_stalls(s: &Summary) -> Finding {
+    let claim = "Its downside: one thread, so CPU-heavy work stalls everything.";
+    let (lp, th) = (ModelKind::TokioCurrentThread, ModelKind::Threads);
+    let (tput, p99) = ("throughput_ops_per_sec", "latency_us.p99");
+    let found = sweeps(s)
+        .into_iter()
+        .filter(|w| w.kind == SweepKind::Stall)
+        .find_map(|w| {
+            let x = *w.xs().last()?;
+            let get = |m, x, f| w.at(m, x, f);
+            Some((
+                w.label.clone(),
+                x,
+                [
+                    get(lp, 0.0, tput)?,
+                    get(lp, x, tput)?,
+                    get(lp, 0.0, p99)?,
+                    get(lp, x, p99)?,
+                ],
+                [get(th, 0.0, tput)?, get(th, x, tput)?],
+            ))
+        });
+    let Some((label, x, [l0, l1, p0, p1], [t0, t1])) = found else {
+        return not_measured(
+            claim,
+            "needs sleep or cpu-mix cells with and without block_every, on tokio-current-thread and threads (scenarios/crossover.toml)",
+        );
+    };
+    let (loop_kept, threads_kept) = (l1 / l0, t1 / t0);
+    let holds = loop_kept < 0.8 && loop_kept < threads_kept;
+    Finding {
+        claim,
+        verdict: if holds {
+            Verdict::Holds
+        } else {
+            Verdict::DoesNotHold
+        },
+        evidence: format!(
+            "{label}: with one op in {:.0} blocking its thread, tokio-current-thread went from {l0:.0} to {l1:.0} ops/s ({:.0}% kept) and its p99 from {:.1} to {:.1} ms; threads went from {t0:.0} to {t1:.0} ops/s ({:.0}% kept)",
+            1.0 / x,
+            loop_kept * 100.0,
+            p0 / 1000.0,
+            p1 / 1000.0,
+            threads_kept * 100.0
+        ),
+    }
+}
+
 /// Every claim, in the talk's order.
 pub fn findings(s: &Summary) -> Vec<Finding> {
     vec![
         one_thread(s),
         cheaper_than_processes(s),
         hundreds_in_one_program(s),
-        not_measured(
-            "Its place is I/O-bound work (network, disk, databases), where waiting outweighs computing.",
-            "needs the cpu-mix workload's sweep of compute against wait (not in iobench yet)",
-        ),
-        not_measured(
-            "Its downside: one thread, so CPU-heavy work stalls everything.",
-            "needs the blocking-in-async variant of sleep or cpu-mix (not in iobench yet)",
-        ),
+        waiting_outweighs_computing(s),
+        cpu_heavy_stalls(s),
     ]
 }

@@ -111,6 +111,19 @@ pub fn render(page: &Page) -> String {
     }
     let _ = writeln!(o, "</table>");
 
+    for (label, charts) in &page.sweeps {
+        let _ = writeln!(o, "<h2>Sweep: {}</h2>", esc(label));
+        let _ = writeln!(o, "<div class=\"charts\">");
+        for (_, svg) in charts {
+            o.push_str(
+                svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+                    .trim(),
+            );
+            o.push('\n');
+        }
+        let _ = writeln!(o, "</div>");
+    }
+
     for g in &page.groups {
         let _ = writeln!(o, "<h2>{}</h2>", esc(&g.label));
         let _ = writeln!(o, "<div class=\"charts\">");

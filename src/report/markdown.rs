@@ -117,6 +117,12 @@ pub fn render(page: &Page) -> String {
             ]
         }),
     );
+    for (label, charts) in &page.sweeps {
+        let _ = writeln!(out, "\n## Sweep: {}\n", md(label));
+        for (chart, _) in charts {
+            let _ = writeln!(out, "- {}: `charts/{}.png`", md(&chart.title), chart.name);
+        }
+    }
     for g in &page.groups {
         let _ = writeln!(out, "\n## {}\n", md(&g.label));
         table(&mut out, &COLUMNS, g.cells.iter().map(|c| row(c).to_vec()));

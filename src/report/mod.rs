@@ -10,3 +10,4 @@ pub mod html;
 pub mod markdown;
 pub mod page;
 pub mod summary;
+pub mod sweeps;

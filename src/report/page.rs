@@ -32,6 +32,9 @@ pub struct Page<'a> {
     pub problems: Vec<&'a CellSummary>,
     /// The run's protocol, one line per distinct combination (from run.json).
     pub protocol: Vec<String>,
+    /// Charts across workloads (compute / wait, blocking ops): each sweep's label and
+    /// charts.
+    pub sweeps: Vec<(String, Vec<(Chart, String)>)>,
 }
 
 /// The protocols of a run folder's cells, from its run.json: trials, warm-up, window, mode.
@@ -272,7 +275,19 @@ impl<'a> Page<'a> {
                 g.charts.push((chart, svg));
             }
         }
+        let mut sweeps = Vec::new();
+        for (i, w) in super::sweeps::sweeps(summary).iter().enumerate() {
+            let mut charts = Vec::new();
+            for chart in w.charts(i) {
+                let png = charts_dir.join(format!("{}.png", chart.name));
+                let svg = chart.render(&png)?;
+                std::fs::write(charts_dir.join(format!("{}.svg", chart.name)), &svg)?;
+                charts.push((chart, svg));
+            }
+            sweeps.push((w.label.clone(), charts));
+        }
         Ok(Page {
+            sweeps,
             summary,
             groups,
             findings: findings(summary),
@@ -311,7 +326,8 @@ pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
     Ok(Written {
         html,
         markdown,
-        charts: page.groups.iter().map(|g| g.charts.len()).sum(),
+        charts: page.groups.iter().map(|g| g.charts.len()).sum::<usize>()
+            + page.sweeps.iter().map(|(_, c)| c.len()).sum::<usize>(),
     })
 }
 

@@ -44,6 +44,7 @@ pub struct CpuMix {
     pub via: Via,
     pub compute: HumanDuration,
     /// One op in this many blocks its thread while it waits (0: never).
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub block_every: u32,
     pub timeout: HumanDuration,
     #[serde(default, skip_serializing_if = "Option::is_none")]

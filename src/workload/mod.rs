@@ -549,6 +549,11 @@ impl WorkloadSpec {
     }
 }
 
+/// For `skip_serializing_if`: a count left at its default of 0 stays out of labels.
+pub fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// C / delay: with a server delay, an op can be no faster than the delay.
 fn ideal_for_delay(c: u32, delay: crate::units::HumanDuration) -> Option<f64> {
     (!delay.0.is_zero()).then(|| f64::from(c) / delay.0.as_secs_f64())

@@ -21,12 +21,8 @@ pub struct Sleep {
     /// How long each op waits.
     pub latency: HumanDuration,
     /// One op in this many blocks its thread (async models; 0: never).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::is_zero")]
     pub block_every: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 impl Default for Sleep {

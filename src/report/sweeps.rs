@@ -1,0 +1,209 @@
+//! Sweeps: charts and findings across workloads that differ in one parameter, where the
+//! per-workload charts (against concurrency) cannot show the point.
+//!
+//! - **Crossover**: cpu-mix cells alike but for `compute`, against compute / wait: where
+//!   one event loop, which computes on its only thread, falls behind the thread pool and
+//!   the processes, which compute on every core.
+//! - **Stall**: sleep or cpu-mix cells alike but for `block_every`, against the share of
+//!   ops that block their thread: the throughput and p99 of an event loop when one op in N
+//!   blocks it, beside the threads'.
+
+use super::charts::{Chart, Point, Scale, Series};
+use super::summary::{CellStatus, CellSummary, Summary};
+use crate::model::ModelKind;
+use crate::units::HumanDuration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepKind {
+    Crossover,
+    Stall,
+}
+
+/// Cells alike but for the swept parameter, each with its x.
+pub struct Sweep<'a> {
+    pub kind: SweepKind,
+    /// What the cells share, e.g. `cpu-mix wait=1ms via=sleep, C = 64`.
+    pub label: String,
+    pub cells: Vec<(f64, &'a CellSummary)>,
+}
+
+fn duration(c: &CellSummary, key: &str) -> Option<f64> {
+    let v = c.params.get(key)?;
+    serde_json::from_value::<HumanDuration>(v.clone())
+        .ok()
+        .map(|d| d.0.as_secs_f64())
+}
+
+fn ok(c: &CellSummary) -> bool {
+    matches!(c.status, CellStatus::Ok | CellStatus::Partial)
+}
+
+/// The swept x of a cell, and what it shares with the others of its sweep.
+fn place(c: &CellSummary, kind: SweepKind) -> Option<(f64, String)> {
+    let mut rest = c.params.as_object()?.clone();
+    rest.remove("target");
+    rest.remove("timeout");
+    let x = match kind {
+        SweepKind::Crossover => {
+            if c.workload != "cpu-mix" {
+                return None;
+            }
+            let (wait, compute) = (duration(c, "wait")?, duration(c, "compute")?);
+            rest.remove("compute");
+            compute / wait
+        }
+        SweepKind::Stall => {
+            if c.workload != "sleep" && c.workload != "cpu-mix" {
+                return None;
+            }
+            let n = rest
+                .remove("block_every")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            if n == 0 { 0.0 } else { 1.0 / n as f64 }
+        }
+    };
+    let shared: Vec<String> = rest
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            )
+        })
+        .collect();
+    let label = format!(
+        "{} {}, C = {}{}",
+        c.workload,
+        shared.join(" "),
+        c.concurrency,
+        if c.mode == "closed" {
+            String::new()
+        } else {
+            format!(", {} loop", c.mode)
+        }
+    );
+    Some((x, label))
+}
+
+/// Every sweep of the run: groups of at least two distinct x values.
+pub fn sweeps(s: &Summary) -> Vec<Sweep<'_>> {
+    let mut out: Vec<Sweep<'_>> = Vec::new();
+    for kind in [SweepKind::Crossover, SweepKind::Stall] {
+        let mut found: Vec<Sweep<'_>> = Vec::new();
+        for c in s.cells.iter().filter(|c| ok(c)) {
+            let Some((x, label)) = place(c, kind) else {
+                continue;
+            };
+            match found.iter_mut().find(|w| w.label == label) {
+                Some(w) => w.cells.push((x, c)),
+                None => found.push(Sweep {
+                    kind,
+                    label,
+                    cells: vec![(x, c)],
+                }),
+            }
+        }
+        found.retain(|w| {
+            let mut xs: Vec<u64> = w.cells.iter().map(|(x, _)| x.to_bits()).collect();
+            xs.sort_unstable();
+            xs.dedup();
+            xs.len() >= 2
+        });
+        out.extend(found);
+    }
+    out
+}
+
+impl Sweep<'_> {
+    /// The median of a figure for `model` at `x`.
+    pub fn at(&self, model: ModelKind, x: f64, path: &str) -> Option<f64> {
+        self.cells
+            .iter()
+            .find(|(cx, c)| *cx == x && c.model == model.name())
+            .and_then(|(_, c)| c.median(path))
+    }
+
+    /// The distinct x values, ascending.
+    pub fn xs(&self) -> Vec<f64> {
+        let mut xs: Vec<f64> = self.cells.iter().map(|(x, _)| *x).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        xs
+    }
+
+    fn series(&self, path: &str, scale: f64) -> Vec<Series> {
+        ModelKind::ALL
+            .iter()
+            .filter_map(|&m| {
+                let mut points: Vec<Point> = self
+                    .cells
+                    .iter()
+                    .filter(|(_, c)| c.model == m.name())
+                    .filter_map(|(x, c)| {
+                        Some(Point {
+                            x: *x,
+                            median: c.stat(path, "median")? * scale,
+                            min: c.stat(path, "min")? * scale,
+                            max: c.stat(path, "max")? * scale,
+                        })
+                    })
+                    .collect();
+                points.sort_by(|a, b| a.x.total_cmp(&b.x));
+                (!points.is_empty()).then_some(Series { model: m, points })
+            })
+            .collect()
+    }
+
+    /// The sweep's charts; `index` numbers their files.
+    pub fn charts(&self, index: usize) -> Vec<Chart> {
+        let chart = |what: &str, title: &str, x: &str, y: &str, ys: Scale, series| Chart {
+            name: format!("sweep{}-{what}", index + 1),
+            title: format!("{title} — {}", short(&self.label)),
+            x_label: x.into(),
+            y_label: y.into(),
+            x_scale: Scale::Linear,
+            y_scale: ys,
+            x_names: None,
+            series,
+        };
+        let mut out = match self.kind {
+            SweepKind::Crossover => vec![chart(
+                "crossover",
+                "Throughput vs compute / wait",
+                "compute / wait per op",
+                "verified ops per second (log)",
+                Scale::Log,
+                self.series("throughput_ops_per_sec", 1.0),
+            )],
+            SweepKind::Stall => vec![
+                chart(
+                    "stall-throughput",
+                    "Throughput when ops block their thread",
+                    "share of ops that block their thread (1 / block_every)",
+                    "verified ops per second (log)",
+                    Scale::Log,
+                    self.series("throughput_ops_per_sec", 1.0),
+                ),
+                chart(
+                    "stall-p99",
+                    "p99 latency when ops block their thread",
+                    "share of ops that block their thread (1 / block_every)",
+                    "p99 latency, ms (log)",
+                    Scale::Log,
+                    self.series("latency_us.p99", 1e-3),
+                ),
+            ],
+        };
+        out.retain(|c| !c.is_empty());
+        out
+    }
+}
+
+/// A label cut to fit a chart's title.
+fn short(label: &str) -> String {
+    match label.chars().count() > 44 {
+        true => label.chars().take(43).collect::<String>() + "…",
+        false => label.to_string(),
+    }
+}

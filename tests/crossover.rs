@@ -1,0 +1,159 @@
+//! cpu-mix and blocking inside an event loop: loose, ratio-based checks of what the
+//! workloads are for.
+
+mod common;
+
+use common::run;
+
+/// Median throughput of each cell, by (workload kind, model).
+fn throughputs(r: &common::Run) -> Vec<(String, String, f64)> {
+    let s = r.summary();
+    s["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["status"], "ok", "{c}");
+            (
+                c["workload"].as_str().unwrap().to_string(),
+                c["model"].as_str().unwrap().to_string(),
+                c["throughput_ops_per_sec"]["median"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn cpu_mix_without_compute_matches_sleep() {
+    let toml = r#"
+name = "no-compute"
+[run]
+trials = 1
+warmup = "100ms"
+duration = "600ms"
+models = ["threads", "tokio-current-thread", "processes"]
+concurrency = [8]
+[[workload]]
+kind = "sleep"
+latency = "5ms"
+[[workload]]
+kind = "cpu-mix"
+wait = "5ms"
+compute = "0s"
+"#;
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let t = throughputs(&r);
+    for model in ["threads", "tokio-current-thread", "processes"] {
+        let of = |kind: &str| {
+            t.iter()
+                .find(|(k, m, _)| k == kind && m == model)
+                .unwrap()
+                .2
+        };
+        let (sleep, mix) = (of("sleep"), of("cpu-mix"));
+        assert!(
+            (0.8..=1.25).contains(&(mix / sleep)),
+            "{model}: cpu-mix {mix} ops/s vs sleep {sleep} ops/s"
+        );
+    }
+}
+
+#[test]
+fn with_compute_far_above_wait_one_event_loop_is_no_faster_than_sequential() {
+    let toml = r#"
+name = "compute-bound"
+[run]
+trials = 1
+warmup = "100ms"
+duration = "800ms"
+models = ["sequential", "tokio-current-thread"]
+concurrency = [8]
+[[workload]]
+kind = "cpu-mix"
+wait = "500us"
+compute = "5ms"
+"#;
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let t = throughputs(&r);
+    let of = |model: &str| t.iter().find(|(_, m, _)| m == model).unwrap().2;
+    let (seq, tokio) = (of("sequential"), of("tokio-current-thread"));
+    // One thread computes 5 ms per op either way; overlapping the 0.5 ms waits is worth
+    // at most 10%.
+    assert!(
+        tokio <= 1.25 * seq,
+        "tokio-current-thread {tokio} ops/s vs sequential {seq} ops/s"
+    );
+    // And the computing really happened: no more than one core's worth of ops.
+    assert!(seq <= 1.05 / 0.0055, "sequential did {seq} ops/s");
+}
+
+#[test]
+fn an_op_that_blocks_stalls_the_event_loop_but_not_the_threads() {
+    let toml = r#"
+name = "stall"
+[run]
+trials = 1
+warmup = "100ms"
+duration = "800ms"
+models = ["threads", "tokio-current-thread"]
+concurrency = [16]
+[[workload]]
+kind = "sleep"
+latency = "5ms"
+block_every = 4
+[[workload]]
+kind = "sleep"
+latency = "5ms"
+"#;
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let t = throughputs(&r);
+    let of = |model: &str| t[..2].iter().find(|(_, m, _)| m == model).unwrap().2;
+    // 16 tasks, one op in 4 sleeping 5 ms on the loop's thread: each blocking sleep holds
+    // every task, so the loop does at most 4 ops per 5 ms blocked, far from 16 per 5 ms.
+    let ideal = 16.0 / 0.005;
+    assert!(of("threads") >= 0.6 * ideal, "threads {}", of("threads"));
+    assert!(
+        of("tokio-current-thread") <= 0.5 * ideal,
+        "tokio-current-thread {}",
+        of("tokio-current-thread")
+    );
+}
+
+#[test]
+fn the_report_draws_the_stall_and_says_what_it_shows() {
+    let toml = r#"
+name = "stall-report"
+[run]
+trials = 1
+warmup = "100ms"
+duration = "500ms"
+models = ["threads", "tokio-current-thread"]
+concurrency = [16]
+[[workload]]
+kind = "sleep"
+latency = "5ms"
+[[workload]]
+kind = "sleep"
+latency = "5ms"
+block_every = 4
+"#;
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    for f in ["sweep1-stall-throughput.png", "sweep1-stall-p99.svg"] {
+        assert!(r.out.join("charts").join(f).is_file(), "{f} missing");
+    }
+    let md = std::fs::read_to_string(r.out.join("report.md")).unwrap();
+    assert!(md.contains("## Sweep: sleep latency=5ms, C = 16"), "{md}");
+    let claim = md
+        .lines()
+        .find(|l| l.contains("CPU-heavy work stalls everything"))
+        .unwrap();
+    assert!(claim.contains("| holds |"), "{claim}");
+    assert!(
+        claim.contains("with one op in 4 blocking its thread"),
+        "{claim}"
+    );
+}
