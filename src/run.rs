@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::measure::machine::Machine;
 use crate::measure::record::{civil_from_unix, utc_now_rfc3339};
 use crate::measure::rusage::raise_nofile_limit;
+use crate::model::ModelKind;
 use crate::orchestrator::{self, ResultsFile};
 use crate::report::console::{Progress, summary_table};
 use crate::report::summary::{CellStatus, Summary, summarize};
@@ -157,6 +158,13 @@ pub struct Prepared {
 pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Prepared> {
     let targets = start_targets(exe, cells)?;
     resolve_services(cells);
+    if cells.iter().any(|c| c.model == ModelKind::IoUring) {
+        if let Some(why) = crate::model::io_uring::probe() {
+            for c in cells.iter_mut().filter(|c| c.model == ModelKind::IoUring) {
+                c.skip = Some(why.clone());
+            }
+        }
+    }
     let mut scratch: Vec<Scratch> = Vec::new();
     let mut made: std::collections::HashMap<String, String> = Default::default();
     for c in cells.iter_mut() {

@@ -943,6 +943,20 @@ impl Scenario {
                 }
                 _ => {}
             }
+            if let Some(m) = run.models.iter().find(|m| !m.runs(spec.kind())) {
+                let span = span_of(
+                    table.models.as_ref().map(Spanned::span),
+                    raw.run.models.as_ref().map(Spanned::span),
+                );
+                return Err(ctx.err(
+                    span,
+                    format!("model `{}` does not run workload `{}`", m.name(), spec.kind().name()),
+                    Some(format!(
+                        "{} runs tcp-echo, disk-read and disk-write; list the models in that workload's own table, e.g. models = [\"threads\", \"io-uring\"]",
+                        m.name()
+                    )),
+                ));
+            }
             workloads.push((spec, run));
         }
         Ok(Scenario {

@@ -114,3 +114,24 @@ fn a_cell_declared_twice_is_refused() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("declared twice"));
     assert!(!out.exists());
 }
+
+#[test]
+fn a_model_that_does_not_run_the_workload() {
+    rejects(
+        &GOOD.replace("\"threads\"", "\"threads\", \"io-uring\""),
+        "5:10",
+        "model `io-uring` does not run workload `sleep`",
+    );
+}
+
+#[test]
+fn block_every_needs_a_sleep_to_block() {
+    rejects(
+        &GOOD.replace(
+            "kind = \"sleep\"\n",
+            "kind = \"cpu-mix\"\nvia = \"echo\"\nblock_every = 3\n",
+        ),
+        "9:15",
+        "`block_every` applies to via = \"sleep\" only",
+    );
+}

@@ -23,7 +23,7 @@ latency = "5ms"
     let r = run(toml, &[]);
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
     let records = r.records();
-    assert_eq!(records.len(), iobench::ModelKind::ALL.len());
+    assert_eq!(records.len(), iobench::ModelKind::SUBJECTS.len());
     for rec in &records {
         let model = rec["cell"]["model"].as_str().unwrap();
         assert_eq!(rec["status"], "ok", "{rec}");

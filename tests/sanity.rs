@@ -29,7 +29,7 @@ latency = "20ms"
     let cells = summary["cells"].as_array().unwrap();
     assert_eq!(
         cells.len(),
-        iobench::ModelKind::ALL.len(),
+        iobench::ModelKind::SUBJECTS.len(),
         "every model ran"
     );
     let ideal = 50.0 / 0.020;
@@ -74,7 +74,7 @@ latency = "5ms"
     let scenario =
         iobench::Scenario::parse(toml, std::path::Path::new("counted.toml")).expect("parses");
     let cells = scenario.cells();
-    assert_eq!(cells.len(), iobench::ModelKind::ALL.len());
+    assert_eq!(cells.len(), iobench::ModelKind::SUBJECTS.len());
     // 42 ops over 4 workers: two do 11, two do 10. Sequential does all 42 in a row.
     let ops = 42u64;
     for mut cell in cells {

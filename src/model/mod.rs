@@ -17,6 +17,7 @@
 pub mod async_processes;
 pub mod async_std;
 pub mod driver;
+pub mod io_uring;
 pub mod processes;
 pub mod runtime;
 pub mod sequential;
@@ -47,6 +48,7 @@ pub enum ModelKind {
     Smol,
     TokioMultiThread,
     AsyncProcesses,
+    IoUring,
 }
 
 impl ModelKind {
@@ -60,10 +62,30 @@ impl ModelKind {
         ModelKind::Smol,
         ModelKind::TokioMultiThread,
         ModelKind::AsyncProcesses,
+        ModelKind::IoUring,
     ];
 
-    /// The models a scenario runs when it names none: all of them.
-    pub const SUBJECTS: &'static [ModelKind] = Self::ALL;
+    /// The models a scenario runs when it names none: all but `io-uring`, which runs only
+    /// some workloads and is named where it is wanted.
+    pub const SUBJECTS: &'static [ModelKind] = &[
+        ModelKind::Sequential,
+        ModelKind::Threads,
+        ModelKind::ThreadPool,
+        ModelKind::Processes,
+        ModelKind::TokioCurrentThread,
+        ModelKind::AsyncStd,
+        ModelKind::Smol,
+        ModelKind::TokioMultiThread,
+        ModelKind::AsyncProcesses,
+    ];
+
+    /// Whether this model runs `workload` (io-uring runs three).
+    pub fn runs(self, workload: crate::workload::WorkloadKind) -> bool {
+        match self {
+            ModelKind::IoUring => io_uring::WORKLOADS.contains(&workload),
+            _ => true,
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -76,6 +98,7 @@ impl ModelKind {
             ModelKind::Smol => "smol",
             ModelKind::TokioMultiThread => "tokio-multi-thread",
             ModelKind::AsyncProcesses => "async-processes",
+            ModelKind::IoUring => "io-uring",
         }
     }
 
@@ -102,6 +125,9 @@ impl ModelKind {
             ModelKind::AsyncProcesses => {
                 "min(C, event_loops) worker processes, each running one tokio current-thread loop with its share of the C tasks (how Sanic and uvloop deployments run)"
             }
+            ModelKind::IoUring => {
+                "C tasks on one tokio-uring loop: completion-based I/O, files without a thread pool (tcp-echo, disk-read, disk-write only; not in the default list)"
+            }
         }
     }
 
@@ -127,6 +153,8 @@ pub fn run<W: Workload>(
         ModelKind::Smol => smol::run(workload, ctx),
         ModelKind::TokioMultiThread => tokio_multi_thread::run(workload, ctx),
         ModelKind::AsyncProcesses => async_processes::run(workload, ctx),
+        // Its ops are its own (not `Workload`'s): it runs from the cell's spec.
+        ModelKind::IoUring => io_uring::run(ctx),
     }
 }
 
@@ -142,6 +170,11 @@ pub fn serve(kind: ModelKind, serving: Serving) -> anyhow::Result<()> {
         ModelKind::Smol => smol::serve(serving),
         ModelKind::TokioMultiThread => tokio_multi_thread::serve(serving),
         ModelKind::AsyncProcesses => async_processes::serve(serving),
+        ModelKind::IoUring => {
+            anyhow::bail!(
+                "the io-uring model does not serve; it runs tcp-echo, disk-read and disk-write"
+            )
+        }
     }
 }
 

@@ -35,8 +35,9 @@ fn register_font() {
     });
 }
 
-/// Okabe–Ito colours, then grey: one per model, in `ModelKind::ALL` order.
-const PALETTE: [(u8, u8, u8); 9] = [
+/// Okabe–Ito colours, then grey, a dark yellow and a purple: one per model, in
+/// `ModelKind::ALL` order.
+const PALETTE: [(u8, u8, u8); 10] = [
     (0, 0, 0),
     (230, 159, 0),
     (86, 180, 233),
@@ -46,6 +47,7 @@ const PALETTE: [(u8, u8, u8); 9] = [
     (213, 94, 0),
     (153, 153, 153),
     (181, 160, 0),
+    (117, 62, 160),
 ];
 
 fn model_index(m: ModelKind) -> usize {

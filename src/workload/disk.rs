@@ -159,8 +159,8 @@ impl Drop for Scratch {
 
 /// A reader's state: the files' paths and checksums, its buffer and its random source.
 pub struct ReadSession {
-    files: Vec<(PathBuf, u32)>,
-    buf: Vec<u8>,
+    pub(crate) files: Vec<(PathBuf, u32)>,
+    pub(crate) buf: Vec<u8>,
     rng: Rng,
 }
 
@@ -171,7 +171,7 @@ impl DiskRead {
         })
     }
 
-    fn session(&self) -> Result<ReadSession, OpError> {
+    pub(crate) fn session(&self) -> Result<ReadSession, OpError> {
         let dir = self.scratch()?;
         let manifest = std::fs::read_to_string(dir.join(MANIFEST))?;
         let files: Vec<(PathBuf, u32)> = manifest
@@ -201,11 +201,11 @@ impl DiskRead {
         })
     }
 
-    fn pick(&self, s: &mut ReadSession) -> usize {
+    pub(crate) fn pick(&self, s: &mut ReadSession) -> usize {
         s.rng.below(s.files.len() as u64) as usize
     }
 
-    fn check(&self, s: &ReadSession, i: usize) -> Result<(), OpError> {
+    pub(crate) fn check(&self, s: &ReadSession, i: usize) -> Result<(), OpError> {
         let (path, sum) = &s.files[i];
         if s.buf.len() as u64 != self.size.0 {
             return Err(OpError::new(
@@ -262,8 +262,8 @@ impl Workload for DiskRead {
 
 /// A writer's state: its own file (removed when the session ends) and the bytes it writes.
 pub struct WriteSession {
-    path: PathBuf,
-    data: Vec<u8>,
+    pub(crate) path: PathBuf,
+    pub(crate) data: Vec<u8>,
 }
 
 impl Drop for WriteSession {
@@ -273,7 +273,7 @@ impl Drop for WriteSession {
 }
 
 impl DiskWrite {
-    fn session(&self) -> Result<WriteSession, OpError> {
+    pub(crate) fn session(&self) -> Result<WriteSession, OpError> {
         let dir = self.scratch.as_ref().map(PathBuf::from).ok_or_else(|| {
             OpError::new(ErrorKind::Other, "no scratch folder (the run prepares it)")
         })?;
@@ -285,7 +285,7 @@ impl DiskWrite {
         })
     }
 
-    fn check(&self, s: &WriteSession, len: u64) -> Result<(), OpError> {
+    pub(crate) fn check(&self, s: &WriteSession, len: u64) -> Result<(), OpError> {
         match len == self.size.0 {
             true => Ok(()),
             false => Err(OpError::new(

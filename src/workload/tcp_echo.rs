@@ -94,7 +94,7 @@ impl Exchange for EchoExchange {
 }
 
 impl TcpEcho {
-    fn proto(&self) -> EchoExchange {
+    pub(crate) fn proto(&self) -> EchoExchange {
         EchoExchange::new(self.payload.0 as usize, self.server_delay.0)
     }
 }
