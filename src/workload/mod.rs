@@ -114,13 +114,13 @@ impl WorkloadKind {
                  (server: scripts/services.sh up)"
             }
             WorkloadKind::DiskRead => {
-                "each op reads one file of `size` bytes, chosen at random from `files` prepared                  in a scratch folder, and checks its CRC-32; async models use their runtime's                  file API (a thread pool underneath); `cache = \"cold\"` drops the file's                  pages first"
+                "each op reads one file of `size` bytes, chosen at random from `files` prepared in a scratch folder, and checks its CRC-32; async models use their runtime's file API (a thread pool underneath); `cache = \"cold\"` drops the file's pages first"
             }
             WorkloadKind::DiskWrite => {
-                "each op writes `size` bytes to the worker's own file in a scratch folder                  (optionally fsynced) and checks the file's size"
+                "each op writes `size` bytes to the worker's own file in a scratch folder (optionally fsynced) and checks the file's size"
             }
             WorkloadKind::CpuMix => {
-                "each op waits `wait` (a sleep, or an echo round trip) and then computes for                  `compute` (calibrated CPU work, its result checked): where the event loop's one                  thread stops keeping up"
+                "each op waits `wait` (a sleep, or an echo round trip) and then computes for `compute` (calibrated CPU work, its result checked): where the event loop's one thread stops keeping up"
             }
         }
     }
