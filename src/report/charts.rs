@@ -109,7 +109,9 @@ fn bounds(values: impl Iterator<Item = f64>, scale: Scale) -> Option<(f64, f64)>
             } else {
                 (lo / 1.2, hi * 1.2)
             };
-            (lo, hi)
+            // From a power of ten: plotters labels a log axis from its first power of ten
+            // up, and would leave the lowest decade without a label.
+            (10f64.powf(lo.log10().floor()), hi)
         }
         Scale::Linear => {
             let lo = lo.min(0.0);

@@ -170,7 +170,7 @@ impl Sweep<'_> {
         let mut out = match self.kind {
             SweepKind::Crossover => vec![chart(
                 "crossover",
-                "Throughput vs compute / wait",
+                "Throughput vs compute/wait",
                 "compute / wait per op",
                 "verified ops per second (log)",
                 Scale::Log,
@@ -179,7 +179,7 @@ impl Sweep<'_> {
             SweepKind::Stall => vec![
                 chart(
                     "stall-throughput",
-                    "Throughput when ops block their thread",
+                    "Throughput, blocking ops",
                     "share of ops that block their thread (1 / block_every)",
                     "verified ops per second (log)",
                     Scale::Log,
@@ -187,7 +187,7 @@ impl Sweep<'_> {
                 ),
                 chart(
                     "stall-p99",
-                    "p99 latency when ops block their thread",
+                    "p99 latency, blocking ops",
                     "share of ops that block their thread (1 / block_every)",
                     "p99 latency, ms (log)",
                     Scale::Log,
@@ -202,8 +202,8 @@ impl Sweep<'_> {
 
 /// A label cut to fit a chart's title.
 fn short(label: &str) -> String {
-    match label.chars().count() > 44 {
-        true => label.chars().take(43).collect::<String>() + "…",
+    match label.chars().count() > 40 {
+        true => label.chars().take(39).collect::<String>() + "…",
         false => label.to_string(),
     }
 }
