@@ -115,7 +115,8 @@ pub struct Comparison {
     pub higher_is_better: bool,
     pub base_median: f64,
     pub new_median: f64,
-    /// NEW / BASE of the medians.
+    /// NEW / BASE: of the medians (`compare`), or the geometric mean of the pairs' ratios
+    /// (`ab`).
     pub ratio: f64,
     pub ci_low: f64,
     pub ci_high: f64,

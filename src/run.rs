@@ -158,6 +158,9 @@ pub struct Prepared {
 pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Prepared> {
     let targets = start_targets(exe, cells)?;
     resolve_services(cells);
+    for c in cells.iter_mut() {
+        c.workload.calibrate();
+    }
     if cells.iter().any(|c| c.model == ModelKind::IoUring) {
         if let Some(why) = crate::model::io_uring::probe() {
             for c in cells.iter_mut().filter(|c| c.model == ModelKind::IoUring) {

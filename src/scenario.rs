@@ -198,6 +198,16 @@ impl Scenario {
                 spec.set_target(t);
             }
             if let Some(m) = &o.models {
+                if let Some(bad) = m.iter().find(|m| !m.runs(spec.kind())) {
+                    return Err(format!(
+                        "--models {}: `{}` does not run workload `{}` of scenario `{}` ({} runs tcp-echo, disk-read and disk-write)",
+                        m.iter().map(|m| m.name()).collect::<Vec<_>>().join(","),
+                        bad.name(),
+                        spec.kind().name(),
+                        self.name,
+                        bad.name()
+                    ));
+                }
                 run.models = m.clone();
             }
             if let Some(c) = &o.concurrency {

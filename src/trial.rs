@@ -141,7 +141,7 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
             ctx.cell.workload.clone().visit(RunClient(&mut ctx))
         }
     };
-    // A counted window ends when its last op has: the model has returned.
+    // A counted window ends by then at the latest: the model has returned.
     let end = Mono::now();
     let report = ctx.sampler.take().map(Sampler::finish).unwrap_or_default();
     let workers = match outcome {
@@ -152,7 +152,9 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
         return failed("the model never opened its window".into());
     };
     if window.count.is_some() {
-        window.measure_until = end;
+        // The window ends with the last op, not with the model's teardown (threads joined,
+        // sessions closed, runtimes dropped), which differs from model to model.
+        window.measure_until = ctx.recorder.last_end().unwrap_or(end).min(end);
     }
     let tally = ctx.recorder.merged();
     let mut figures = figures(&ctx, &window, &tally, &report, workers);

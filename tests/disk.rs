@@ -65,7 +65,14 @@ dir = "{}"
     };
     std::thread::sleep(Duration::from_millis(500));
     let victim = manifest.with_file_name("f00000");
-    std::fs::write(&victim, vec![0x5a; 8 * 1024]).unwrap();
+    // Overwritten in place (no truncation), so a reader never sees it short.
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&victim)
+        .unwrap();
+    f.write_all(&[0x5a; 8 * 1024]).unwrap();
+    drop(f);
     assert!(child.wait().unwrap().success());
     let records = read_records(&out);
     assert_eq!(records.len(), 2);

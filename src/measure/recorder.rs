@@ -129,6 +129,8 @@ impl Tally {
 /// Sharded tallies shared by the workers of one trial.
 pub struct Recorder {
     shards: Box<[Mutex<Tally>]>,
+    /// When the last worker's last op ended (CLOCK_MONOTONIC ns; 0: none yet).
+    last_end: std::sync::atomic::AtomicU64,
 }
 
 impl Recorder {
@@ -141,6 +143,21 @@ impl Recorder {
         };
         Recorder {
             shards: (0..shards.max(1)).map(|_| Mutex::new(tally())).collect(),
+            last_end: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// A worker's last op ended at `end` (once per worker, as it stops).
+    pub fn note_end(&self, end: crate::measure::Mono) {
+        self.last_end
+            .fetch_max(end.0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// When the last op of any worker ended, if one has said so.
+    pub fn last_end(&self) -> Option<crate::measure::Mono> {
+        match self.last_end.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            ns => Some(crate::measure::Mono(ns)),
         }
     }
 

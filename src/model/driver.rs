@@ -95,6 +95,10 @@ pub struct Timing {
 /// Where a worker's finished ops go.
 pub trait Sink {
     fn record(&mut self, timing: Timing, result: Result<(), OpError>);
+
+    /// When the worker's last op ended (called once, as it stops): a counted window ends
+    /// with the last of these, not when the model has torn its workers down.
+    fn last_end(&mut self, _end: Mono) {}
 }
 
 /// One shard of the trial's shared recorder.
@@ -107,6 +111,10 @@ impl Sink for Shard<'_> {
     #[inline]
     fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
         self.recorder.shard(self.index).record(timing, result);
+    }
+
+    fn last_end(&mut self, end: Mono) {
+        self.recorder.note_end(end);
     }
 }
 
@@ -148,9 +156,10 @@ pub fn blocking_loop<W: Workload>(
     sink: &mut impl Sink,
 ) {
     window.start.sleep_until();
+    let mut end = window.start;
     for i in 0.. {
         if pace.spent(i) {
-            return;
+            break;
         }
         let due = pace.due(i);
         if let Some(due) = due {
@@ -158,10 +167,12 @@ pub fn blocking_loop<W: Workload>(
         }
         let start = Mono::now();
         let result = workload.op(session);
-        if observe(window, sink, due, start, Mono::now(), result) {
-            return;
+        end = Mono::now();
+        if observe(window, sink, due, start, end, result) {
+            break;
         }
     }
+    sink.last_end(end);
 }
 
 /// The blocking closed loop of a worker process, which also measures its own CPU from the
@@ -177,6 +188,7 @@ pub fn blocking_loop_with_cpu<W: Workload>(
 ) -> Rusage {
     let mut cpu0 = None;
     window.start.sleep_until();
+    let mut end = window.start;
     for i in 0.. {
         if pace.spent(i) {
             break;
@@ -190,10 +202,12 @@ pub fn blocking_loop_with_cpu<W: Workload>(
             cpu0 = Some(Rusage::this_process());
         }
         let result = workload.op(session);
-        if observe(window, sink, due, start, Mono::now(), result) {
+        end = Mono::now();
+        if observe(window, sink, due, start, end, result) {
             break;
         }
     }
+    sink.last_end(end);
     let now = Rusage::this_process();
     now.since(&cpu0.unwrap_or(now))
 }
@@ -208,6 +222,10 @@ impl Sink for OwnedShard {
     #[inline]
     fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
         self.recorder.shard(self.index).record(timing, result);
+    }
+
+    fn last_end(&mut self, end: Mono) {
+        self.recorder.note_end(end);
     }
 }
 
@@ -224,6 +242,7 @@ pub async fn async_loop<W: Workload, R: AsyncRt>(
     pace: Pace,
     mut sink: impl Sink,
 ) -> W::AsyncSession<R> {
+    let mut end = window.start;
     for i in 0.. {
         if pace.spent(i) {
             break;
@@ -237,10 +256,12 @@ pub async fn async_loop<W: Workload, R: AsyncRt>(
         }
         let start = Mono::now();
         let result = workload.op_async::<R>(&mut session).await;
-        if observe(&window, &mut sink, due, start, Mono::now(), result) {
+        end = Mono::now();
+        if observe(&window, &mut sink, due, start, end, result) {
             break;
         }
     }
+    sink.last_end(end);
     session
 }
 

@@ -19,10 +19,11 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use tokio_uring::buf::BoundedBuf as _;
 use tokio_uring::fs::File;
 use tokio_uring::net::TcpStream;
 
-use super::driver::{OwnedShard, Pace, observe};
+use super::driver::{OwnedShard, Pace, Sink as _, observe};
 use crate::measure::{Mono, Window};
 use crate::model::runtime::drop_cached_pages;
 use crate::trial::TrialCtx;
@@ -96,6 +97,14 @@ async fn connect(addr: std::net::SocketAddr, timeout: Duration) -> Result<TcpStr
 
 impl Echo {
     async fn exchange(&mut self) -> Result<(), OpError> {
+        // A timed-out op dropped its write or read with the buffer in the kernel's hands:
+        // start again from fresh ones.
+        if self.request.is_empty() {
+            self.request = self.proto.request().to_vec();
+        }
+        if self.buf.capacity() == 0 {
+            self.buf = Vec::with_capacity(READ_BUF);
+        }
         if self.stream.is_none() {
             self.stream = Some(connect(self.addr, self.timeout).await?);
         }
@@ -167,16 +176,27 @@ impl UringOp for DiskRead {
         if self.cache == Cache::Cold {
             drop_cached_pages(path)?;
         }
+        // What `std::fs::read` does, as ring operations: open, statx for the size, a fresh
+        // buffer of that size, reads until one returns nothing, close.
         let f = File::open(path).await?;
-        // One read of up to a byte more than the file should hold: a longer file reads
-        // long and fails the check, a shorter one reads short.
-        let mut buf = std::mem::take(&mut s.buf);
-        buf.clear();
-        buf.reserve(self.size.0 as usize + 1);
-        let (n, buf) = f.read_at(buf, 0).await;
-        s.buf = buf;
+        let result = async {
+            let size = f.statx().await?.stx_size as usize;
+            let mut buf = Vec::with_capacity(size + 1);
+            loop {
+                let at = buf.len();
+                if buf.capacity() == at {
+                    buf.reserve(4096);
+                }
+                let (n, b) = f.read_at(buf.slice(at..), at as u64).await;
+                buf = b.into_inner();
+                if n? == 0 {
+                    return Ok::<_, OpError>(buf);
+                }
+            }
+        }
+        .await;
         let closed = f.close().await;
-        n?;
+        s.buf = result?;
         closed?;
         self.check(s, i)
     }
@@ -211,6 +231,7 @@ async fn task_loop<W: UringOp>(
     pace: Pace,
     mut sink: OwnedShard,
 ) -> W::Session {
+    let mut end = window.start;
     for i in 0.. {
         if pace.spent(i) {
             break;
@@ -224,10 +245,12 @@ async fn task_loop<W: UringOp>(
         }
         let start = Mono::now();
         let result = workload.op(&mut session).await;
-        if observe(&window, &mut sink, due, start, Mono::now(), result) {
+        end = Mono::now();
+        if observe(&window, &mut sink, due, start, end, result) {
             break;
         }
     }
+    sink.last_end(end);
     session
 }
 

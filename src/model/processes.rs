@@ -76,6 +76,9 @@ enum FromWorker {
         first_error: BTreeMap<ErrorKind, String>,
         late_starts: u64,
         rusage: Rusage,
+        /// When the worker's last op ended (CLOCK_MONOTONIC ns).
+        #[serde(default)]
+        last_end: u64,
     },
 }
 
@@ -274,8 +277,12 @@ fn collect(workers: &mut [Worker], ctx: &mut TrialCtx) -> anyhow::Result<()> {
                             first_error,
                             late_starts,
                             rusage,
+                            last_end,
                         } => {
                             shard.late_starts += late_starts;
+                            if last_end > 0 {
+                                ctx.recorder.note_end(Mono(last_end));
+                            }
                             for (kind, n) in errors {
                                 shard.add_errors(kind, n, first_error.get(&kind));
                             }
@@ -301,6 +308,8 @@ pub struct StreamSink<O: Write> {
     errors: BTreeMap<ErrorKind, u64>,
     first_error: BTreeMap<ErrorKind, String>,
     failed: Option<std::io::Error>,
+    /// The latest end of a task's last op that this sink has heard of.
+    last_end: Mono,
 }
 
 impl<O: Write> StreamSink<O> {
@@ -313,6 +322,7 @@ impl<O: Write> StreamSink<O> {
             errors: BTreeMap::new(),
             first_error: BTreeMap::new(),
             failed: None,
+            last_end: Mono(0),
         }
     }
 
@@ -353,6 +363,10 @@ impl<O: Write> Sink for StreamSink<O> {
             }
         }
     }
+
+    fn last_end(&mut self, end: Mono) {
+        self.last_end = self.last_end.max(end);
+    }
 }
 
 /// A stream sink shared by the tasks of one event loop.
@@ -365,6 +379,13 @@ impl<O: Write> Sink for SharedSink<O> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .record(timing, result);
+    }
+
+    fn last_end(&mut self, end: Mono) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_end(end);
     }
 }
 
@@ -420,6 +441,7 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
             first_error: sink.first_error,
             late_starts: sink.late_starts,
             rusage,
+            last_end: sink.last_end.0,
         })
     }
 

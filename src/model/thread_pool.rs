@@ -35,6 +35,8 @@ fn job<W: Workload>(
 ) {
     let pace = Pace::of_worker(shared.rate, &shared.window, client, shared.clients);
     if pace.spent(n) {
+        // The previous op ended just before this job was submitted.
+        shared.recorder.note_end(submitted);
         let _ = shared.done.send(());
         return;
     }
@@ -61,6 +63,7 @@ fn job<W: Workload>(
         index: client,
     };
     if observe(&shared.window, &mut sink, due, start, end, result) {
+        shared.recorder.note_end(end);
         let _ = shared.done.send(());
     } else {
         let next = Mono::now();

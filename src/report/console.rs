@@ -1,6 +1,7 @@
 //! What a run prints: a progress bar with ETA on a terminal (a plain line per trial
 //! otherwise, as CI logs want), and a table of cells at the end.
 
+use crate::workload::RUN_TIME_PARAMS;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -188,7 +189,7 @@ fn params_brief(p: &serde_json::Value) -> String {
     // records, not the table.
     let inner: Vec<String> = m
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "target" | "scratch"))
+        .filter(|(k, _)| !RUN_TIME_PARAMS.contains(&k.as_str()))
         .map(|(_, v)| v)
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
         .collect();

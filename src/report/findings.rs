@@ -5,6 +5,7 @@
 use crate::model::ModelKind;
 use crate::report::summary::{CellStatus, CellSummary, Summary};
 use crate::report::sweeps::{SweepKind, sweeps};
+use crate::workload::RUN_TIME_PARAMS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -70,7 +71,7 @@ pub fn label(c: &CellSummary) -> String {
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(k, _)| k.as_str() != "target")
+        .filter(|(k, _)| !RUN_TIME_PARAMS.contains(&k.as_str()))
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => format!("{k}={s}"),
             other => format!("{k}={other}"),
@@ -312,16 +313,17 @@ fn waiting_outweighs_computing(s: &Summary) -> Finding {
     let mut holds = true;
     let mut evidence = Vec::new();
     for (label, xs) in &found {
-        match xs.iter().position(|&(_, a, b)| a < b) {
+        // Behind: below 90% of the pool, so that noise between equals decides nothing.
+        match xs.iter().position(|&(_, a, b)| a < 0.9 * b) {
             Some(0) => {
                 holds = false;
                 evidence.push(format!(
-                    "{label}: tokio-current-thread is behind the thread pool from the lowest compute / wait, {}",
+                    "{label}: tokio-current-thread is more than 10% behind the thread pool from the lowest compute / wait, {}",
                     at(xs[0])
                 ));
             }
             Some(k) => evidence.push(format!(
-                "{label}: tokio-current-thread keeps up with the thread pool up to compute / wait {} and falls behind at {}; the line lies between {:.2} and {:.2}",
+                "{label}: tokio-current-thread keeps within 10% of the thread pool up to compute / wait {} and falls behind at {}; the line lies between {:.2} and {:.2}",
                 at(xs[k - 1]),
                 at(xs[k]),
                 xs[k - 1].0,
@@ -330,7 +332,7 @@ fn waiting_outweighs_computing(s: &Summary) -> Finding {
             None => {
                 holds = false;
                 evidence.push(format!(
-                    "{label}: tokio-current-thread kept up with the thread pool at every compute / wait up to {}",
+                    "{label}: tokio-current-thread kept within 10% of the thread pool at every compute / wait up to {}",
                     at(xs[xs.len() - 1])
                 ));
             }

@@ -3,6 +3,7 @@
 //! DIR` writes it again from `run.json` and `results.jsonl`, also for an interrupted run
 //! (missing cells are said to be missing) and one whose last line was cut short.
 
+use crate::workload::RUN_TIME_PARAMS;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -97,7 +98,9 @@ fn brief(c: &CellSummary, label: &str) -> String {
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(k, _)| !matches!(k.as_str(), "target" | "url" | "timeout"))
+        .filter(|(k, _)| {
+            !RUN_TIME_PARAMS.contains(&k.as_str()) && !matches!(k.as_str(), "url" | "timeout")
+        })
         .map(|(_, v)| v.as_str().map_or_else(|| v.to_string(), str::to_string))
         .collect();
     let mut s = format!("{} {}", c.workload, values.join(" "));

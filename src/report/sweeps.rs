@@ -12,6 +12,7 @@ use super::charts::{Chart, Point, Scale, Series};
 use super::summary::{CellStatus, CellSummary, Summary};
 use crate::model::ModelKind;
 use crate::units::HumanDuration;
+use crate::workload::RUN_TIME_PARAMS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SweepKind {
@@ -41,8 +42,9 @@ fn ok(c: &CellSummary) -> bool {
 /// The swept x of a cell, and what it shares with the others of its sweep.
 fn place(c: &CellSummary, kind: SweepKind) -> Option<(f64, String)> {
     let mut rest = c.params.as_object()?.clone();
-    rest.remove("target");
-    rest.remove("timeout");
+    for k in RUN_TIME_PARAMS.iter().chain(&["timeout"]) {
+        rest.remove(*k);
+    }
     let x = match kind {
         SweepKind::Crossover => {
             if c.workload != "cpu-mix" {

@@ -5,10 +5,12 @@
 //!
 //! # The computation
 //! A chain of dependent multiply–xor rounds ([`spin`]): no shortcut, nothing to vectorise.
-//! Each process calibrates it once, in setup, against its thread's CPU clock (the fastest
-//! of several tries, so a busy machine does not stretch it): `compute` is CPU time of one
-//! core of this machine. Every op checks the chain's result against the one computed in
-//! setup, so the work cannot be skipped.
+//! The run calibrates it once, before any trial, against its thread's CPU clock (the
+//! fastest of several tries, so a busy machine does not stretch it), and hands every cell
+//! the same number of rounds (`rounds`): `compute` is CPU time of one core of this machine,
+//! and every model and process does the same work. (A trial started without a run, as in
+//! `cargo bench`, calibrates for itself.) Every op checks the chain's result against the
+//! one computed in setup, so the work cannot be skipped.
 //!
 //! # Blocking inside an event loop (`block_every`)
 //! With `block_every = N`, one op in N of each worker waits with `std::thread::sleep`
@@ -49,6 +51,10 @@ pub struct CpuMix {
     pub timeout: HumanDuration,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Set at run time: the rounds of `spin` that take `compute`, calibrated once by the
+    /// run, so that every model and every process computes the same amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u64>,
 }
 
 impl Default for CpuMix {
@@ -60,6 +66,7 @@ impl Default for CpuMix {
             block_every: 0,
             timeout: HumanDuration(Duration::from_secs(10)),
             target: None,
+            rounds: None,
         }
     }
 }
@@ -110,19 +117,24 @@ pub struct Work {
     expected: u64,
 }
 
+/// The rounds of [`spin`] that take `compute` on this machine's core.
+pub fn rounds_for(compute: Duration) -> u64 {
+    (compute.as_nanos() as f64 * rounds_per_ns()).round() as u64
+}
+
 impl Work {
-    pub fn calibrate(compute: Duration) -> Work {
-        static DONE: std::sync::Mutex<Vec<(Duration, Work)>> = std::sync::Mutex::new(Vec::new());
+    /// `rounds` of work and their result, worked out once per process.
+    pub fn of(rounds: u64) -> Work {
+        static DONE: std::sync::Mutex<Vec<Work>> = std::sync::Mutex::new(Vec::new());
         let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, w)) = done.iter().find(|(d, _)| *d == compute) {
+        if let Some(w) = done.iter().find(|w| w.rounds == rounds) {
             return *w;
         }
-        let rounds = (compute.as_nanos() as f64 * rounds_per_ns()).round() as u64;
         let w = Work {
             rounds,
             expected: spin(rounds, SEED),
         };
-        done.push((compute, w));
+        done.push(w);
         w
     }
 
@@ -154,6 +166,10 @@ pub struct MixSession<S> {
 }
 
 impl CpuMix {
+    fn work(&self) -> Work {
+        Work::of(self.rounds.unwrap_or_else(|| rounds_for(self.compute.0)))
+    }
+
     fn echo(&self) -> TcpEcho {
         TcpEcho {
             payload: HumanSize(64),
@@ -204,7 +220,7 @@ impl Workload for CpuMix {
         };
         Ok(MixSession {
             n: 0,
-            work: Work::calibrate(self.compute.0),
+            work: self.work(),
             echo,
         })
     }
@@ -233,7 +249,7 @@ impl Workload for CpuMix {
         };
         Ok(MixSession {
             n: 0,
-            work: Work::calibrate(self.compute.0),
+            work: self.work(),
             echo,
         })
     }

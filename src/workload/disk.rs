@@ -111,6 +111,19 @@ fn bytes(n: usize, seed: u64) -> Vec<u8> {
     v
 }
 
+/// Whether `path` is on tmpfs, where pages live in memory only.
+fn on_tmpfs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs writes into the struct we own; `c` is a valid C string.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    ok && st.f_type as i64 == TMPFS_MAGIC
+}
+
 /// A run's scratch folder: created and filled before the trials, removed on drop.
 pub struct Scratch {
     path: PathBuf,
@@ -124,9 +137,18 @@ impl Scratch {
         let parent = parent.map_or_else(std::env::temp_dir, PathBuf::from);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = parent.join(format!("iobench-scratch-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|e| {
-            anyhow::anyhow!("cannot create the scratch folder {}: {e}", path.display())
-        })?;
+        // A new folder only: what is removed at the end must be what the run made.
+        std::fs::create_dir_all(&parent)
+            .and_then(|()| std::fs::create_dir(&path))
+            .map_err(|e| {
+                anyhow::anyhow!("cannot create the scratch folder {}: {e}", path.display())
+            })?;
+        if on_tmpfs(&path) {
+            eprintln!(
+                "note: the scratch folder {} is on tmpfs (memory): cold reads and fsync will not reach a device; set `dir` to a folder on a disk",
+                path.display()
+            );
+        }
         Ok(Scratch { path })
     }
 

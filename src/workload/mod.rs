@@ -467,6 +467,15 @@ impl WorkloadSpec {
         }
     }
 
+    /// cpu-mix: fixes the rounds of computing for every trial of the run.
+    pub fn calibrate(&mut self) {
+        if let WorkloadSpec::CpuMix(m) = self
+            && m.rounds.is_none()
+        {
+            m.rounds = Some(cpu_mix::rounds_for(m.compute.0));
+        }
+    }
+
     /// Points the workload at a started target.
     pub fn set_target(&mut self, addr: &str) {
         match self {
@@ -548,6 +557,10 @@ impl WorkloadSpec {
         }
     }
 }
+
+/// Parameters set at run time (where the target listens, the scratch folder, the
+/// calibrated rounds): in the records, left out of the labels people read.
+pub const RUN_TIME_PARAMS: [&str; 3] = ["target", "scratch", "rounds"];
 
 /// For `skip_serializing_if`: a count left at its default of 0 stays out of labels.
 pub fn is_zero(n: &u32) -> bool {
