@@ -115,6 +115,9 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
     }
     raise_nofile_limit();
     let exe = std::env::current_exe().context("cannot find the iobench binary")?;
+    // From here a Ctrl-C stops the run between trials, so that what `prepare` makes (the
+    // targets, the scratch folders) is always taken down.
+    orchestrator::install_interrupt_handler();
     let targets = prepare(&exe, &mut cells)?;
     let machine = Machine::detect();
     write_json(
@@ -127,7 +130,6 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
         },
     )?;
     let mut results = ResultsFile::create(&dir.join("results.jsonl"))?;
-    orchestrator::install_interrupt_handler();
     let progress = Progress::new(orchestrator::schedule(&cells).len());
     let (records, interrupted) = orchestrator::run_all(&cells, &mut results, &progress)?;
     progress.finish();
