@@ -28,7 +28,7 @@ use crate::measure::{Mono, Window};
 use crate::model::runtime::drop_cached_pages;
 use crate::trial::TrialCtx;
 use crate::workload::disk::{Cache, DiskRead, DiskWrite, ReadSession, WriteSession};
-use crate::workload::stream::{Exchange, Progress, READ_BUF, resolve};
+use crate::workload::stream::{Exchange, Progress, READ_BUF, closed, resolve};
 use crate::workload::tcp_echo::{EchoExchange, TcpEcho};
 use crate::workload::{ErrorKind, OpError, WorkloadKind, WorkloadSpec};
 
@@ -65,10 +65,6 @@ trait UringOp: 'static {
     type Session: 'static;
     async fn open(&self) -> Result<Self::Session, OpError>;
     async fn op(&self, s: &mut Self::Session) -> Result<(), OpError>;
-}
-
-fn closed() -> OpError {
-    OpError::new(ErrorKind::Reset, "the target closed the connection")
 }
 
 /// A worker's echo connection; reconnected by the next op after an error.

@@ -34,7 +34,8 @@ pub trait Exchange {
 /// Size of the read buffer of one connection.
 pub const READ_BUF: usize = 16 * 1024;
 
-fn closed() -> OpError {
+/// The error of a read that found the connection closed.
+pub(crate) fn closed() -> OpError {
     OpError::new(ErrorKind::Reset, "the target closed the connection")
 }
 
