@@ -65,19 +65,9 @@ impl ModelKind {
         ModelKind::IoUring,
     ];
 
-    /// The models a scenario runs when it names none: all but `io-uring`, which runs only
-    /// some workloads and is named where it is wanted.
-    pub const SUBJECTS: &'static [ModelKind] = &[
-        ModelKind::Sequential,
-        ModelKind::Threads,
-        ModelKind::ThreadPool,
-        ModelKind::Processes,
-        ModelKind::TokioCurrentThread,
-        ModelKind::AsyncStd,
-        ModelKind::Smol,
-        ModelKind::TokioMultiThread,
-        ModelKind::AsyncProcesses,
-    ];
+    /// The models a scenario runs when it names none: all but `io-uring` (the last of
+    /// `ALL`), which runs only some workloads and is named where it is wanted.
+    pub const SUBJECTS: &'static [ModelKind] = Self::ALL.split_at(Self::ALL.len() - 1).0;
 
     /// Whether this model runs `workload` (io-uring runs three).
     pub fn runs(self, workload: crate::workload::WorkloadKind) -> bool {
@@ -191,4 +181,20 @@ pub(crate) fn spawn_error(what: &str, index: u32, total: u32, e: std::io::Error)
         "could not start {what} {} of {total}: {e}{limit}",
         index + 1
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelKind;
+
+    #[test]
+    fn the_default_models_are_all_that_run_every_workload() {
+        let every = |m: &ModelKind| {
+            crate::workload::WorkloadKind::ALL
+                .iter()
+                .all(|&w| m.runs(w))
+        };
+        let wanted: Vec<ModelKind> = ModelKind::ALL.iter().copied().filter(every).collect();
+        assert_eq!(ModelKind::SUBJECTS, wanted.as_slice());
+    }
 }

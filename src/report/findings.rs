@@ -15,6 +15,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Holds or does not hold.
+    fn of(holds: bool) -> Verdict {
+        if holds {
+            Verdict::Holds
+        } else {
+            Verdict::DoesNotHold
+        }
+    }
+
     pub fn text(self) -> &'static str {
         match self {
             Verdict::Holds => "holds",
@@ -252,11 +261,7 @@ fn hundreds_in_one_program(s: &Summary) -> Finding {
         };
     Finding {
         claim,
-        verdict: if holds {
-            Verdict::Holds
-        } else {
-            Verdict::DoesNotHold
-        },
+        verdict: Verdict::of(holds),
         evidence: format!(
             "at {} in flight ({}), {} did {:.0} ops/s with {} per op and threads {:.0} ops/s with {} per op ({} the memory){}",
             a.concurrency,
@@ -340,11 +345,7 @@ fn waiting_outweighs_computing(s: &Summary) -> Finding {
     }
     Finding {
         claim,
-        verdict: if holds {
-            Verdict::Holds
-        } else {
-            Verdict::DoesNotHold
-        },
+        verdict: Verdict::of(holds),
         evidence: evidence.join("; "),
     }
 }
@@ -383,11 +384,7 @@ fn cpu_heavy_stalls(s: &Summary) -> Finding {
     let holds = loop_kept < 0.8 && loop_kept < threads_kept;
     Finding {
         claim,
-        verdict: if holds {
-            Verdict::Holds
-        } else {
-            Verdict::DoesNotHold
-        },
+        verdict: Verdict::of(holds),
         evidence: format!(
             "{label}: with one op in {:.0} blocking its thread, tokio-current-thread went from {l0:.0} to {l1:.0} ops/s ({:.0}% kept) and its p99 from {:.1} to {:.1} ms; threads went from {t0:.0} to {t1:.0} ops/s ({:.0}% kept)",
             1.0 / x,
