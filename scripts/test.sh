@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of iobench: formatting, lints, unit and integration tests, and a smoke
 # run of the benches. Installs what the tests need when it is missing (wrk; PostgreSQL and Redis
-# through scripts/services.sh), starts the private database servers, and stops them at the
-# end, also when a step fails.
+# through scripts/services.sh), checks that scripts/services.sh works from a checkout other
+# users cannot enter (scripts/services-check.sh), starts the private database servers, and
+# stops them at the end, also when a step fails.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
@@ -31,6 +32,11 @@ if ((${#need_packages[@]})); then
     exit 1
   fi
 fi
+
+step "scripts/services-check.sh"
+# services.sh from a copy in a mode-700 folder (as under /root), on ports of its own (54339,
+# 63809): up, status, down, nothing left behind. It cleans up after itself, also on failure.
+scripts/services-check.sh
 
 step "scripts/services.sh up"
 scripts/services.sh up
