@@ -7,7 +7,8 @@
 //! 2. Trial `t` of every cell runs once under A and once under B (`A-BIN trial --cell ...`),
 //!    back to back, A B or B A: per cell, half the pairs each way in a shuffled order
 //!    drawn from the run's seed (`--seed`, printed), so that neither build runs first more
-//!    often, and both see the same noise.
+//!    often, and both see the same noise. The cells of each round run in an order shuffled
+//!    from the same seed, as in `run`.
 //! 3. Records go to OUT/a and OUT/b as two ordinary run folders (run.json, results.jsonl,
 //!    summary.json), so either can be reported or compared later.
 //! 4. For each cell and figure, the pairs where both trials were ok give ratios B / A; the
@@ -20,7 +21,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::compare::{Comparison, FIGURES, Options, Report, Verdict, decide_paired, median};
+use crate::compare::{
+    Comparison, FIGURES, LogTest, Options, Pending, Report, TRIALS, Verdict, error_rate_row,
+    fixed_row, judge, pooled_error_rate,
+};
 use crate::error::Error;
 use crate::measure::TrialRecord;
 use crate::measure::machine::Machine;
@@ -52,13 +56,6 @@ fn orders(seed: u64, cell: usize, trials: u32) -> Vec<bool> {
         v.swap(i, rng.below(i as u64 + 1) as usize);
     }
     v
-}
-
-/// A seed for the order when none is given: the clock's nanoseconds.
-pub fn fresh_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 fn figure(r: &TrialRecord, path: &str) -> Option<f64> {
@@ -118,6 +115,7 @@ pub fn run(
             &RunInfo {
                 scenarios: names.clone(),
                 started_at: utc_now_rfc3339(),
+                seed,
                 machine: &machine,
                 cells: &cells,
             },
@@ -125,7 +123,7 @@ pub fn run(
         files.push(ResultsFile::create(&dir.join("results.jsonl"))?);
     }
     orchestrator::install_interrupt_handler();
-    let schedule = orchestrator::schedule(&cells);
+    let schedule = orchestrator::schedule(&cells, seed);
     let b_first: Vec<Vec<bool>> = (0..cells.len())
         .map(|ci| orders(seed, ci, cells[ci].trials))
         .collect();
@@ -173,70 +171,94 @@ pub fn run(
     })
 }
 
-/// Pairs trial `t` of A and B per cell and decides each figure from the ratios B / A.
+/// A figure of each trial of one cell, by trial index, from ok records only.
+fn by_trial(recs: &[TrialRecord], cell: &str, path: &str) -> Vec<(u32, Option<f64>)> {
+    recs.iter()
+        .filter(|r| r.cell.id == cell && r.status == TrialStatus::Ok)
+        .map(|r| (r.trial, figure(r, path)))
+        .collect()
+}
+
+/// The reasons of a cell's failed trials.
+fn failed<'a>(recs: &'a [TrialRecord], cell: &str) -> Vec<Option<&'a str>> {
+    recs.iter()
+        .filter(|r| r.cell.id == cell && r.status == TrialStatus::Failed)
+        .map(|r| r.reason.as_deref())
+        .collect()
+}
+
+/// Pairs trial `t` of A and B per cell and decides each figure from the ratios B / A. A
+/// cell whose B trials fail where A's did not is a regression; the error rate is pooled
+/// over each side's ok trials.
 fn paired(cells: &[Cell], a: &[TrialRecord], b: &[TrialRecord], o: &Options) -> Report {
-    let mut found = Vec::new();
+    let mut pending = Vec::new();
+    let mut fixed = Vec::new();
     for cell in cells {
-        for f in &FIGURES {
-            let mut av = Vec::new();
-            let mut bv = Vec::new();
-            let mut ratios = Vec::new();
-            for ta in a
-                .iter()
+        let (fa, fb) = (failed(a, &cell.id), failed(b, &cell.id));
+        let ok = |recs: &[TrialRecord]| {
+            recs.iter()
                 .filter(|r| r.cell.id == cell.id && r.status == TrialStatus::Ok)
-            {
-                let Some(tb) = b.iter().find(|r| {
-                    r.cell.id == cell.id && r.trial == ta.trial && r.status == TrialStatus::Ok
-                }) else {
-                    continue;
-                };
-                if let (Some(x), Some(y)) = (figure(ta, f.path), figure(tb, f.path))
+                .count()
+        };
+        let trials = (ok(a), ok(b));
+        if fb.len() > fa.len() {
+            let why = fb[0].unwrap_or("no reason recorded");
+            let note = format!(
+                "{} of {} trials of B failed ({} of A): {}",
+                fb.len(),
+                cell.trials,
+                fa.len(),
+                why.lines().next().unwrap_or(why)
+            );
+            fixed.push(fixed_row(
+                &cell.id,
+                TRIALS,
+                "failed trials",
+                (fa.len() as f64, fb.len() as f64),
+                trials,
+                Verdict::Regressed,
+                Some(note),
+            ));
+        }
+        let counts = |recs: &[TrialRecord]| {
+            let failed = by_trial(recs, &cell.id, "failed_ops");
+            let okv = by_trial(recs, &cell.id, "ops");
+            failed
+                .into_iter()
+                .zip(okv)
+                .filter_map(|((_, f), (_, n))| Some((f?, n?)))
+                .collect::<Vec<_>>()
+        };
+        if let (Some(ra), Some(rb)) = (pooled_error_rate(counts(a)), pooled_error_rate(counts(b))) {
+            fixed.push(error_rate_row(&cell.id, (ra, rb), trials, o));
+        }
+        for f in &FIGURES {
+            let bv = by_trial(b, &cell.id, f.path);
+            let (mut xs, mut ys, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for (t, x) in by_trial(a, &cell.id, f.path) {
+                let y = bv.iter().find(|(u, _)| *u == t).and_then(|(_, y)| *y);
+                if let (Some(x), Some(y)) = (x, y)
                     && x != 0.0
                 {
-                    av.push(x);
-                    bv.push(y);
+                    xs.push(x);
+                    ys.push(y);
                     ratios.push(y / x);
                 }
             }
             if !ratios.is_empty() {
-                found.push((cell, f, av, bv, ratios));
+                let test = LogTest::paired(&ratios);
+                pending.push(Pending::new(&cell.id, f, o, (&xs, &ys), test));
             }
         }
     }
-    let per_test = o.per_test(found.len());
-    let mut comparisons = Vec::new();
-    for (cell, f, mut av, mut bv, ratios) in found {
-        {
-            let (ratio, ci_low, ci_high, verdict) =
-                decide_paired(&ratios, f.higher_is_better, &per_test);
-            comparisons.push(Comparison {
-                cell: cell.id.clone(),
-                figure: f.name,
-                unit: f.unit,
-                higher_is_better: f.higher_is_better,
-                base_median: median(&mut av),
-                new_median: median(&mut bv),
-                ratio,
-                ci_low,
-                ci_high,
-                base_trials: ratios.len(),
-                new_trials: ratios.len(),
-                verdict,
-            });
-        }
-    }
-    let count = |v: Verdict| comparisons.iter().filter(|c| c.verdict == v).count();
-    Report {
-        base: "A".into(),
-        new: "B".into(),
-        threshold: o.threshold,
-        significance: o.significance,
-        regressed: count(Verdict::Regressed),
-        improved: count(Verdict::Improved),
-        only_in_base: Vec::new(),
-        only_in_new: Vec::new(),
-        comparisons,
-    }
+    let mut comparisons = fixed;
+    comparisons.extend(judge(pending, o));
+    let rank = |c: &Comparison| cells.iter().position(|x| x.id == c.cell);
+    comparisons.sort_by_key(rank);
+    let mut report = Report::new(comparisons, Vec::new(), Vec::new(), o);
+    report.base = "A".into();
+    report.new = "B".into();
+    report
 }
 
 #[cfg(test)]

@@ -42,13 +42,16 @@ iobench run --workloads sleep --models sequential,threads,tokio-current-thread -
     /// List every workload and model with a one-line description and its parameters.
     List,
     /// Compare two runs cell by cell: improved, regressed, no change or inconclusive, from
-    /// the trials' distributions. Exit 0 when nothing regressed, 3 when something did.
+    /// the trials' distributions. Exit 0 when the gate passes, 3 when it fails.
     #[command(
         after_help = "Examples:\n  iobench compare reports/base reports/latest\n  \
 iobench run scenarios/ci.toml --save-baseline main\n  iobench compare --baseline main reports/latest\n\n\
-A verdict needs both a significant change (the bootstrap interval of the ratio of medians\n\
-excludes 1) and a large one (beyond --threshold). The Markdown table is printed, and appended\n\
-to $GITHUB_STEP_SUMMARY when that is set."
+A verdict needs both a significant change (Welch's t test on the trials' logarithms, Holm's\n\
+correction over the gated table) and a large one (beyond --threshold). Throughput and p99\n\
+are gated; memory and CPU are reported, and gated with --gate-all. A cell that now fails, a\n\
+cell missing from NEW and a rise of the error rate also fail the gate. Each row says the\n\
+smallest change it could detect, and an inconclusive one how many trials would resolve it.\n\
+The Markdown table is printed, and appended to $GITHUB_STEP_SUMMARY when that is set."
     )]
     Compare(CompareArgs),
     /// Interleaved A/B: two builds run the same scenario with their trials alternating
@@ -56,7 +59,9 @@ to $GITHUB_STEP_SUMMARY when that is set."
     #[command(
         after_help = "Example:\n  iobench ab --a base/target/release/iobench --b target/release/iobench scenarios/ci.toml --out /tmp/ab\n\n\
 Both sides share this machine's noise, which makes it the mode for shared CI runners;\n\
-scripts/ci-perf-check.sh builds a base revision and runs it."
+scripts/ci-perf-check.sh builds a base revision and runs it. Verdicts come from a paired t\n\
+test on the log ratios B / A, Holm's correction over the gated table; failed trials of B and\n\
+a rise of the error rate fail the gate, as in `compare`."
     )]
     Ab(AbArgs),
     /// Write a run folder's report again (report.html, report.md, charts/, summary.json)
@@ -140,6 +145,10 @@ pub struct RunArgs {
     /// Also store the summary as reports/baselines/NAME.json (see `compare --baseline`).
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
+    /// Seed of the order trials run in (each round's cells shuffled) [default: drawn from
+    /// the clock; printed and kept in run.json, so that --seed repeats it].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub export: ExportArgs,
 }
@@ -191,9 +200,18 @@ pub struct AbArgs {
     /// Noise threshold: changes smaller than this fraction are "no change".
     #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
     pub threshold: f64,
-    /// Significance level of the bootstrap confidence interval.
+    /// Significance level for the whole gated table (Holm's step-down).
     #[arg(long, default_value_t = 0.01, value_name = "ALPHA")]
     pub significance: f64,
+    /// How much the error rate (failed / all ops) may rise before it is a regression.
+    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
+    pub max_error_rate: f64,
+    /// Gate on memory and CPU too, not only throughput and p99 latency.
+    #[arg(long)]
+    pub gate_all: bool,
+    /// Fail the gate when a gated comparison is inconclusive (a strict gate).
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
     /// Seed of the A-first / B-first order [default: drawn from the clock, and printed].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -213,9 +231,21 @@ pub struct CompareArgs {
     /// Noise threshold: changes smaller than this fraction are "no change".
     #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
     pub threshold: f64,
-    /// Significance level of the bootstrap confidence interval.
+    /// Significance level for the whole gated table (Holm's step-down).
     #[arg(long, default_value_t = 0.01, value_name = "ALPHA")]
     pub significance: f64,
+    /// How much the error rate (failed / all ops) may rise before it is a regression.
+    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
+    pub max_error_rate: f64,
+    /// Gate on memory and CPU too, not only throughput and p99 latency.
+    #[arg(long)]
+    pub gate_all: bool,
+    /// Fail the gate when a gated comparison is inconclusive (a strict gate).
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
+    /// A cell of BASE missing from NEW (or skipped there) does not fail the gate.
+    #[arg(long)]
+    pub allow_missing: bool,
     /// Where to write the JSON verdicts [default: compare.json in NEW's folder].
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

@@ -51,7 +51,7 @@ fn rows(s: &Summary) -> Vec<Row> {
     {
         for f in &FIGURES {
             let (Some(m), Some(lo), Some(hi)) = (
-                c.stat(f.path, "median"),
+                c.value(f.path),
                 c.stat(f.path, "min"),
                 c.stat(f.path, "max"),
             ) else {

@@ -43,20 +43,19 @@ fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
         (None, Some(base), Some(new)) => (base, new),
         (None, _, _) => return Err(Error::Usage("give BASE and NEW".into())),
     };
-    for f in [&args.threshold, &args.significance] {
-        if !(*f > 0.0 && *f < 1.0) {
-            return Err(Error::Usage(
-                "--threshold and --significance are fractions between 0 and 1".into(),
-            ));
-        }
-    }
+    let opts = gate_options(
+        args.threshold,
+        args.significance,
+        args.max_error_rate,
+        args.gate_all,
+        args.fail_on_inconclusive,
+    )?;
+    let opts = compare::Options {
+        allow_missing: args.allow_missing,
+        ..opts
+    };
     let base = compare::load(&base_path)?;
     let new = compare::load(&new_path)?;
-    let opts = compare::Options {
-        threshold: args.threshold,
-        significance: args.significance,
-        ..compare::Options::default()
-    };
     let mut report = compare::compare(&base, &new, &opts)?;
     report.base = base_path.display().to_string();
     report.new = new_path.display().to_string();
@@ -74,8 +73,37 @@ fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
     verdicts(&report, &json)
 }
 
+/// The gate's options, checked: every level and share is a fraction between 0 and 1.
+fn gate_options(
+    threshold: f64,
+    significance: f64,
+    max_error_rate: f64,
+    gate_all: bool,
+    fail_on_inconclusive: bool,
+) -> Result<iobench::compare::Options, Error> {
+    for (name, f) in [
+        ("--threshold", threshold),
+        ("--significance", significance),
+        ("--max-error-rate", max_error_rate),
+    ] {
+        if !(f > 0.0 && f < 1.0) {
+            return Err(Error::Usage(format!(
+                "{name} is a fraction between 0 and 1, got {f}"
+            )));
+        }
+    }
+    Ok(iobench::compare::Options {
+        threshold,
+        significance,
+        max_error_rate,
+        gate_all,
+        fail_on_inconclusive,
+        allow_missing: false,
+    })
+}
+
 /// Prints a comparison, appends it to $GITHUB_STEP_SUMMARY when set, writes the JSON, and
-/// gives the exit code (3 when something regressed).
+/// gives the exit code (3 when the gate fails).
 fn verdicts(report: &iobench::compare::Report, json: &std::path::Path) -> Result<ExitCode, Error> {
     let md = iobench::compare::markdown(report);
     print!("{md}");
@@ -94,7 +122,7 @@ fn verdicts(report: &iobench::compare::Report, json: &std::path::Path) -> Result
     )
     .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", json.display()))?;
     println!("\nVerdicts: {}", json.display());
-    Ok(if report.regressed > 0 {
+    Ok(if !report.passed {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
@@ -112,12 +140,14 @@ fn ab_command(args: AbArgs) -> Result<ExitCode, Error> {
         args.scenarios
     };
     let scenarios = run::load_scenarios(&paths, &overrides)?;
-    let opts = iobench::compare::Options {
-        threshold: args.threshold,
-        significance: args.significance,
-        ..iobench::compare::Options::default()
-    };
-    let seed = args.seed.unwrap_or_else(iobench::ab::fresh_seed);
+    let opts = gate_options(
+        args.threshold,
+        args.significance,
+        args.max_error_rate,
+        args.gate_all,
+        args.fail_on_inconclusive,
+    )?;
+    let seed = args.seed.unwrap_or_else(iobench::orchestrator::fresh_seed);
     let outcome = iobench::ab::run(&args.a, &args.b, &scenarios, &args.out, &opts, seed)?;
     let mut report = outcome.report;
     report.base = format!("A: {}", args.a.display());
@@ -142,7 +172,8 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         target: args.target,
     };
     let scenarios = run::load_scenarios(&args.scenarios, &overrides)?;
-    let outcome = run::run(&scenarios, args.out.as_deref())?;
+    let seed = args.seed.unwrap_or_else(iobench::orchestrator::fresh_seed);
+    let outcome = run::run(&scenarios, args.out.as_deref(), seed)?;
     print!("{}", run::closing_text(&outcome));
     exports(&export, &outcome.summary)?;
     if let Some(name) = &save_baseline {

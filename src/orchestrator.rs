@@ -2,8 +2,11 @@
 //! timeout, and appends each record to `results.jsonl` the moment the trial ends.
 //!
 //! # How it works
-//! 1. Trials are ordered round-robin (trial 0 of every cell, then trial 1, ...), so slow
-//!    drift of the machine spreads over all cells instead of biasing one.
+//! 1. Trials are ordered in rounds (trial 0 of every cell, then trial 1, ...), so slow
+//!    drift of the machine spreads over all cells instead of biasing one, and the cells of
+//!    each round are shuffled from the run's seed (drawn per run, printed, recorded in
+//!    run.json, repeated with `--seed`), so that no model always follows the same
+//!    neighbour and inherits its TIME_WAIT sockets, dirty pages or the target's state.
 //! 2. Each trial is `iobench trial --cell JSON --trial N`, in a process group of its own:
 //!    killing the group also ends the `processes` model's workers.
 //! 3. The child prints one JSON record. A child that crashes, exits non-zero, prints no
@@ -27,6 +30,7 @@ use crate::measure::TrialRecord;
 use crate::measure::record::utc_now_rfc3339;
 use crate::report::console::Progress;
 use crate::scenario::Cell;
+use crate::stats::Rng;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -77,30 +81,44 @@ impl ResultsFile {
     }
 }
 
-/// The order trials run in: (cell index, trial index), round-robin over cells.
-pub fn schedule(cells: &[Cell]) -> Vec<(usize, u32)> {
+/// The order trials run in: (cell index, trial index), in rounds (trial t of every cell
+/// before trial t + 1 of any), the cells of each round in an order shuffled from `seed`.
+pub fn schedule(cells: &[Cell], seed: u64) -> Vec<(usize, u32)> {
+    let mut rng = Rng::seeded(seed);
     let most = cells.iter().map(|c| c.trials).max().unwrap_or(0);
-    (0..most)
-        .flat_map(|t| {
-            cells
-                .iter()
-                .enumerate()
-                .filter(move |(_, c)| t < c.trials)
-                .map(move |(i, _)| (i, t))
-        })
-        .collect()
+    let mut order = Vec::new();
+    for t in 0..most {
+        let mut round: Vec<(usize, u32)> = (0..cells.len())
+            .filter(|&i| t < cells[i].trials)
+            .map(|i| (i, t))
+            .collect();
+        // Fisher–Yates.
+        for i in (1..round.len()).rev() {
+            round.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        order.extend(round);
+    }
+    order
+}
+
+/// A seed for the order when none is given: the clock's nanoseconds.
+pub fn fresh_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 /// Runs every trial; returns the records in the order they finished and whether the run
 /// was interrupted.
 pub fn run_all(
     cells: &[Cell],
+    seed: u64,
     results: &mut ResultsFile,
     progress: &Progress,
 ) -> anyhow::Result<(Vec<TrialRecord>, bool)> {
     let exe = std::env::current_exe().context("cannot find the iobench binary to start trials")?;
     let mut records = Vec::new();
-    for (n, (ci, t)) in schedule(cells).into_iter().enumerate() {
+    for (n, (ci, t)) in schedule(cells, seed).into_iter().enumerate() {
         if interrupted() {
             return Ok((records, true));
         }
@@ -261,6 +279,33 @@ pub fn run_one(exe: &Path, cell: &Cell, trial: u32) -> anyhow::Result<TrialRecor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_are_shuffled_from_the_seed() {
+        let toml = "name = \"s\"\n[run]\ntrials = 3\nconcurrency = [1, 2, 3, 4]\n\
+                    models = [\"threads\", \"smol\"]\n[[workload]]\nkind = \"sleep\"\n";
+        let scenario = crate::scenario::Scenario::parse(toml, Path::new("s.toml")).unwrap();
+        let mut cells = scenario.cells();
+        assert_eq!(cells.len(), 8);
+        cells[3].trials = 2;
+        let s = schedule(&cells, 7);
+        assert_eq!(s.len(), 3 * 7 + 2);
+        // Every trial of round t runs before any of round t + 1, each once.
+        assert!(s.windows(2).all(|w| w[0].1 <= w[1].1), "{s:?}");
+        let mut sorted = s.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), s.len());
+        // The same seed repeats the order; another seed shuffles it otherwise.
+        assert_eq!(s, schedule(&cells, 7));
+        assert_ne!(s, schedule(&cells, 8));
+        let round0: Vec<usize> = s.iter().filter(|x| x.1 == 0).map(|x| x.0).collect();
+        assert_ne!(
+            round0,
+            (0..8).collect::<Vec<_>>(),
+            "shuffled within the round"
+        );
+    }
 
     #[test]
     fn tail_keeps_the_end() {

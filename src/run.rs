@@ -34,6 +34,8 @@ pub struct RunOutcome {
 pub(crate) struct RunInfo<'a> {
     pub scenarios: Vec<String>,
     pub started_at: String,
+    /// The seed of the order the trials ran in (`--seed` repeats it).
+    pub seed: u64,
     pub machine: &'a Machine,
     pub cells: &'a [Cell],
 }
@@ -91,7 +93,8 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<
 }
 
 /// Runs the scenarios into `out` (or a new folder under `reports/`).
-pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Error> {
+/// `seed` shuffles each round's order of cells (`orchestrator::schedule`).
+pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunOutcome, Error> {
     let mut cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
     for (i, c) in cells.iter().enumerate() {
         if cells[..i].iter().any(|d| d.id == c.id) {
@@ -125,13 +128,15 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>) -> Result<RunOutcome, Err
         &RunInfo {
             scenarios: names.clone(),
             started_at: utc_now_rfc3339(),
+            seed,
             machine: &machine,
             cells: &cells,
         },
     )?;
     let mut results = ResultsFile::create(&dir.join("results.jsonl"))?;
-    let progress = Progress::new(orchestrator::schedule(&cells).len());
-    let (records, interrupted) = orchestrator::run_all(&cells, &mut results, &progress)?;
+    eprintln!("trial order seed {seed} (repeat this order with --seed {seed})");
+    let progress = Progress::new(orchestrator::schedule(&cells, seed).len());
+    let (records, interrupted) = orchestrator::run_all(&cells, seed, &mut results, &progress)?;
     progress.finish();
     drop(targets);
     let summary = summarize(&names.join(", "), machine, &cells, &records);

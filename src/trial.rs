@@ -7,8 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::measure::histogram::{self, percentiles};
 use crate::measure::memory::{Sampler, SamplerReport, TreeSample, sample_tree};
-use crate::measure::record::{Figures, LatencyUs, SCHEMA_VERSION, TrialStatus, utc_now_rfc3339};
+use crate::measure::record::{Figures, SCHEMA_VERSION, TrialStatus, utc_now_rfc3339};
 use crate::measure::rusage::{Rusage, raise_nofile_limit};
 use crate::measure::{Mono, Recorder, Tally, TrialRecord, Window};
 use crate::model;
@@ -228,22 +229,6 @@ fn server_figures(f: &mut Figures, report: &SamplerReport) {
         .map(|(cpu, n)| cpu * 1000.0 / n as f64);
 }
 
-fn us(ns: u64) -> f64 {
-    ns as f64 / 1000.0
-}
-
-/// Percentiles of a histogram of nanoseconds, in microseconds; `None` when it is empty.
-fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Option<LatencyUs> {
-    (!h.is_empty()).then(|| LatencyUs {
-        p50: us(h.value_at_quantile(0.50)),
-        p90: us(h.value_at_quantile(0.90)),
-        p99: us(h.value_at_quantile(0.99)),
-        p99_9: us(h.value_at_quantile(0.999)),
-        max: us(h.max()),
-        mean: h.mean() / 1000.0,
-    })
-}
-
 fn figures(
     ctx: &TrialCtx,
     window: &Window,
@@ -255,6 +240,7 @@ fn figures(
     let secs = window.duration().as_secs_f64();
     let ops = tally.ok_ops();
     let latency = percentiles(&tally.latency_ns);
+    let failed = tally.error_ops();
     let throughput = ops as f64 / secs;
     let rate = ctx.cell.rate;
     // An open loop can do no better than the rate it is offered.
@@ -275,6 +261,7 @@ fn figures(
         ideal_ops_per_sec: ideal,
         efficiency: ideal.map(|i| throughput / i),
         latency_us: latency,
+        latency_histogram: histogram::encode(&tally.latency_ns),
         latency_uncorrected_us: tally.uncorrected_ns.as_ref().and_then(percentiles),
         target_rate_ops_per_sec: rate,
         late_start_ops: rate.map(|_| tally.late_starts),
@@ -295,6 +282,8 @@ fn figures(
         peak_threads: measured.then_some(report.peak.threads),
         peak_processes: measured.then_some(report.peak.processes),
         harness_threads: Some(HARNESS_THREADS),
+        failed_ops: Some(failed),
+        error_rate: (ops + failed > 0).then(|| failed as f64 / (ops + failed) as f64),
         errors: tally.errors_by_kind(),
         error_samples: tally.first_error.clone(),
         achieved_concurrency: latency.map(|l| ops as f64 * l.mean / 1e6 / secs),

@@ -28,7 +28,7 @@ fn summary(scenario: &str, cells: &[(&str, &[f64])]) -> Value {
         })
         .collect();
     json!({
-        "schema": 2, "scenario": scenario,
+        "schema": 3, "scenario": scenario,
         "machine": {"cpu_model": null, "cores": 2, "memory_bytes": null, "kernel": null,
                     "os": "linux", "rustc": null, "iobench_version": "0.1.0", "git_commit": null,
                     "limit_nofile": null, "limit_nproc": null},
@@ -43,11 +43,16 @@ fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
 }
 
 fn compare(base: &Path, new: &Path) -> (Option<i32>, String, Value) {
+    compare_with(base, new, &[])
+}
+
+fn compare_with(base: &Path, new: &Path, extra: &[&str]) -> (Option<i32>, String, Value) {
     let json = new.with_extension("verdicts.json");
     let out = bin()
         .arg("compare")
         .arg(base)
         .arg(new)
+        .args(extra)
         .arg("--json")
         .arg(&json)
         .output()
@@ -135,6 +140,126 @@ fn cells_in_one_run_only_are_listed() {
     assert_eq!(v["only_in_new"][0], other);
 }
 
+/// The same cell with every trial failed (its ops refused), as a failed cell's summary is.
+fn failed_cell(id: &str, trials: usize) -> Value {
+    json!({
+        "id": id, "workload": "sleep", "params": {"latency": "10ms"},
+        "model": "threads", "concurrency": 10, "mode": "closed", "status": "failed",
+        "trials": {"planned": trials, "ok": 0, "failed": trials},
+        "reasons": vec!["no operation succeeded in the window; first Refused error: connection refused"; trials],
+        "errors": {},
+    })
+}
+
+#[test]
+fn a_cell_that_fails_in_new_fails_the_gate_and_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let other = "sleep[latency=10ms]/smol/c10/closed";
+    let base = summary("ci", &[(CELL, &TIGHT), (other, &TIGHT)]);
+    let mut new = base.clone();
+    new["cells"][0] = failed_cell(CELL, TIGHT.len());
+    let (a, b) = (
+        write(d.path(), "a.json", &base),
+        write(d.path(), "b.json", &new),
+    );
+    let (code, out, v) = compare(&a, &b);
+    assert_eq!(code, Some(3), "{out}");
+    let row = v["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["figure"] == "trials")
+        .unwrap_or_else(|| panic!("no trials row: {v}"));
+    assert_eq!(row["cell"], CELL);
+    assert_eq!(row["verdict"], "regressed");
+    assert!(
+        out.contains(CELL) && out.contains("connection refused"),
+        "{out}"
+    );
+    assert!(out.contains("Gate: FAILED"), "{out}");
+    assert_eq!(v["passed"], false);
+}
+
+#[test]
+fn a_missing_cell_fails_the_gate_unless_allowed() {
+    let d = tempfile::tempdir().unwrap();
+    let other = "sleep[latency=10ms]/smol/c10/closed";
+    let a = write(
+        d.path(),
+        "a.json",
+        &summary("ci", &[(CELL, &TIGHT), (other, &TIGHT)]),
+    );
+    let b = write(d.path(), "b.json", &summary("ci", &[(CELL, &TIGHT)]));
+    let (code, out, v) = compare(&a, &b);
+    assert_eq!(code, Some(3), "{out}");
+    assert_eq!(v["missing"][0], other);
+    assert!(out.contains("missing") && out.contains(other), "{out}");
+    let (code, out, _) = compare_with(&a, &b, &["--allow-missing"]);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// A summary whose cell has `ops` and `failed_ops` per trial.
+fn with_errors(failed: &[f64]) -> Value {
+    let mut s = summary("ci", &[(CELL, &TIGHT)]);
+    let spread = |v: &[f64]| json!({"median": v[0], "min": v[0], "max": v[0], "cv": null, "n": v.len(), "values": v});
+    s["cells"][0]["ops"] = spread(&[10_000.0; 5]);
+    s["cells"][0]["failed_ops"] = spread(failed);
+    s
+}
+
+#[test]
+fn a_rise_of_the_error_rate_fails_the_gate() {
+    let d = tempfile::tempdir().unwrap();
+    let a = write(d.path(), "a.json", &with_errors(&[0.0; 5]));
+    // 0.5% of ops fail in NEW: above the default allowance of 0.1%.
+    let b = write(d.path(), "b.json", &with_errors(&[50.0; 5]));
+    let (code, out, v) = compare(&a, &b);
+    assert_eq!(code, Some(3), "{out}");
+    let row = v["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["figure"] == "error rate")
+        .unwrap();
+    assert_eq!(row["verdict"], "regressed", "{row}");
+    assert!(out.contains("0.498%"), "{out}");
+    // A few failures in 50,000 ops are within the allowance.
+    let c = write(d.path(), "c.json", &with_errors(&[1.0, 0.0, 2.0, 0.0, 1.0]));
+    let (code, out, _) = compare(&a, &c);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn a_a_fixtures_from_one_distribution_give_no_regression() {
+    // 20 cells, 3 trials a side, every value 1000 × a spread of ±4% from a fixed sequence:
+    // both sides from one distribution, as two runs of one build are.
+    let noise = |k: usize| 1000.0 * (1.0 + 0.04 * (((k * 7919) % 101) as f64 / 50.0 - 1.0));
+    let cells = |offset: usize| -> Vec<(String, Vec<f64>)> {
+        (0..20)
+            .map(|c| {
+                (
+                    format!("sleep[latency=10ms]/threads/c{c}/closed"),
+                    (0..3).map(|t| noise(offset + c * 3 + t)).collect(),
+                )
+            })
+            .collect()
+    };
+    let as_refs = |v: &[(String, Vec<f64>)]| -> Value {
+        let r: Vec<(&str, &[f64])> = v.iter().map(|(i, x)| (i.as_str(), x.as_slice())).collect();
+        summary("ci", &r)
+    };
+    let d = tempfile::tempdir().unwrap();
+    let a = write(d.path(), "a.json", &as_refs(&cells(0)));
+    let b = write(d.path(), "b.json", &as_refs(&cells(1000)));
+    let (code, out, v) = compare(&a, &b);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(v["regressed"], 0, "{out}");
+    assert_eq!(v["improved"], 0, "{out}");
+    // The table says what it could judge, and the rows what they could see.
+    assert!(out.contains("gated comparisons judged"), "{out}");
+    assert!(v["comparisons"][0]["detectable_change"].as_f64().unwrap() > 0.0);
+}
+
 #[test]
 fn bad_input_exits_2_and_says_which() {
     let d = tempfile::tempdir().unwrap();
@@ -150,11 +275,11 @@ fn bad_input_exits_2_and_says_which() {
     assert!(out.contains("scenario"), "{out}");
 
     let mut old = summary("ci", &[(CELL, &TIGHT)]);
-    old["schema"] = json!(1);
+    old["schema"] = json!(2);
     let old = write(d.path(), "old.json", &old);
     let (code, out, _) = compare(&old, &a);
     assert_eq!(code, Some(2));
-    assert!(out.contains("format 1"), "{out}");
+    assert!(out.contains("format 2"), "{out}");
 }
 
 #[test]

@@ -27,6 +27,8 @@ const FIGURES: &[&str] = &[
     "peak_processes",
     "achieved_concurrency",
     "setup_secs",
+    "failed_ops",
+    "error_rate",
 ];
 
 /// Figures of workloads with an ideal throughput (a delay).
@@ -158,7 +160,7 @@ fn template(model: &str) {
             CLIENT_FIGURES
         };
         let summary = r.summary();
-        for (i, rec) in records.iter().enumerate() {
+        for rec in &records {
             assert_eq!(rec["status"], "ok", "{kind} on {model}: {rec}");
             let ideal = if has_ideal(rec) { IDEAL_FIGURES } else { &[] };
             for f in FIGURES.iter().chain(own).chain(ideal) {
@@ -170,7 +172,23 @@ fn template(model: &str) {
             assert!(rec["ops"].as_u64().unwrap() > 0);
             assert!(rec["peak_threads"].as_u64().unwrap() >= 1);
             assert!(rec["errors"].as_object().unwrap().is_empty(), "{rec}");
-            let cell = &summary["cells"][i];
+            let cell = summary["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == rec["cell"]["id"])
+                .unwrap();
+            // Every op's latency is kept, and the cell's percentiles come from them all.
+            assert!(
+                rec["latency_histogram"]
+                    .as_str()
+                    .is_some_and(|h| h.starts_with("HISTFAAA")),
+                "{kind} on {model}: no latency histogram"
+            );
+            assert!(
+                get(cell, "latency_us.p99.merged").is_number(),
+                "{kind} on {model}: no merged p99"
+            );
             assert_eq!(cell["status"], "ok", "{cell}");
             assert_eq!(cell["model"], model);
             assert_eq!(cell["workload"], *kind);

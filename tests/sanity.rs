@@ -106,3 +106,49 @@ latency = "5ms"
         );
     }
 }
+
+/// The order of a run's trials, as results.jsonl has them.
+fn order(r: &common::Run) -> Vec<String> {
+    r.records()
+        .iter()
+        .map(|x| format!("{} #{}", x["cell"]["id"].as_str().unwrap(), x["trial"]))
+        .collect()
+}
+
+#[test]
+fn the_seed_shuffles_each_round_and_repeats_its_order() {
+    let toml = r#"
+name = "order"
+[run]
+trials = 2
+warmup = "0s"
+duration = "50ms"
+models = ["sequential", "threads", "thread-pool", "smol", "tokio-current-thread"]
+concurrency = [1]
+[[workload]]
+kind = "sleep"
+latency = "1ms"
+"#;
+    let runs: Vec<common::Run> = ["11", "11", "12"]
+        .iter()
+        .map(|seed| run(toml, &["--seed", seed]))
+        .collect();
+    for r in &runs {
+        assert_eq!(r.code(), Some(0), "{}", r.stderr());
+        assert!(
+            r.stderr().contains("--seed"),
+            "the seed is printed: {}",
+            r.stderr()
+        );
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(r.out.join("run.json")).unwrap())
+                .unwrap();
+        assert!(info["seed"].is_u64(), "run.json keeps the seed");
+    }
+    let (a, b, c) = (order(&runs[0]), order(&runs[1]), order(&runs[2]));
+    assert_eq!(a.len(), 10);
+    // Trial 0 of every cell before trial 1 of any.
+    assert!(a[..5].iter().all(|t| t.ends_with("#0")), "{a:?}");
+    assert_eq!(a, b, "the same seed, the same order");
+    assert_ne!(a, c, "another seed, another order");
+}

@@ -57,11 +57,14 @@ fn a_server_killed_mid_trial_fails_the_trial() {
              duration = \"300ms\"\nmodels = [\"{model}\"]\n"
         );
         let (_dir, path, out) = scenario(&toml);
+        // The long cell first: it is the one killed.
+        let seed = common::declared_order_seed(&toml);
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_iobench"))
             .arg("run")
             .arg(&path)
             .arg("--out")
             .arg(&out)
+            .args(["--seed", &seed])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -50,6 +50,11 @@ pub struct Figures {
     /// Percentiles of verified ops, in microseconds: in closed mode from the op's start, in
     /// open mode from when it was due (queueing included).
     pub latency_us: Option<LatencyUs>,
+    /// Every verified op's latency in nanoseconds: the HdrHistogram (3 significant digits),
+    /// in its V2 serialization with DEFLATE, base64 (`HISTFAAA…`, as HdrHistogram's own
+    /// tools read it). A cell's percentiles come from its trials' histograms merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
     /// Open mode: percentiles from each op's actual start (queueing left out), in
     /// microseconds; never below `latency_us`.
     pub latency_uncorrected_us: Option<LatencyUs>,
@@ -88,6 +93,12 @@ pub struct Figures {
     pub peak_processes: Option<u64>,
     /// Threads of the harness itself inside `peak_threads` (the sampler).
     pub harness_threads: Option<u64>,
+    /// Ops that failed during the window (every kind).
+    #[serde(default)]
+    pub failed_ops: Option<u64>,
+    /// failed / (verified + failed) ops during the window.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
     /// Failed ops by kind, during the window.
     pub errors: BTreeMap<ErrorKind, u64>,
     /// The first message seen for each error kind.

@@ -139,14 +139,14 @@ pub fn summary_table(s: &Summary) -> String {
             c.model.clone(),
             c.concurrency.to_string(),
             status,
-            num(c.median("throughput_ops_per_sec")),
-            c.median("efficiency")
+            num(c.value("throughput_ops_per_sec")),
+            c.value("efficiency")
                 .map_or("-".into(), |e| format!("{e:.3}")),
-            c.median("latency_us.p99").map_or("-".into(), micros),
-            kib(c.median("mem_per_op_bytes")),
-            c.median("cpu_secs_per_1k_ops")
+            c.value("latency_us.p99").map_or("-".into(), micros),
+            kib(c.value("mem_per_op_bytes")),
+            c.value("cpu_secs_per_1k_ops")
                 .map_or("-".into(), |v| format!("{v:.4}")),
-            c.median("peak_threads")
+            c.value("peak_threads")
                 .map_or("-".into(), |t| format!("{t:.0}")),
         ]);
     }

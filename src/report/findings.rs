@@ -107,7 +107,7 @@ fn ratio(a: f64, b: f64) -> String {
 
 /// Threads a model used of its own: the tree's peak less the harness's.
 fn own_threads(c: &CellSummary) -> Option<f64> {
-    Some(c.median("peak_threads")? - c.median("harness_threads").unwrap_or(0.0))
+    Some(c.value("peak_threads")? - c.value("harness_threads").unwrap_or(0.0))
 }
 
 fn one_thread(s: &Summary) -> Finding {
@@ -119,7 +119,7 @@ fn one_thread(s: &Summary) -> Finding {
         if !SINGLE_LOOP.contains(&m) {
             continue;
         }
-        let (Some(t), Some(a)) = (own_threads(c), c.median("achieved_concurrency")) else {
+        let (Some(t), Some(a)) = (own_threads(c), c.value("achieved_concurrency")) else {
             continue;
         };
         if best.is_none_or(|(_, bt, ba)| (t, -a) < (bt, -ba)) {
@@ -169,14 +169,14 @@ fn common<'a>(
             let ca = a
                 .iter()
                 .filter_map(|&m| find(g, m, cb.concurrency))
-                .filter(|c| c.median(metric).is_some())
+                .filter(|c| c.value(metric).is_some())
                 .min_by(|x, y| {
-                    x.median(metric)
-                        .partial_cmp(&y.median(metric))
+                    x.value(metric)
+                        .partial_cmp(&y.value(metric))
                         .unwrap_or(std::cmp::Ordering::Equal)
                 });
             if let Some(ca) = ca
-                && cb.median(metric).is_some()
+                && cb.value(metric).is_some()
                 && best.is_none_or(|(_, pb)| cb.concurrency > pb.concurrency)
             {
                 best = Some((ca, cb));
@@ -197,12 +197,12 @@ fn cheaper_than_processes(s: &Summary) -> Finding {
         };
     };
     let (am, pm) = (
-        a.median("peak_pss_bytes").unwrap_or(0.0),
-        p.median("peak_pss_bytes").unwrap_or(0.0),
+        a.value("peak_pss_bytes").unwrap_or(0.0),
+        p.value("peak_pss_bytes").unwrap_or(0.0),
     );
     let (acpu, pcpu) = (
-        a.median("cpu_secs_per_1k_ops"),
-        p.median("cpu_secs_per_1k_ops"),
+        a.value("cpu_secs_per_1k_ops"),
+        p.value("cpu_secs_per_1k_ops"),
     );
     let cpu_ok = match (acpu, pcpu) {
         (Some(x), Some(y)) => x <= y,
@@ -247,12 +247,12 @@ fn hundreds_in_one_program(s: &Summary) -> Finding {
             evidence: "needs a single-thread event loop and the threads model at the same concurrency of 100 or more".into(),
         };
     };
-    let tput = |c: &CellSummary| c.median("throughput_ops_per_sec").unwrap_or(0.0);
+    let tput = |c: &CellSummary| c.value("throughput_ops_per_sec").unwrap_or(0.0);
     let (am, tm) = (
-        a.median("mem_per_op_bytes").unwrap_or(0.0),
-        t.median("mem_per_op_bytes").unwrap_or(0.0),
+        a.value("mem_per_op_bytes").unwrap_or(0.0),
+        t.value("mem_per_op_bytes").unwrap_or(0.0),
     );
-    let cpu = |c: &CellSummary| c.median("cpu_secs_per_1k_ops");
+    let cpu = |c: &CellSummary| c.value("cpu_secs_per_1k_ops");
     let holds = tput(a) >= 0.9 * tput(t)
         && am < tm
         && match (cpu(a), cpu(t)) {

@@ -46,11 +46,11 @@ pub fn row(c: &CellSummary) -> [String; 10] {
         range,
         c.stat(t, "cv")
             .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
-        c.median("latency_us.p99").map_or("-".into(), micros),
-        kib(c.median("mem_per_op_bytes")),
-        c.median("cpu_secs_per_1k_ops")
+        c.value("latency_us.p99").map_or("-".into(), micros),
+        kib(c.value("mem_per_op_bytes")),
+        c.value("cpu_secs_per_1k_ops")
             .map_or("-".into(), |v| format!("{v:.4}")),
-        c.median("peak_threads")
+        c.value("peak_threads")
             .map_or("-".into(), |v| format!("{v:.0}")),
     ]
 }

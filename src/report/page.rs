@@ -85,7 +85,7 @@ fn point(c: &CellSummary, path: &str, scale: f64) -> Option<Point> {
     };
     Some(Point {
         x: f64::from(c.concurrency),
-        median: get("median")? * scale,
+        median: get("merged").or_else(|| get("median"))? * scale,
         min: get("min")? * scale,
         max: get("max")? * scale,
     })

@@ -11,21 +11,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::measure::TrialRecord;
+use crate::measure::histogram;
 use crate::measure::machine::Machine;
 use crate::measure::record::TrialStatus;
 use crate::scenario::Cell;
 use crate::stats::spread;
 use crate::workload::ErrorKind;
 
-/// The format version of summary.json (2: each figure carries its trials' `values`).
-pub const SUMMARY_SCHEMA: u32 = 2;
+/// The format version of summary.json (2: each figure carries its trials' `values`; 3: the
+/// merged latency histogram, each percentile's `merged` value, and error rates).
+pub const SUMMARY_SCHEMA: u32 = 3;
 
 fn schema_v1() -> u32 {
     1
 }
 
 /// Fields of a record that are not figures to summarise.
-const NOT_FIGURES: &[&str] = &["errors", "error_samples"];
+const NOT_FIGURES: &[&str] = &["errors", "error_samples", "latency_histogram"];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
@@ -75,6 +77,10 @@ pub struct CellSummary {
     pub reasons: Vec<String>,
     /// Failed ops by kind, summed over ok trials.
     pub errors: BTreeMap<ErrorKind, u64>,
+    /// The ok trials' latency histograms merged (as in the records), when every ok trial
+    /// has one; `latency_us.*.merged` are its percentiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
     /// Every figure: `{"median", "min", "max", "cv", "n"}`, nested as in the record.
     #[serde(flatten)]
     pub figures: Map<String, Value>,
@@ -156,6 +162,21 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
             insert_path(&mut figures, path, v);
         }
     }
+    // A cell's percentiles are those of every op of its ok trials: the merged histogram.
+    let hists: Option<Vec<&str>> = ok
+        .iter()
+        .map(|r| r.figures.latency_histogram.as_deref())
+        .collect();
+    let merged = hists.filter(|h| !h.is_empty()).and_then(histogram::merge);
+    if let (Some(h), Some(Value::Object(lat))) = (&merged, figures.get_mut("latency_us")) {
+        let p = histogram::percentiles(h).expect("a merged histogram of ok trials has ops");
+        let p = serde_json::to_value(p).expect("percentiles serialize");
+        for (k, v) in lat.iter_mut() {
+            if let (Some(x), Value::Object(o)) = (p.get(k), v) {
+                o.insert("merged".into(), x.clone());
+            }
+        }
+    }
     let status = match (ok.len(), failed) {
         (0, 0) if skipped > 0 => CellStatus::Skipped,
         (0, 0) => CellStatus::Missing,
@@ -183,6 +204,7 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
             .filter_map(|r| r.reason.clone())
             .collect(),
         errors,
+        latency_histogram: merged.as_ref().and_then(histogram::encode),
         figures,
     }
 }
@@ -210,7 +232,14 @@ pub fn summarize(
 }
 
 impl CellSummary {
-    /// The median of a figure by path, e.g. `latency_us.p99`.
+    /// The cell's figure by path, e.g. `latency_us.p99`: a latency percentile from the
+    /// merged histogram, any other figure the median of its trials.
+    pub fn value(&self, path: &str) -> Option<f64> {
+        self.stat(path, "merged")
+            .or_else(|| self.stat(path, "median"))
+    }
+
+    /// The median of a figure across trials, by path.
     pub fn median(&self, path: &str) -> Option<f64> {
         self.stat(path, "median")
     }

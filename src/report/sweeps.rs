@@ -123,7 +123,7 @@ impl Sweep<'_> {
         self.cells
             .iter()
             .find(|(cx, c)| *cx == x && c.model == model.name())
-            .and_then(|(_, c)| c.median(path))
+            .and_then(|(_, c)| c.value(path))
     }
 
     /// The distinct x values, ascending.
@@ -145,7 +145,7 @@ impl Sweep<'_> {
                     .filter_map(|(x, c)| {
                         Some(Point {
                             x: *x,
-                            median: c.stat(path, "median")? * scale,
+                            median: c.value(path)? * scale,
                             min: c.stat(path, "min")? * scale,
                             max: c.stat(path, "max")? * scale,
                         })
