@@ -3,8 +3,8 @@
 # shared runners: builds the base in a git worktree and the working tree (release), runs
 # scenarios/ci.toml through `iobench ab` (both builds' trials interleaved on this machine, so
 # both see the same noise), prints the Markdown verdicts (also appended to
-# $GITHUB_STEP_SUMMARY when set) and exits like `iobench compare`: 0 nothing regressed,
-# 3 something regressed, 2 bad input.
+# $GITHUB_STEP_SUMMARY when set) and exits like `iobench compare`: 0 the gate passed,
+# 3 it failed (a regression, a failed cell, an error-rate rise), 2 bad input.
 #
 # Usage: scripts/ci-perf-check.sh [BASE_REV]   (default: origin/main, else main, else HEAD)
 # Environment: CI_PERF_TRIALS overrides the trials per cell.

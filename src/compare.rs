@@ -191,7 +191,8 @@ pub struct Report {
     pub regressed: usize,
     /// Gated comparisons that improved.
     pub improved: usize,
-    /// Gated comparisons, and how many of them had a verdict other than inconclusive.
+    /// Gated comparisons of tested figures (the trials and error-rate rows left out), and
+    /// how many of them had a verdict other than inconclusive.
     pub gated: usize,
     pub judged: usize,
     pub inconclusive: usize,
@@ -527,12 +528,14 @@ impl Report {
     ) -> Report {
         let gated = || comparisons.iter().filter(|c| c.gated);
         let count = |v: Verdict| gated().filter(|c| c.verdict == v).count();
-        let (regressed, improved, inconclusive) = (
-            count(Verdict::Regressed),
-            count(Verdict::Improved),
-            count(Verdict::Inconclusive),
-        );
-        let n = gated().count();
+        // Judged and inconclusive count the tested figures only: the trials and error-rate
+        // rows always decide, and would flatter what the table could see.
+        let tested = || gated().filter(|c| ![TRIALS, ERROR_RATE].contains(&c.figure));
+        let n = tested().count();
+        let inconclusive = tested()
+            .filter(|c| c.verdict == Verdict::Inconclusive)
+            .count();
+        let (regressed, improved) = (count(Verdict::Regressed), count(Verdict::Improved));
         let passed = regressed == 0
             && (o.allow_missing || missing.is_empty())
             && (!o.fail_on_inconclusive || inconclusive == 0);
@@ -719,7 +722,7 @@ pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "## iobench compare\n\nBASE `{}` → NEW `{}`\n\n**Gate: {}.** {} regressed, {} improved; {} of {} gated comparisons judged, {} inconclusive{}{}.\n",
+        "## iobench compare\n\nBASE `{}` → NEW `{}`\n\n**Gate: {}.** {} regressed, {} improved; {} of {} gated figures judged, {} inconclusive{}{}.\n",
         md(&r.base),
         md(&r.new),
         if r.passed { "passed" } else { "FAILED" },
@@ -1012,7 +1015,7 @@ mod tests {
     #[test]
     fn the_gate_fails_on_a_regression_a_missing_cell_or_an_inconclusive_row_if_asked() {
         let o = Options::default();
-        let row = |v: Verdict| fixed_row("c", TRIALS, "", (0.0, 1.0), (3, 3), v, None);
+        let row = |v: Verdict| fixed_row("c", FIGURES[0].name, "", (0.0, 1.0), (3, 3), v, None);
         assert!(Report::new(vec![row(Verdict::NoChange)], vec![], vec![], &o).passed);
         assert!(!Report::new(vec![row(Verdict::Regressed)], vec![], vec![], &o).passed);
         assert!(!Report::new(vec![], vec!["c".into()], vec![], &o).passed);

@@ -256,7 +256,7 @@ fn a_a_fixtures_from_one_distribution_give_no_regression() {
     assert_eq!(v["regressed"], 0, "{out}");
     assert_eq!(v["improved"], 0, "{out}");
     // The table says what it could judge, and the rows what they could see.
-    assert!(out.contains("gated comparisons judged"), "{out}");
+    assert!(out.contains("gated figures judged"), "{out}");
     assert!(v["comparisons"][0]["detectable_change"].as_f64().unwrap() > 0.0);
 }
 

@@ -53,7 +53,9 @@ compute = "0s"
         };
         let (sleep, mix) = (of("sleep"), of("cpu-mix"));
         assert!(
-            (0.8..=1.25).contains(&(mix / sleep)),
+            // The same sleep either way; two trials at different moments on a loaded
+            // machine. A doubled wait or stray compute would still fall to 0.5 or below.
+            (0.67..=1.5).contains(&(mix / sleep)),
             "{model}: cpu-mix {mix} ops/s vs sleep {sleep} ops/s"
         );
     }
@@ -106,11 +108,11 @@ compute = "5ms"
         cycle <= 1.15,
         "{seq}: {cycle:.2} ops' worth of time per second"
     );
-    // So overlapping the 0.5 ms waits is all the event loop gains: 10% in principle; the
-    // bound leaves room for the machine's drift between the two trials and for sequential's
-    // wake-ups on a loaded machine, and still fails a loop that computes on two cores.
+    // So overlapping the 0.5 ms waits is all the event loop gains: 10% in principle. The
+    // trials run at different moments (the core's speed drifts ±10%) and sequential's
+    // wake-ups lag on a loaded machine; a loop computing on two cores would still show 2.2×.
     assert!(
-        tput(tokio) <= 1.5 * tput(seq),
+        tput(tokio) <= 1.8 * tput(seq),
         "{tokio} {} ops/s vs {seq} {} ops/s",
         tput(tokio),
         tput(seq)
