@@ -181,6 +181,26 @@ impl ExportArgs {
     }
 }
 
+/// The regression gate's options, shared by `compare` and `ab`.
+#[derive(Args, Debug)]
+pub struct GateArgs {
+    /// Noise threshold: changes smaller than this fraction are "no change".
+    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
+    pub threshold: f64,
+    /// Significance level for the whole gated table (Holm's step-down).
+    #[arg(long, default_value_t = 0.01, value_name = "ALPHA")]
+    pub significance: f64,
+    /// How much the error rate (failed / all ops) may rise before it is a regression.
+    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
+    pub max_error_rate: f64,
+    /// Gate on memory and CPU too, not only throughput and p99 latency.
+    #[arg(long)]
+    pub gate_all: bool,
+    /// Fail the gate when a gated comparison is inconclusive (a strict gate).
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct AbArgs {
     /// The base build (an iobench binary).
@@ -197,21 +217,8 @@ pub struct AbArgs {
     /// Trials per cell and side (pairs).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     pub trials: Option<u32>,
-    /// Noise threshold: changes smaller than this fraction are "no change".
-    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
-    pub threshold: f64,
-    /// Significance level for the whole gated table (Holm's step-down).
-    #[arg(long, default_value_t = 0.01, value_name = "ALPHA")]
-    pub significance: f64,
-    /// How much the error rate (failed / all ops) may rise before it is a regression.
-    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
-    pub max_error_rate: f64,
-    /// Gate on memory and CPU too, not only throughput and p99 latency.
-    #[arg(long)]
-    pub gate_all: bool,
-    /// Fail the gate when a gated comparison is inconclusive (a strict gate).
-    #[arg(long)]
-    pub fail_on_inconclusive: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Seed of the A-first / B-first order [default: drawn from the clock, and printed].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -228,21 +235,8 @@ pub struct CompareArgs {
     /// Use reports/baselines/NAME.json as BASE (saved with `run --save-baseline NAME`).
     #[arg(long, value_name = "NAME")]
     pub baseline: Option<String>,
-    /// Noise threshold: changes smaller than this fraction are "no change".
-    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
-    pub threshold: f64,
-    /// Significance level for the whole gated table (Holm's step-down).
-    #[arg(long, default_value_t = 0.01, value_name = "ALPHA")]
-    pub significance: f64,
-    /// How much the error rate (failed / all ops) may rise before it is a regression.
-    #[arg(long, default_value_t = 0.001, value_name = "FRACTION")]
-    pub max_error_rate: f64,
-    /// Gate on memory and CPU too, not only throughput and p99 latency.
-    #[arg(long)]
-    pub gate_all: bool,
-    /// Fail the gate when a gated comparison is inconclusive (a strict gate).
-    #[arg(long)]
-    pub fail_on_inconclusive: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// A cell of BASE missing from NEW (or skipped there) does not fail the gate.
     #[arg(long)]
     pub allow_missing: bool,

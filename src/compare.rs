@@ -342,25 +342,20 @@ impl Pending {
         (base, new): (&[f64], &[f64]),
         test: Result<LogTest, String>,
     ) -> Pending {
+        let row = fixed_row(
+            cell,
+            f.name,
+            f.unit,
+            (median(&mut base.to_vec()), median(&mut new.to_vec())),
+            (base.len(), new.len()),
+            Verdict::Inconclusive,
+            None,
+        );
         Pending {
             row: Comparison {
-                cell: cell.to_string(),
-                figure: f.name,
-                unit: f.unit,
                 higher_is_better: f.higher_is_better,
                 gated: f.primary || o.gate_all,
-                base_median: Some(median(&mut base.to_vec())),
-                new_median: Some(median(&mut new.to_vec())),
-                ratio: None,
-                ci_low: None,
-                ci_high: None,
-                p_value: None,
-                detectable_change: None,
-                trials_needed: None,
-                base_trials: base.len(),
-                new_trials: new.len(),
-                verdict: Verdict::Inconclusive,
-                note: None,
+                ..row
             },
             test,
         }
@@ -444,7 +439,8 @@ fn verdict(
     }
 }
 
-/// A row that needs no test: a cell's trials failing, or its error rate.
+/// A row without a test's figures (gated, lower is better): a cell's trials failing, its
+/// error rate, or the start of a tested row.
 pub fn fixed_row(
     cell: &str,
     figure: &'static str,

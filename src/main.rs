@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use iobench::cli::{AbArgs, Cli, Command, CompareArgs, ExportArgs, RunArgs};
+use iobench::cli::{AbArgs, Cli, Command, CompareArgs, ExportArgs, GateArgs, RunArgs};
 use iobench::scenario::{Cell, Overrides};
 use iobench::{Error, list, model, run, server, target, trial};
 
@@ -43,13 +43,7 @@ fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
         (None, Some(base), Some(new)) => (base, new),
         (None, _, _) => return Err(Error::Usage("give BASE and NEW".into())),
     };
-    let opts = gate_options(
-        args.threshold,
-        args.significance,
-        args.max_error_rate,
-        args.gate_all,
-        args.fail_on_inconclusive,
-    )?;
+    let opts = gate_options(&args.gate)?;
     let opts = compare::Options {
         allow_missing: args.allow_missing,
         ..opts
@@ -74,17 +68,11 @@ fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
 }
 
 /// The gate's options, checked: every level and share is a fraction between 0 and 1.
-fn gate_options(
-    threshold: f64,
-    significance: f64,
-    max_error_rate: f64,
-    gate_all: bool,
-    fail_on_inconclusive: bool,
-) -> Result<iobench::compare::Options, Error> {
+fn gate_options(g: &GateArgs) -> Result<iobench::compare::Options, Error> {
     for (name, f) in [
-        ("--threshold", threshold),
-        ("--significance", significance),
-        ("--max-error-rate", max_error_rate),
+        ("--threshold", g.threshold),
+        ("--significance", g.significance),
+        ("--max-error-rate", g.max_error_rate),
     ] {
         if !(f > 0.0 && f < 1.0) {
             return Err(Error::Usage(format!(
@@ -93,11 +81,11 @@ fn gate_options(
         }
     }
     Ok(iobench::compare::Options {
-        threshold,
-        significance,
-        max_error_rate,
-        gate_all,
-        fail_on_inconclusive,
+        threshold: g.threshold,
+        significance: g.significance,
+        max_error_rate: g.max_error_rate,
+        gate_all: g.gate_all,
+        fail_on_inconclusive: g.fail_on_inconclusive,
         allow_missing: false,
     })
 }
@@ -140,13 +128,7 @@ fn ab_command(args: AbArgs) -> Result<ExitCode, Error> {
         args.scenarios
     };
     let scenarios = run::load_scenarios(&paths, &overrides)?;
-    let opts = gate_options(
-        args.threshold,
-        args.significance,
-        args.max_error_rate,
-        args.gate_all,
-        args.fail_on_inconclusive,
-    )?;
+    let opts = gate_options(&args.gate)?;
     let seed = args.seed.unwrap_or_else(iobench::orchestrator::fresh_seed);
     let outcome = iobench::ab::run(&args.a, &args.b, &scenarios, &args.out, &opts, seed)?;
     let mut report = outcome.report;

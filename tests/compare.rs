@@ -66,16 +66,18 @@ fn compare_with(base: &Path, new: &Path, extra: &[&str]) -> (Option<i32>, String
     (out.status.code(), stdout, verdicts)
 }
 
-fn verdict(v: &Value, figure: &str) -> String {
+/// The verdicts' row of `figure` (the first, for a one-cell fixture).
+fn row<'a>(v: &'a Value, figure: &str) -> &'a Value {
     v["comparisons"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["figure"] == figure)
-        .unwrap()["verdict"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .unwrap_or_else(|| panic!("no {figure} row: {v}"))
+}
+
+fn verdict(v: &Value, figure: &str) -> String {
+    row(v, figure)["verdict"].as_str().unwrap().to_string()
 }
 
 const TIGHT: [f64; 5] = [1000.0, 1004.0, 996.0, 1002.0, 998.0];
@@ -164,12 +166,7 @@ fn a_cell_that_fails_in_new_fails_the_gate_and_is_named() {
     );
     let (code, out, v) = compare(&a, &b);
     assert_eq!(code, Some(3), "{out}");
-    let row = v["comparisons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["figure"] == "trials")
-        .unwrap_or_else(|| panic!("no trials row: {v}"));
+    let row = row(&v, "trials");
     assert_eq!(row["cell"], CELL);
     assert_eq!(row["verdict"], "regressed");
     assert!(
@@ -215,12 +212,7 @@ fn a_rise_of_the_error_rate_fails_the_gate() {
     let b = write(d.path(), "b.json", &with_errors(&[50.0; 5]));
     let (code, out, v) = compare(&a, &b);
     assert_eq!(code, Some(3), "{out}");
-    let row = v["comparisons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["figure"] == "error rate")
-        .unwrap();
+    let row = row(&v, "error rate");
     assert_eq!(row["verdict"], "regressed", "{row}");
     assert!(out.contains("0.498%"), "{out}");
     // A few failures in 50,000 ops are within the allowance.
