@@ -4,6 +4,7 @@
 //! Not here: deciding what to run (`orchestrator`) or summarising trials (`stats`, `report`).
 
 pub mod clock;
+pub mod counters;
 pub mod histogram;
 pub mod machine;
 pub mod memory;
