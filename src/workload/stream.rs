@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use super::{ErrorKind, OpError};
+use crate::measure::counters::{CONNECTS, RETRIES};
 use crate::model::runtime::AsyncRt;
 
 /// Whether a reply is complete.
@@ -41,6 +42,7 @@ pub(crate) fn closed() -> OpError {
 
 /// Connects a blocking socket with read and write timeouts.
 pub fn connect_blocking(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, OpError> {
+    CONNECTS.note();
     let s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_nodelay(true)?;
     s.set_read_timeout(Some(timeout))?;
@@ -106,6 +108,7 @@ pub async fn connect_async<R: AsyncRt>(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<R::Tcp, OpError> {
+    CONNECTS.note();
     match R::timeout(timeout, R::connect(addr)).await {
         Some(r) => Ok(r?),
         None => Err(OpError::new(
@@ -163,6 +166,7 @@ impl<S, P: Exchange> Conn<S, P> {
     ) -> Option<Result<(), OpError>> {
         if matches!(&r, Err(e) if e.kind == ErrorKind::Reset) && !replied && reused {
             self.stream = None;
+            RETRIES.note();
             return None;
         }
         self.used += 1;
