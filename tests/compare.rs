@@ -372,7 +372,7 @@ fn ab_runs_two_builds_interleaved() {
     );
     for side in ["a", "b"] {
         let recs = common::read_records(&out.join(side));
-        assert_eq!(recs.len(), 4, "side {side}");
+        assert_eq!(recs.len(), 8, "side {side}");
         assert!(recs.iter().all(|r| r["status"] == "ok"));
     }
     let v: Value =
@@ -383,7 +383,7 @@ fn ab_runs_two_builds_interleaved() {
         .iter()
         .find(|c| c["figure"] == "throughput")
         .unwrap();
-    assert_eq!(t["base_trials"], 4, "four pairs");
+    assert_eq!(t["base_trials"], 8, "eight pairs");
     // A steady sleep's throughput is the same build's on both sides.
     assert_ne!(t["verdict"], "regressed", "{t}");
     assert_ne!(t["verdict"], "improved", "{t}");
@@ -400,8 +400,9 @@ fn ab_runs_two_builds_interleaved() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("/nonexistent/iobench"));
 }
 
-/// A steady cell for `ab`: threads at C = 8 sleeping 5 ms, 4 pairs of 200 ms.
-const AB_SCENARIO: &str = "name = \"ab\"\n[run]\ntrials = 4\nwarmup = \"50ms\"\nduration = \"200ms\"\n\
+/// A steady cell for `ab`: threads at C = 8 sleeping 5 ms, 8 pairs of 200 ms (at a
+/// significance of 0.001, 4 pairs could not tell even a real slowdown on a loaded machine).
+const AB_SCENARIO: &str = "name = \"ab\"\n[run]\ntrials = 8\nwarmup = \"50ms\"\nduration = \"200ms\"\n\
     models = [\"threads\"]\nconcurrency = [8]\n[[workload]]\nkind = \"sleep\"\nlatency = \"5ms\"\n";
 
 /// `iobench ab --a A --b B SCENARIO --out OUT --significance 0.001`.
@@ -417,8 +418,8 @@ fn ab(dir: &Path, a: &str, b: &str, scenario: &Path, out: &Path) -> std::process
 }
 
 /// The other side of the A/A test: a B that is really slower is caught at the same
-/// significance. B is this binary behind a script that doubles the sleep of every cell it
-/// is handed (5 ms to 10 ms), so its throughput halves.
+/// significance. B is this binary behind a script that makes the sleep of every cell it is
+/// handed 4× longer (5 ms to 20 ms), so its throughput falls to a quarter.
 #[test]
 fn ab_finds_a_b_that_is_really_slower() {
     let (dir, path, out) = common::scenario(AB_SCENARIO);
@@ -428,7 +429,7 @@ fn ab_finds_a_b_that_is_really_slower() {
         &slower,
         format!(
             "#!/bin/sh\n\
-             for a in \"$@\"; do shift; set -- \"$@\" \"$(printf '%s' \"$a\" | sed 's/\"latency\":\"5ms\"/\"latency\":\"10ms\"/')\"; done\n\
+             for a in \"$@\"; do shift; set -- \"$@\" \"$(printf '%s' \"$a\" | sed 's/\"latency\":\"5ms\"/\"latency\":\"20ms\"/')\"; done\n\
              exec '{exe}' \"$@\"\n"
         ),
     )
@@ -454,7 +455,7 @@ fn ab_finds_a_b_that_is_really_slower() {
     assert_eq!(t["verdict"], "regressed", "{t}");
     let b = common::read_records(&out.join("b"));
     assert!(
-        b.iter().all(|r| r["cell"]["workload"]["latency"] == "10ms"),
+        b.iter().all(|r| r["cell"]["workload"]["latency"] == "20ms"),
         "B ran the slower cell"
     );
 }

@@ -96,8 +96,8 @@ latency = "10ms"
         get(rec, "latency_us.p99").as_f64().unwrap(),
         get(rec, "latency_uncorrected_us.p99").as_f64().unwrap(),
     );
-    // Each op still takes about 10 ms; the queue grows by 20 ms of waiting every 10 ms.
-    assert!(u < 30_000.0, "uncorrected p99 {u} µs");
+    // Each op still takes about 10 ms (more on a loaded machine), while the queue grows by
+    // 20 ms of waiting every 10 ms: by the window's end an op waits hundreds of ms.
     assert!(c > 5.0 * u, "p99 corrected {c} µs vs uncorrected {u} µs");
 }
 
