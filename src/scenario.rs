@@ -676,13 +676,6 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
                 m.compute = *c.get_ref();
             }
             if let Some(b) = &raw.block_every {
-                if m.via == Via::Echo && *b.get_ref() > 0 {
-                    return Err(ctx.err(
-                        b.span(),
-                        "`block_every` applies to via = \"sleep\" only",
-                        Some("remove it, or wait with via = \"sleep\"".into()),
-                    ));
-                }
                 m.block_every = *b.get_ref();
             }
             if let Some(d) = &raw.timeout {

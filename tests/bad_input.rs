@@ -123,15 +123,3 @@ fn a_model_that_does_not_run_the_workload() {
         "model `io-uring` does not run workload `sleep`",
     );
 }
-
-#[test]
-fn block_every_needs_a_sleep_to_block() {
-    rejects(
-        &GOOD.replace(
-            "kind = \"sleep\"\n",
-            "kind = \"cpu-mix\"\nvia = \"echo\"\nblock_every = 3\n",
-        ),
-        "9:15",
-        "`block_every` applies to via = \"sleep\" only",
-    );
-}

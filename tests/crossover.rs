@@ -154,12 +154,15 @@ latency = "5ms"
 
 #[test]
 fn the_report_draws_the_stall_and_says_what_it_shows() {
+    // The sleep stall (one op in 4 sleeping on the loop's thread) for the charts, and the
+    // cpu-mix one (one op in 4 computing 2 ms, on every model) that claim 5 is decided by,
+    // beside its baseline where no op computes. Two trials each: a verdict needs a spread.
     let toml = r#"
 name = "stall-report"
 [run]
-trials = 1
+trials = 2
 warmup = "100ms"
-duration = "500ms"
+duration = "400ms"
 models = ["threads", "tokio-current-thread"]
 concurrency = [16]
 [[workload]]
@@ -169,6 +172,15 @@ latency = "5ms"
 kind = "sleep"
 latency = "5ms"
 block_every = 4
+[[workload]]
+kind = "cpu-mix"
+wait = "5ms"
+compute = "0s"
+[[workload]]
+kind = "cpu-mix"
+wait = "5ms"
+compute = "2ms"
+block_every = 4
 "#;
     let r = run(toml, &[]);
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
@@ -177,13 +189,21 @@ block_every = 4
     }
     let md = std::fs::read_to_string(r.out.join("report.md")).unwrap();
     assert!(md.contains("## Sweep: sleep latency=5ms, C = 16"), "{md}");
+    assert!(
+        md.contains("## Sweep: cpu-mix via=sleep wait=5ms, C = 16"),
+        "{md}"
+    );
     let claim = md
         .lines()
         .find(|l| l.contains("CPU-heavy work stalls everything"))
         .unwrap();
-    assert!(claim.contains("| holds |"), "{claim}");
+    // Decided from the cpu-mix cells only (the sleep stall costs a blocking model nothing,
+    // so it cannot decide the claim): one comparison, the loop's against the threads'.
+    assert!(!claim.contains("not measured"), "{claim}");
+    assert!(claim.contains("of 1 comparison hold"), "{claim}");
     assert!(
-        claim.contains("with one op in 4 blocking its thread"),
+        claim.contains("one op in 4 computing 2ms: tokio-current-thread kept"),
         "{claim}"
     );
+    assert!(!claim.contains("sleep latency=5ms"), "{claim}");
 }

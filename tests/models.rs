@@ -58,7 +58,8 @@ const WORKLOADS: &[(&str, &str)] = &[
     ),
     (
         "tcp-echo",
-        "kind = \"tcp-echo\"\npayload = \"2KiB\"\nserver_delay = \"2ms\"",
+        // Also at C = 100: memory per op must then be above zero on every model.
+        "kind = \"tcp-echo\"\npayload = \"2KiB\"\nserver_delay = \"2ms\"\nconcurrency = [4, 100]",
     ),
     (
         "http-get",
@@ -140,18 +141,30 @@ fn template(model: &str) {
         );
         let r = run(&toml, &[]);
         assert_eq!(r.code(), Some(0), "{kind} on {model}: {}", r.stderr());
-        let cells = table.matches("[[workload]]").count() + 1;
+        let cells = table.matches("[[workload]]").count() + 1 + table.matches("[4, 100]").count();
         let records = r.records();
         assert_eq!(records.len(), cells, "{kind} on {model}");
-        // Where the kernel refuses io_uring, its cells are skipped and say why.
-        if m == ModelKind::IoUring
-            && let Some(why) = iobench::model::io_uring::probe()
-        {
-            for rec in &records {
-                assert_eq!(rec["status"], "skipped", "{rec}");
-                assert_eq!(rec["reason"], why.as_str());
+        // Where the kernel refuses io_uring, its cells are skipped and say why; where the
+        // probe finds io_uring allowed, a skipped cell fails (below, as not ok).
+        if m == ModelKind::IoUring {
+            match iobench::model::io_uring::probe() {
+                Some(why) => {
+                    eprintln!("io-uring refused here, its cells only checked as skipped: {why}");
+                    for rec in &records {
+                        assert_eq!(rec["status"], "skipped", "{rec}");
+                        assert_eq!(rec["reason"], why.as_str());
+                    }
+                    continue;
+                }
+                None => {
+                    for rec in &records {
+                        assert_ne!(
+                            rec["status"], "skipped",
+                            "{kind}: io_uring is allowed here (the probe says so), yet skipped: {rec}"
+                        );
+                    }
+                }
             }
-            continue;
         }
         let server = kind.ends_with("-serve");
         let own = if server {
@@ -172,6 +185,7 @@ fn template(model: &str) {
             assert!(rec["ops"].as_u64().unwrap() > 0);
             assert!(rec["peak_threads"].as_u64().unwrap() >= 1);
             assert!(rec["errors"].as_object().unwrap().is_empty(), "{rec}");
+            bounds(m, k, rec);
             let cell = summary["cells"]
                 .as_array()
                 .unwrap()
@@ -201,6 +215,99 @@ fn template(model: &str) {
         }
         assert!(summary["machine"]["cores"].as_u64().unwrap() >= 1);
     }
+}
+
+/// Threads a single-loop model may start besides its loop's own, for workload `k`: what each
+/// runtime is known to start (measured: thread names in /proc/PID/task/*/comm during a trial).
+/// None for models that start threads by design.
+fn helper_threads(m: ModelKind, k: iobench::WorkloadKind) -> Option<u64> {
+    use iobench::WorkloadKind as W;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    // Files are read and written on the runtime's blocking pool (tokio::fs, the `blocking`
+    // crate); a pool thread can be started while another is finishing, so the count is
+    // bounded by the pool's cap, not by C: tokio's default `max_blocking_threads` is 512,
+    // `blocking`'s BLOCKING_MAX_THREADS 500.
+    let disk = matches!(k, W::DiskRead | W::DiskWrite);
+    Some(match m {
+        ModelKind::TokioCurrentThread => {
+            if disk {
+                512
+            } else {
+                0
+            }
+        }
+        // tokio-uring is a current-thread tokio runtime with a ring: no helper thread of
+        // its own. A file op the kernel cannot complete at once goes to the kernel's io-wq
+        // workers ("iou-wrk-PID"), which show as the process's threads; for regular files
+        // they are "bounded" workers, at most 4 per online CPU (io_uring.c,
+        // `io_init_wq_offload`). Socket ops complete by polling, without them.
+        ModelKind::IoUring => {
+            if disk {
+                4 * online_cpus()
+            } else {
+                0
+            }
+        }
+        // async-io's reactor thread ("async-io"), started on first use.
+        ModelKind::Smol => 1 + if disk { 500 } else { 0 },
+        // async-io's reactor, and async-global-executor's workers ("async-std/runtime"), one
+        // per available core, started when the runtime starts and idle here (our tasks are
+        // spawned with `spawn_local`).
+        ModelKind::AsyncStd => 1 + cores + if disk { 500 } else { 0 },
+        ModelKind::Sequential
+        | ModelKind::Threads
+        | ModelKind::ThreadPool
+        | ModelKind::Processes
+        | ModelKind::TokioMultiThread
+        | ModelKind::AsyncProcesses => return None,
+    })
+}
+
+/// CPUs online (what io_uring sizes its workers by), which may exceed the cores this
+/// process may run on.
+fn online_cpus() -> u64 {
+    // SAFETY: sysconf only reads a system value.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    n.max(1) as u64
+}
+
+/// Bounds a broken model would fail, on one ok record against a healthy target.
+fn bounds(m: ModelKind, k: iobench::WorkloadKind, rec: &serde_json::Value) {
+    let f = |p: &str| {
+        get(rec, p)
+            .as_f64()
+            .unwrap_or_else(|| panic!("`{p}` in {rec}"))
+    };
+    let c = f("cell.concurrency");
+    let what = format!("{} on {} at C = {c}", k.name(), m.name());
+    if let Some(helpers) = helper_threads(m, k) {
+        // The harness's threads (its sampler) are counted apart; a single loop is one.
+        let own = f("peak_threads") - f("harness_threads");
+        assert!(
+            own <= (helpers + 1) as f64,
+            "{what}: {own} threads of its own, more than its loop and {helpers} helper(s)"
+        );
+    }
+    if c >= 100.0 {
+        // Only the sign: the divisor (C, or the ops really in flight) is not this test's.
+        assert!(f("mem_per_op_bytes") > 0.0, "{what}: no memory per op");
+    }
+    assert!(f("cpu_secs") > 0.0, "{what}: no CPU time");
+    // Little's law over the window (ops × mean latency / window) counts in full the ops
+    // that began before the window and ended in it: per slot at most one op, at most the
+    // longest latency. So it may pass C by C × max latency / window, never more.
+    let (window, max) = (f("window_secs"), f("latency_us.max") / 1e6);
+    let achieved = f("achieved_concurrency");
+    assert!(
+        achieved <= c * (1.0 + max / window) + 1e-9,
+        "{what}: {achieved} ops in flight for C = {c} (longest op {max} s in a {window} s window)"
+    );
+    assert_eq!(
+        f("error_rate"),
+        0.0,
+        "{what}: errors against a healthy target"
+    );
+    assert_eq!(f("failed_ops"), 0.0, "{what}");
 }
 
 macro_rules! every_model {

@@ -5,8 +5,9 @@ mod common;
 use common::{get, run};
 
 #[test]
-fn far_below_capacity_the_rate_is_met_and_corrected_latency_is_never_below_uncorrected() {
-    // 20 workers of 5 ms ops could do 4,000 ops/s; 500 are asked for. Sequential can do 200.
+fn below_capacity_the_rate_is_met_and_corrected_latency_stays_close_to_uncorrected() {
+    // 20 workers of 5 ms ops could do 4,000 ops/s; 500 are asked for (sequential, which
+    // can do 200, has a test of its own below).
     let toml = r#"
 name = "open"
 [run]
@@ -20,44 +21,84 @@ concurrency = [20]
 kind = "sleep"
 latency = "5ms"
 "#;
-    let r = run(toml, &[]);
+    let models: Vec<&str> = iobench::ModelKind::SUBJECTS
+        .iter()
+        .filter(|m| m.runs(iobench::WorkloadKind::Sleep))
+        .map(|m| m.name())
+        .filter(|m| *m != "sequential")
+        .collect();
+    let list = models
+        .iter()
+        .map(|m| format!("\"{m}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let toml = toml.replace(
+        "mode = \"open\"",
+        &format!("mode = \"open\"\nmodels = [{list}]"),
+    );
+    let r = run(&toml, &[]);
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
     let records = r.records();
-    assert_eq!(records.len(), iobench::ModelKind::SUBJECTS.len());
+    assert_eq!(records.len(), models.len());
     for rec in &records {
         let model = rec["cell"]["model"].as_str().unwrap();
         assert_eq!(rec["status"], "ok", "{rec}");
         assert_eq!(rec["target_rate_ops_per_sec"], 500.0);
-        for p in ["p50", "p90", "p99", "p99_9", "max"] {
-            let corrected = get(rec, &format!("latency_us.{p}")).as_f64().unwrap();
-            let uncorrected = get(rec, &format!("latency_uncorrected_us.{p}"))
-                .as_f64()
-                .unwrap();
-            assert!(
-                corrected >= uncorrected,
-                "{model} {p}: {corrected} < {uncorrected}"
-            );
-        }
         let achieved = rec["throughput_ops_per_sec"].as_f64().unwrap();
-        if model == "sequential" {
-            // One op at a time cannot keep up: the queue shows in the corrected latency only.
-            assert!(achieved < 250.0, "{achieved}");
-            assert!(rec["late_start_ops"].as_u64().unwrap() > 0);
-            let (c, u) = (
-                get(rec, "latency_us.p99").as_f64().unwrap(),
-                get(rec, "latency_uncorrected_us.p99").as_f64().unwrap(),
-            );
-            assert!(
-                c > 10.0 * u,
-                "sequential p99 corrected {c} vs uncorrected {u}"
-            );
-        } else {
-            assert!(
-                (400.0..=550.0).contains(&achieved),
-                "{model}: {achieved} ops/s for 500 asked"
-            );
-        }
+        assert!(
+            (400.0..=600.0).contains(&achieved),
+            "{model}: {achieved} ops/s for 500 asked (±20%)"
+        );
+        // Ops start when due, so the median op waited little for its start: corrected and
+        // uncorrected p50 differ by a small share of the 5 ms op (a broken schedule that
+        // starts ops late, or measures from the wrong instant, moves one and not the other).
+        let (c, u) = (
+            get(rec, "latency_us.p50").as_f64().unwrap(),
+            get(rec, "latency_uncorrected_us.p50").as_f64().unwrap(),
+        );
+        assert!(
+            c <= 1.3 * u && u <= 1.3 * c,
+            "{model}: p50 corrected {c} µs, uncorrected {u} µs"
+        );
     }
+}
+
+#[test]
+fn above_capacity_the_queue_shows_in_the_corrected_tail_only() {
+    // One op at a time of 10 ms can do 100 ops/s; 300 are asked for (3× its capacity).
+    let toml = r#"
+name = "open"
+[run]
+trials = 1
+warmup = "200ms"
+duration = "1s"
+mode = "open"
+rate = 300
+models = ["sequential"]
+concurrency = [1]
+[[workload]]
+kind = "sleep"
+latency = "10ms"
+"#;
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let records = r.records();
+    assert_eq!(records.len(), 1);
+    let rec = &records[0];
+    assert_eq!(rec["status"], "ok", "{rec}");
+    let achieved = rec["throughput_ops_per_sec"].as_f64().unwrap();
+    assert!(
+        achieved <= 110.0,
+        "{achieved} ops/s from one 10 ms op at a time"
+    );
+    assert!(rec["late_start_ops"].as_u64().unwrap() > 0, "{rec}");
+    let (c, u) = (
+        get(rec, "latency_us.p99").as_f64().unwrap(),
+        get(rec, "latency_uncorrected_us.p99").as_f64().unwrap(),
+    );
+    // Each op still takes about 10 ms (more on a loaded machine), while the queue grows by
+    // 20 ms of waiting every 10 ms: by the window's end an op waits hundreds of ms.
+    assert!(c > 5.0 * u, "p99 corrected {c} µs vs uncorrected {u} µs");
 }
 
 #[test]

@@ -99,7 +99,7 @@ pub fn render(page: &Page) -> String {
         let class = match f.verdict {
             Verdict::Holds => "holds",
             Verdict::DoesNotHold => "fails",
-            Verdict::NotMeasured => "unknown",
+            Verdict::Mixed | Verdict::Undecided | Verdict::NotMeasured => "unknown",
         };
         let _ = writeln!(
             o,

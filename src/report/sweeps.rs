@@ -4,9 +4,12 @@
 //! - **Crossover**: cpu-mix cells alike but for `compute`, against compute / wait: where
 //!   one event loop, which computes on its only thread, falls behind the thread pool and
 //!   the processes, which compute on every core.
-//! - **Stall**: sleep or cpu-mix cells alike but for `block_every`, against the share of
-//!   ops that block their thread: the throughput and p99 of an event loop when one op in N
-//!   blocks it, beside the threads'.
+//! - **Stall**: cells alike but for `block_every`, against the share of ops that block
+//!   their thread: the throughput and p99 of an event loop when one op in N blocks it,
+//!   beside the threads'. For `sleep`, the op sleeps with `std::thread::sleep` (no change
+//!   for a blocking model). For `cpu-mix`, the op computes for `compute` on every model
+//!   (the talk's CPU-heavy work); its x = 0 is the cell where no op computes
+//!   (`compute = 0`), and the cells of one sweep should share one `compute`.
 
 use super::charts::{Chart, Point, Scale, Series};
 use super::summary::{CellStatus, CellSummary, Summary};
@@ -55,13 +58,23 @@ fn place(c: &CellSummary, kind: SweepKind) -> Option<(f64, String)> {
             compute / wait
         }
         SweepKind::Stall => {
-            if c.workload != "sleep" && c.workload != "cpu-mix" {
-                return None;
-            }
             let n = rest
                 .remove("block_every")
                 .and_then(|v| v.as_u64())
                 .unwrap_or(0);
+            match c.workload.as_str() {
+                "sleep" => {}
+                "cpu-mix" => {
+                    let computes = duration(c, "compute")? > 0.0;
+                    rest.remove("compute");
+                    // Every op computing is the crossover's, and no op computing with a
+                    // block_every is the same as x = 0.
+                    if computes != (n > 0) {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
             if n == 0 { 0.0 } else { 1.0 / n as f64 }
         }
     };
@@ -182,7 +195,7 @@ impl Sweep<'_> {
                 chart(
                     "stall-throughput",
                     "Throughput, blocking ops",
-                    "share of ops that block their thread (1 / block_every)",
+                    "share of ops that block their thread or compute (1 / block_every)",
                     "verified ops per second (log)",
                     Scale::Log,
                     self.series("throughput_ops_per_sec", 1.0),
@@ -190,7 +203,7 @@ impl Sweep<'_> {
                 chart(
                     "stall-p99",
                     "p99 latency, blocking ops",
-                    "share of ops that block their thread (1 / block_every)",
+                    "share of ops that block their thread or compute (1 / block_every)",
                     "p99 latency, ms (log)",
                     Scale::Log,
                     self.series("latency_us.p99", 1e-3),

@@ -63,6 +63,11 @@ pub fn serve(kind: TargetKind, listen: SocketAddr, watch_stdin: bool) -> anyhow:
         });
     }
     crate::measure::rusage::raise_nofile_limit();
+    // The kernel lets a sleeping thread's wake-up slip by its timer slack (50 µs by default)
+    // to batch wake-ups; a target's delays should not. Threads inherit the slack of the
+    // thread that creates them, so the runtime's workers, built next, get 1 ns too.
+    // SAFETY: prctl with PR_SET_TIMERSLACK only sets this thread's slack.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -12,11 +12,12 @@
 //! `cargo bench`, calibrates for itself.) Every op checks the chain's result against the
 //! one computed in setup, so the work cannot be skipped.
 //!
-//! # Blocking inside an event loop (`block_every`)
-//! With `block_every = N`, one op in N of each worker waits with `std::thread::sleep`
-//! instead of its runtime's timer: in an async model that blocks the event loop's thread,
-//! and every other task on it waits too (the stall the talk warns about). Blocking models
-//! are unchanged by it. `sleep` takes the same flag.
+//! # CPU-heavy work on one op in N (`block_every`)
+//! With `block_every = N`, only one op in N of each worker computes (for `compute`); the
+//! others only wait. Every model does the same work: a blocking model computes on the op's
+//! own thread, beside the others, while an async model computes on its event loop's
+//! thread, and every other task on it waits (the stall the talk warns about). `sleep` takes
+//! the same flag with another meaning: one op in N sleeps with `std::thread::sleep`.
 
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -45,7 +46,7 @@ pub struct CpuMix {
     pub wait: HumanDuration,
     pub via: Via,
     pub compute: HumanDuration,
-    /// One op in this many blocks its thread while it waits (0: never).
+    /// Only one op in this many computes (0: every op does).
     #[serde(default, skip_serializing_if = "super::is_zero")]
     pub block_every: u32,
     pub timeout: HumanDuration,
@@ -169,6 +170,11 @@ pub fn blocks(block_every: u32, n: u64) -> bool {
     block_every > 0 && n % u64::from(block_every) == u64::from(block_every) - 1
 }
 
+/// Whether op `n` of a worker computes, given `block_every` (0: every op).
+fn computes(block_every: u32, n: u64) -> bool {
+    block_every == 0 || blocks(block_every, n)
+}
+
 /// A worker's state: its op count, its computation, and its echo connection.
 pub struct MixSession<S> {
     n: u64,
@@ -202,9 +208,13 @@ impl CpuMix {
     }
 
     /// The best throughput at concurrency `c` on `cores` cores: every wait overlapped,
-    /// and the computing spread over the cores.
+    /// and the computing (`compute` on one op in `block_every`) spread over the cores.
     pub fn ideal(&self, c: u32, cores: usize) -> Option<f64> {
-        let (w, k) = (self.wait.0.as_secs_f64(), self.compute.0.as_secs_f64());
+        let share = f64::from(self.block_every.max(1));
+        let (w, k) = (
+            self.wait.0.as_secs_f64(),
+            self.compute.0.as_secs_f64() / share,
+        );
         if w + k == 0.0 {
             return None;
         }
@@ -246,7 +256,10 @@ impl Workload for CpuMix {
                 self.woke(started)?;
             }
         }
-        s.work.run()
+        match computes(self.block_every, s.n - 1) {
+            true => s.work.run(),
+            false => Ok(()),
+        }
     }
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
@@ -271,15 +284,15 @@ impl Workload for CpuMix {
             Some((e, conn)) => e.op_async::<R>(conn).await?,
             None => {
                 let started = Instant::now();
-                match blocks(self.block_every, s.n - 1) {
-                    true => std::thread::sleep(self.wait.0),
-                    false => R::sleep(self.wait.0).await,
-                }
+                R::sleep(self.wait.0).await;
                 self.woke(started)?;
             }
         }
         // Computing in an async task runs on the event loop's thread, as it would in an
         // application that does not move it elsewhere.
-        s.work.run()
+        match computes(self.block_every, s.n - 1) {
+            true => s.work.run(),
+            false => Ok(()),
+        }
     }
 }
