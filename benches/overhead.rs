@@ -83,7 +83,7 @@ fn recording_path(iters: u64, sink: &mut impl Sink) -> Duration {
         black_box(observe(
             &window,
             sink,
-            None,
+            (None, false),
             black_box(start),
             black_box(end),
             Ok(()),

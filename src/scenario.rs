@@ -66,6 +66,8 @@ pub struct RunConfig {
     pub event_loops: u32,
     /// Hard limit on one trial's wall time; default warm-up + duration + 30 s.
     pub trial_timeout: Option<Duration>,
+    /// A trial whose failed ops exceed this fraction of its ops fails.
+    pub max_error_rate: f64,
 }
 
 impl Default for RunConfig {
@@ -82,8 +84,16 @@ impl Default for RunConfig {
             process_cap: 64,
             event_loops: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             trial_timeout: None,
+            max_error_rate: DEFAULT_MAX_ERROR_RATE,
         }
     }
+}
+
+/// The default `max_error_rate`: 1% of a trial's ops.
+pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
+
+fn default_max_error_rate() -> f64 {
+    DEFAULT_MAX_ERROR_RATE
 }
 
 /// A parsed, validated scenario.
@@ -121,6 +131,10 @@ pub struct Cell {
     #[serde(default = "one")]
     pub event_loops: u32,
     pub trial_timeout: HumanDuration,
+    /// A trial whose failed ops are more than this fraction of its ops is failed, with the
+    /// rate and the first error as its reason.
+    #[serde(default = "default_max_error_rate")]
+    pub max_error_rate: f64,
     /// Process id of the embedded target this cell's trials talk to (set at run time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_pid: Option<u32>,
@@ -170,6 +184,7 @@ impl Scenario {
                         process_cap: run.process_cap,
                         event_loops: run.event_loops,
                         trial_timeout: HumanDuration(timeout),
+                        max_error_rate: run.max_error_rate,
                         target_pid: None,
                         skip: None,
                         ops: None,
@@ -334,7 +349,7 @@ impl Ctx<'_> {
 
 fn hint_for(message: &str) -> String {
     let h = if message.contains("unknown field") {
-        "check the spelling; `iobench list` shows every workload's parameters, and the [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, event_loops, trial_timeout"
+        "check the spelling; `iobench list` shows every workload's parameters, and the [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, event_loops, trial_timeout, max_error_rate"
     } else if message.contains("unknown variant") && message.contains("sequential") {
         "`iobench list` shows every model with a one-line description"
     } else if message.contains("unknown variant") && message.contains("closed") {
@@ -388,6 +403,22 @@ impl<'de> Deserialize<'de> for PositiveRate {
     }
 }
 
+/// A fraction from 0 to 1.
+#[derive(Clone, Copy, Debug)]
+struct Fraction(f64);
+
+impl<'de> Deserialize<'de> for Fraction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(serde::de::Error::custom(format!(
+                "must be a fraction from 0 to 1 (0.01 is 1%), got {v}"
+            )));
+        }
+        Ok(Fraction(v))
+    }
+}
+
 /// A duration longer than zero.
 #[derive(Clone, Copy, Debug)]
 struct NonZeroDuration(Duration);
@@ -423,6 +454,7 @@ macro_rules! raw_table_with_run_keys {
             process_cap: Option<Spanned<Positive>>,
             event_loops: Option<Spanned<Positive>>,
             trial_timeout: Option<Spanned<NonZeroDuration>>,
+            max_error_rate: Option<Spanned<Fraction>>,
         }
 
         impl $name {
@@ -437,6 +469,7 @@ macro_rules! raw_table_with_run_keys {
                 if let Some(v) = &self.process_cap { run.process_cap = v.get_ref().0; }
                 if let Some(v) = &self.event_loops { run.event_loops = v.get_ref().0; }
                 if let Some(v) = &self.trial_timeout { run.trial_timeout = Some(v.get_ref().0); }
+                if let Some(v) = &self.max_error_rate { run.max_error_rate = v.get_ref().0; }
                 if let Some(v) = &self.models {
                     run.models = unique(ctx, v, "models", |m| *m.get_ref(), |m| m.span())?;
                 }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::measure::counters::Counts;
 use crate::measure::histogram::{self, percentiles};
 use crate::measure::memory::{Sampler, SamplerReport, TreeSample, sample_tree};
 use crate::measure::record::{Figures, SCHEMA_VERSION, TrialStatus, utc_now_rfc3339};
@@ -36,6 +37,8 @@ pub struct TrialCtx {
     window: Option<Window>,
     /// CPU used by worker processes during the window, which they measure themselves.
     pub worker_rusage: Rusage,
+    /// Retries and connects of worker processes during the window, likewise.
+    pub worker_counts: Counts,
     /// Async sessions kept open until the sampler's last reading (dropped with the ctx).
     pub parked: model::driver::Parked,
 }
@@ -51,6 +54,7 @@ impl TrialCtx {
             idle: None,
             window: None,
             worker_rusage: Rusage::default(),
+            worker_counts: Counts::default(),
             parked: Vec::new(),
         })
     }
@@ -188,13 +192,26 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
         }
     }
     drop(sut);
+    let first_error = || match tally.first_error.iter().next() {
+        Some((kind, msg)) => format!("first {kind:?} error: {msg}"),
+        None => "no error".to_string(),
+    };
+    let error_rate = figures.error_rate.unwrap_or(0.0);
     let (status, reason) = if tally.ok_ops() == 0 {
-        let why = match tally.first_error.iter().next() {
-            Some((kind, msg)) => {
-                format!("no operation succeeded in the window; first {kind:?} error: {msg}")
-            }
-            None => "no operation completed in the window".to_string(),
+        let why = match tally.error_ops() {
+            0 => "no operation completed in the window".to_string(),
+            _ => format!("no operation succeeded in the window; {}", first_error()),
         };
+        (TrialStatus::Failed, Some(why))
+    } else if error_rate > cell.max_error_rate {
+        let why = format!(
+            "{} of {} ops failed ({:.2}%, above max_error_rate {}%); {}",
+            tally.error_ops(),
+            tally.error_ops() + tally.ok_ops(),
+            error_rate * 100.0,
+            cell.max_error_rate * 100.0,
+            first_error()
+        );
         (TrialStatus::Failed, Some(why))
     } else {
         (TrialStatus::Ok, None)
@@ -250,6 +267,14 @@ fn figures(
     };
     let mut cpu = report.rusage;
     cpu.add(&ctx.worker_rusage);
+    let mut counts = report.counts;
+    counts.add(&ctx.worker_counts);
+    // Memory per op is per op really in flight: the model's workers (min(C, cap) for the
+    // models that cap them), or, for a server, the client's C connections.
+    let in_flight = match ctx.cell.workload.server(&ctx.cell) {
+        Some(_) => u64::from(c),
+        None => workers,
+    };
     let measured = report.samples > 0;
     let idle = ctx.idle;
     let peak_pss = report.peak_pss_bytes.filter(|_| measured);
@@ -278,7 +303,8 @@ fn figures(
         idle_pss_bytes: idle_pss,
         mem_per_op_bytes: peak_pss
             .zip(idle_pss)
-            .map(|(p, i)| (p as f64 - i as f64) / f64::from(c)),
+            .filter(|_| in_flight > 0)
+            .map(|(p, i)| (p as f64 - i as f64) / in_flight as f64),
         peak_threads: measured.then_some(report.peak.threads),
         peak_processes: measured.then_some(report.peak.processes),
         harness_threads: Some(HARNESS_THREADS),
@@ -295,5 +321,12 @@ fn figures(
         client_cpu_secs: None,
         wrk: None,
         iobench_to_wrk_ratio: None,
+        error_latency_us: percentiles(&tally.error_ns),
+        retried_ops: Some(counts.retries),
+        connects: Some(counts.connects),
+        dropped_ops: rate.map(|_| tally.dropped),
+        pace_lag_us: rate
+            .filter(|_| tally.paced > 0)
+            .map(|_| tally.pace_lag_ns as f64 / tally.paced as f64 / 1e3),
     }
 }

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::clock::{Mono, Window};
+use super::counters::Counts;
 use super::rusage::Rusage;
 
 /// One reading of a process tree.
@@ -70,29 +71,81 @@ pub fn tree_pids(root: u32) -> Vec<u32> {
     out
 }
 
-/// CPU time the live threads of a process have used, in seconds (each thread's
-/// /proc/PID/task/TID/schedstat counts nanoseconds; /proc/PID/schedstat is the main
-/// thread's alone).
-pub fn cpu_secs(pid: u32) -> Option<f64> {
-    let mut ns = 0.0;
-    for t in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
-        let s = fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
-        ns += s
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
-    }
-    Some(ns / 1e9)
+/// A process's CPU time at one moment, read two ways.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpuReading {
+    /// Its live threads' time, to the nanosecond (each /proc/PID/task/TID/schedstat; the
+    /// process's own schedstat is the main thread's alone). Threads that have exited are
+    /// not in it.
+    live_ns: u64,
+    /// Every thread's time, the exited ones' included (/proc/PID/stat utime + stime: the
+    /// same total, in clock ticks of 10 ms).
+    all_ticks: u64,
 }
 
-/// CPU seconds of every process of `pids`, by pid (their live threads, to the
-/// nanosecond; /proc/PID/stat's tick counts would round a process that used less than
-/// 10 ms down to nothing).
-fn tree_cpu(pids: &[u32]) -> HashMap<u32, f64> {
-    pids.iter()
-        .filter_map(|&p| cpu_secs(p).map(|c| (p, c)))
-        .collect()
+impl CpuReading {
+    /// CPU seconds used between `earlier` and this reading: the threads' nanoseconds,
+    /// unless threads that exited between the two took more than two ticks with them
+    /// (the tick total grew by more than the live threads' time can explain); then the
+    /// tick total, to 10 ms.
+    pub fn secs_since(&self, earlier: Option<&CpuReading>) -> f64 {
+        let (live0, ticks0) = earlier.map_or((0, 0), |e| (e.live_ns, e.all_ticks));
+        let live = self.live_ns.saturating_sub(live0) as f64 / 1e9;
+        let ticks = self.all_ticks.saturating_sub(ticks0) as f64 / clock_ticks_per_sec();
+        if ticks > live + 2.0 / clock_ticks_per_sec() {
+            ticks
+        } else {
+            live
+        }
+    }
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
+}
+
+/// utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+fn process_ticks(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state(0) … utime(11) stime(12).
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The CPU a process has used so far; `None` when it cannot be read (it has exited, or a
+/// live thread's schedstat is unreadable: a figure we cannot measure is null, not 0).
+pub fn cpu_reading(pid: u32) -> Option<CpuReading> {
+    let mut live_ns = 0u64;
+    for t in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        match fs::read_to_string(t.path().join("schedstat")) {
+            Ok(s) => live_ns += s.split_whitespace().next()?.parse::<u64>().ok()?,
+            // A thread that exited while being read: its time is in the tick total.
+            Err(_) if !t.path().exists() => {}
+            Err(_) => return None,
+        }
+    }
+    Some(CpuReading {
+        live_ns,
+        all_ticks: process_ticks(pid)?,
+    })
+}
+
+/// CPU readings of every process of `pids`, by pid; `None` when one of them that is still
+/// alive cannot be read.
+fn tree_cpu(pids: &[u32]) -> Option<HashMap<u32, CpuReading>> {
+    let mut out = HashMap::new();
+    for &p in pids {
+        match cpu_reading(p) {
+            Some(c) => {
+                out.insert(p, c);
+            }
+            None if !std::path::Path::new(&format!("/proc/{p}")).exists() => {}
+            None => return None,
+        }
+    }
+    Some(out)
 }
 
 fn rss_bytes(pid: u32) -> Option<u64> {
@@ -155,8 +208,11 @@ pub struct SamplerReport {
     /// CPU time the embedded target used during the window, in seconds.
     pub target_cpu_secs: Option<f64>,
     /// When the watched tree is not the trial's own (a server under test): its CPU seconds
-    /// during the window, from /proc (threads that exit during the window are not counted).
+    /// during the window, from /proc ([`CpuReading::secs_since`]: threads that exit during
+    /// the window are counted; processes that exit are not).
     pub tree_cpu_secs: Option<f64>,
+    /// Retries and connects of the trial process during the window.
+    pub counts: Counts,
 }
 
 /// The sampler thread of one trial.
@@ -192,11 +248,12 @@ impl Sampler {
     }
 }
 
-/// How often the whole of /proc is scanned for new descendants; known ones are read at
-/// every sample.
-const RESCAN: Duration = Duration::from_secs(1);
-/// The sampler waits at least this many times as long as its last sample took, so that
-/// it never takes more than about 2% of a core whatever the tree's size.
+/// Samples the sampler takes in a window at the least (the last one at its end): a window
+/// of 400 ms is sampled every 20 ms.
+pub const MIN_SAMPLES: u32 = 20;
+/// The sampler waits this many times as long as its last sample took, when that still
+/// leaves [`MIN_SAMPLES`], so that a large tree costs about 2% of a core; its CPU is
+/// reported (`sampler_cpu_secs`) and left out of the model's.
 const COST_FACTOR: u32 = 50;
 
 /// Sleeps until `t`, or less if the trial says the window is over (`finish`); returns
@@ -219,44 +276,63 @@ fn watch(
     let me = root;
     let foreign = root != std::process::id();
     window.measure_from.sleep_until();
-    let target0 = target.and_then(cpu_secs);
+    let target0 = target.and_then(cpu_reading);
     let process0 = Rusage::this_process();
+    let counts0 = Counts::now();
     let own0 = Rusage::this_thread();
     let mut r = SamplerReport {
         peak_pss_bytes: Some(0),
         ..SamplerReport::default()
     };
-    let mut pids = tree_pids(me);
-    let tree0 = foreign.then(|| tree_cpu(&pids));
-    let mut scanned = Mono::now();
-    loop {
-        let t = Mono::now();
-        if t.since(scanned) >= RESCAN {
-            pids = tree_pids(me);
-            scanned = t;
-        }
-        let s = sample_pids(&pids);
+    let tree0 = foreign.then(|| tree_cpu(&tree_pids(me)));
+    // At least MIN_SAMPLES in the window, whatever `interval` says.
+    let most = window.duration() / MIN_SAMPLES;
+    let period = interval.min(most);
+    let take = |r: &mut SamplerReport| {
+        // The tree is found again at every sample: a worker started late is not missed.
+        let s = sample_tree(me);
         r.samples += 1;
         r.peak.rss_bytes = r.peak.rss_bytes.max(s.rss_bytes);
         r.peak.threads = r.peak.threads.max(s.threads);
         r.peak.processes = r.peak.processes.max(s.processes);
         r.peak_pss_bytes = r.peak_pss_bytes.zip(s.pss_bytes).map(|(a, b)| a.max(b));
-        let next = t.plus(interval.max(Mono::now().since(t) * COST_FACTOR));
-        if next >= window.measure_until || !pause_until(next, stop) {
+    };
+    let mut ended = false;
+    loop {
+        let t = Mono::now();
+        take(&mut r);
+        let cost = Mono::now().since(t) * COST_FACTOR;
+        let next = t.plus(period.max(cost.min(most)));
+        if next >= window.measure_until {
+            break;
+        }
+        if !pause_until(next, stop) {
+            ended = true;
             break;
         }
     }
-    pause_until(window.measure_until, stop);
+    if !ended {
+        pause_until(window.measure_until, stop);
+    }
+    // The last sample at the window's end (or where a counted window's model returned).
+    take(&mut r);
+    let counts = Counts::now().since(&counts0);
     let own = Rusage::this_thread().since(&own0);
     // The trial's CPU without the sampler's own, which is reported on its own.
     r.rusage = Rusage::this_process().since(&process0).since(&own);
     r.sampler_cpu_secs = own.user_secs + own.sys_secs;
-    r.target_cpu_secs = target0.zip(target.and_then(cpu_secs)).map(|(a, b)| b - a);
-    r.tree_cpu_secs = tree0.map(|before| {
-        tree_cpu(&tree_pids(me))
-            .into_iter()
-            .map(|(pid, c)| c - before.get(&pid).copied().unwrap_or(0.0))
-            .sum()
+    r.counts = counts;
+    r.target_cpu_secs = target0
+        .zip(target.and_then(cpu_reading))
+        .map(|(a, b)| b.secs_since(Some(&a)));
+    r.tree_cpu_secs = tree0.flatten().and_then(|before| {
+        let after = tree_cpu(&tree_pids(me))?;
+        Some(
+            after
+                .iter()
+                .map(|(pid, c)| c.secs_since(before.get(pid)))
+                .sum(),
+        )
     });
     r.peak.pss_bytes = r.peak_pss_bytes;
     r
@@ -273,6 +349,27 @@ mod tests {
         assert!(s.threads >= 1);
         assert!(s.rss_bytes > 0);
         assert!(s.pss_bytes.unwrap() > 0);
+    }
+
+    #[test]
+    fn cpu_counts_threads_that_exited() {
+        let before = cpu_reading(std::process::id()).unwrap();
+        // A thread that burns 100 ms of CPU (its own clock: the machine may be busy) and
+        // exits before the second reading.
+        std::thread::spawn(|| {
+            let own = || {
+                let r = Rusage::this_thread();
+                r.user_secs + r.sys_secs
+            };
+            while own() < 0.1 {
+                std::hint::black_box(0u64.wrapping_add(1));
+            }
+        })
+        .join()
+        .unwrap();
+        let after = cpu_reading(std::process::id()).unwrap();
+        let secs = after.secs_since(Some(&before));
+        assert!(secs >= 0.05, "{secs} s: the exited thread's CPU is lost");
     }
 
     #[test]

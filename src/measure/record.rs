@@ -85,7 +85,9 @@ pub struct Figures {
     pub idle_rss_bytes: Option<u64>,
     /// Proportional set at the same moment, in bytes.
     pub idle_pss_bytes: Option<u64>,
-    /// (peak PSS − idle PSS) / concurrency asked, in bytes.
+    /// (peak PSS − idle PSS) / ops in flight, in bytes. Ops in flight are the model's
+    /// `workers` (threads, pool jobs, processes or tasks: min(C, cap) where the model caps
+    /// them); a server's are the client's C connections.
     pub mem_per_op_bytes: Option<f64>,
     /// Peak thread count of the process tree, the harness's sampler thread included.
     pub peak_threads: Option<u64>,
@@ -128,6 +130,28 @@ pub struct Figures {
     /// iobench's throughput / wrk's requests per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iobench_to_wrk_ratio: Option<f64>,
+    /// Percentiles of the failed ops' latencies, in microseconds (null when none failed):
+    /// a timeout's 10 s are here, not missing from the tail.
+    #[serde(default)]
+    pub error_latency_us: Option<LatencyUs>,
+    /// Ops whose request was sent again on a new connection after a reused one was found
+    /// closed before any byte of the reply (counted inside the window; the op's latency
+    /// holds both tries).
+    #[serde(default)]
+    pub retried_ops: Option<u64>,
+    /// Client connections opened during the measured window.
+    #[serde(default)]
+    pub connects: Option<u64>,
+    /// Open mode: ops due inside the window that had not started when it ended. They are
+    /// in `latency_us` (and its histogram) with the latency reached at the window's end, a
+    /// lower bound, and not in `ops` (they were not verified).
+    #[serde(default)]
+    pub dropped_ops: Option<u64>,
+    /// Open mode: mean time by which an op that waited for its due time woke late, in
+    /// microseconds: the model's pacing error (its runtime's timer), part of the corrected
+    /// latency (tokio's timer rounds up to the millisecond; a blocking nanosleep does not).
+    #[serde(default)]
+    pub pace_lag_us: Option<f64>,
 }
 
 /// One line of `results.jsonl`.

@@ -33,10 +33,26 @@ pub struct Tally {
     pub uncorrected_ns: Option<Histogram<u64>>,
     /// Open mode: ops started more than 1 ms after they were due.
     pub late_starts: u64,
+    /// Latency of every failed op, in nanoseconds (two significant digits: a tenth of the
+    /// verified ops' histogram's size, and a timeout's tail needs no finer grain).
+    pub error_ns: Histogram<u64>,
+    /// Open mode: ops due inside the measured window that had not started when it ended.
+    /// Each is in `latency_ns` with the latency it had reached by the window's end (a lower
+    /// bound), so a saturated model's tail is not cut off; none is a verified op.
+    pub dropped: u64,
+    /// Open mode: how late ops that waited for their due time woke, summed (ns), and how
+    /// many waited: each model's pacing error (its timer's precision), charged to the
+    /// corrected latency.
+    pub pace_lag_ns: u64,
+    pub paced: u64,
 }
 
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds")
+}
+
+fn error_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_NS, 2).expect("valid histogram bounds")
 }
 
 impl Default for Tally {
@@ -47,6 +63,10 @@ impl Default for Tally {
             first_error: BTreeMap::new(),
             uncorrected_ns: None,
             late_starts: 0,
+            error_ns: error_histogram(),
+            dropped: 0,
+            pace_lag_ns: 0,
+            paced: 0,
         }
     }
 }
@@ -55,18 +75,43 @@ impl Tally {
     #[inline]
     pub fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
         self.late_starts += u64::from(timing.late);
+        if let Some(lag) = timing.pace_lag {
+            self.record_pace_lag_ns(lag.as_nanos() as u64);
+        }
         match result {
             Ok(()) => self.record_ok_ns(
                 timing.latency.as_nanos() as u64,
                 timing.service.map(|s| s.as_nanos() as u64),
             ),
             Err(e) => {
+                self.error_ns
+                    .saturating_record((timing.latency.as_nanos() as u64).max(1));
                 self.errors[e.kind.index()] += 1;
                 self.first_error
                     .entry(e.kind)
                     .or_insert_with(|| e.message.into_owned());
             }
         }
+    }
+
+    /// A failed op's latency counted elsewhere (a worker process).
+    #[inline]
+    pub fn record_error_ns(&mut self, ns: u64) {
+        self.error_ns.saturating_record(ns.max(1));
+    }
+
+    /// Open mode: an op due at `lag_ns` before the window's end that never started.
+    #[inline]
+    pub fn record_dropped_ns(&mut self, lag_ns: u64) {
+        self.latency_ns.saturating_record(lag_ns.max(1));
+        self.dropped += 1;
+    }
+
+    /// Open mode: an op that waited for its due time woke `lag_ns` after it.
+    #[inline]
+    pub fn record_pace_lag_ns(&mut self, lag_ns: u64) {
+        self.pace_lag_ns += lag_ns;
+        self.paced += 1;
     }
 
     /// Records a verified op's latency and, in open mode, its uncorrected latency, in
@@ -98,10 +143,17 @@ impl Tally {
                 .expect("histograms share bounds");
         }
         self.late_starts += other.late_starts;
+        self.error_ns
+            .add(&other.error_ns)
+            .expect("histograms share bounds");
+        self.dropped += other.dropped;
+        self.pace_lag_ns += other.pace_lag_ns;
+        self.paced += other.paced;
     }
 
+    /// Verified ops (the latency histogram less the dropped ops it also holds).
     pub fn ok_ops(&self) -> u64 {
-        self.latency_ns.len()
+        self.latency_ns.len() - self.dropped
     }
 
     pub fn error_ops(&self) -> u64 {
@@ -117,7 +169,8 @@ impl Tally {
             .collect()
     }
 
-    /// Adds `n` failed ops of `kind` counted elsewhere (a worker process).
+    /// Adds `n` failed ops of `kind` counted elsewhere (a worker process, which sends their
+    /// latencies on their own).
     pub fn add_errors(&mut self, kind: ErrorKind, n: u64, first: Option<&String>) {
         self.errors[kind.index()] += n;
         if let Some(m) = first {
@@ -189,6 +242,7 @@ mod tests {
             latency,
             service: None,
             late: false,
+            pace_lag: None,
         }
     }
 

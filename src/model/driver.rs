@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::measure::counters::Counts;
 use crate::measure::rusage::Rusage;
 use crate::measure::{Mono, Recorder, Window};
 use crate::model::runtime::AsyncRt;
@@ -41,8 +42,13 @@ pub const LATE: Duration = Duration::from_millis(1);
 pub enum Pace {
     /// The next op starts when the previous one ends.
     Closed,
-    /// Op `i` is due at `first + i × every_ns`.
-    Open { first: Mono, every_ns: u64 },
+    /// Op `i` of warm-up is due at `first + i × every_ns`; op `j` of the measured part at
+    /// `measured + j × every_ns` (see [`Schedule`]).
+    Open {
+        first: Mono,
+        measured: Mono,
+        every_ns: u64,
+    },
     /// Closed, and the worker stops after this many ops (a counted window).
     Count(u64),
 }
@@ -58,26 +64,103 @@ impl Pace {
         }
         match rate {
             None => Pace::Closed,
-            Some(rate) => Pace::Open {
-                first: window.start.plus(Duration::from_secs_f64(w as f64 / rate)),
-                every_ns: (k as f64 / rate * 1e9) as u64,
-            },
+            Some(rate) => {
+                let offset = Duration::from_secs_f64(w as f64 / rate);
+                Pace::Open {
+                    first: window.start.plus(offset),
+                    measured: window.measure_from.plus(offset),
+                    every_ns: (k as f64 / rate * 1e9) as u64,
+                }
+            }
+        }
+    }
+}
+
+/// A worker's place in its pace: which op is next, and when it is due.
+///
+/// In open mode the measured part of the window gets a schedule of its own, started
+/// afresh: once warm-up's schedule reaches the measured part (or the worker, behind, starts
+/// an op after it began), warm-up's ops not yet started are abandoned, so a backlog built
+/// during warm-up does not carry into the window. At the end, the measured ops due before
+/// the window closed that never started are [`Schedule::unstarted`].
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    pace: Pace,
+    /// Index of the next op in the current part.
+    next: u64,
+    measuring: bool,
+}
+
+impl Schedule {
+    pub fn new(pace: Pace) -> Schedule {
+        Schedule {
+            pace,
+            next: 0,
+            measuring: false,
         }
     }
 
-    /// When op `i` is due; `None` in closed mode.
+    /// The next op: `None` once the worker has run its share (counted windows only), else
+    /// `Some(due)`, where `due` is when it is due (`None` in closed mode).
     #[inline]
-    pub fn due(&self, i: u64) -> Option<Mono> {
-        match *self {
-            Pace::Closed | Pace::Count(_) => None,
-            Pace::Open { first, every_ns } => Some(Mono(first.0 + i * every_ns)),
+    pub fn next_op(&mut self) -> Option<Option<Mono>> {
+        match self.pace {
+            Pace::Closed => Some(None),
+            Pace::Count(n) => {
+                if self.next >= n {
+                    return None;
+                }
+                self.next += 1;
+                Some(None)
+            }
+            Pace::Open {
+                first,
+                measured,
+                every_ns,
+            } => {
+                if !self.measuring
+                    && (first.0 + self.next * every_ns >= measured.0 || Mono::now() >= measured)
+                {
+                    self.measuring = true;
+                    self.next = 0;
+                }
+                let base = if self.measuring { measured } else { first };
+                let due = Mono(base.0 + self.next * every_ns);
+                self.next += 1;
+                Some(Some(due))
+            }
         }
     }
 
-    /// Whether a worker that has run `i` ops has done its share (counted windows only).
+    /// Open mode: the latency each measured op due before `until` but never started had
+    /// reached at `until` (nanoseconds), for a worker that has stopped.
+    pub fn unstarted(&self, until: Mono) -> impl Iterator<Item = u64> {
+        let (measured, every_ns, from) = match self.pace {
+            Pace::Open {
+                measured, every_ns, ..
+            } => (
+                measured,
+                every_ns.max(1),
+                if self.measuring { self.next } else { 0 },
+            ),
+            _ => (until, 1, 0),
+        };
+        (from..)
+            .map(move |j| measured.0 + j * every_ns)
+            .take_while(move |&due| due < until.0)
+            .map(move |due| until.0 - due)
+    }
+
+    /// Waits (blocking) until op's `due` time; returns whether it waited.
     #[inline]
-    pub fn spent(&self, i: u64) -> bool {
-        matches!(*self, Pace::Count(n) if i >= n)
+    pub fn wait_blocking(due: Option<Mono>) -> bool {
+        match due {
+            Some(due) if due > Mono::now() => {
+                due.sleep_until();
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -90,6 +173,8 @@ pub struct Timing {
     pub service: Option<Duration>,
     /// Open mode: started more than [`LATE`] after it was due.
     pub late: bool,
+    /// Open mode, an op that waited for its due time: how late it woke (the pacing error).
+    pub pace_lag: Option<Duration>,
 }
 
 /// Where a worker's finished ops go.
@@ -99,6 +184,18 @@ pub trait Sink {
     /// When the worker's last op ended (called once, as it stops): a counted window ends
     /// with the last of these, not when the model has torn its workers down.
     fn last_end(&mut self, _end: Mono) {}
+
+    /// Open mode, as the worker stops: ops due inside the window that never started, each
+    /// with the latency it had reached when the window closed (nanoseconds).
+    fn dropped(&mut self, _lags: &mut dyn Iterator<Item = u64>) {}
+}
+
+/// What every worker does as it stops: its unstarted ops, then its last op's end.
+pub fn stop(window: &Window, schedule: &Schedule, sink: &mut impl Sink, end: Mono) {
+    if window.count.is_none() {
+        sink.dropped(&mut schedule.unstarted(window.measure_until));
+    }
+    sink.last_end(end);
 }
 
 /// One shard of the trial's shared recorder.
@@ -116,15 +213,21 @@ impl Sink for Shard<'_> {
     fn last_end(&mut self, end: Mono) {
         self.recorder.note_end(end);
     }
+
+    fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
+        let mut t = self.recorder.shard(self.index);
+        lags.for_each(|ns| t.record_dropped_ns(ns));
+    }
 }
 
 /// Records one finished op if it ended inside the window; returns `true` when the worker
-/// should stop. `due` is when the op was due (open mode), `start` when it started.
+/// should stop. `due` is when the op was due (open mode), `waited` whether the worker slept
+/// until then, `start` when it started.
 #[inline]
 pub fn observe(
     window: &Window,
     sink: &mut impl Sink,
-    due: Option<Mono>,
+    (due, waited): (Option<Mono>, bool),
     start: Mono,
     end: Mono,
     result: Result<(), OpError>,
@@ -135,11 +238,13 @@ pub fn observe(
                 latency: end.since(start),
                 service: None,
                 late: false,
+                pace_lag: None,
             },
             Some(due) => Timing {
                 latency: end.since(due),
                 service: Some(end.since(start)),
                 late: start.since(due) > LATE,
+                pace_lag: waited.then(|| start.since(due)),
             },
         };
         sink.record(timing, result);
@@ -155,24 +260,7 @@ pub fn blocking_loop<W: Workload>(
     pace: Pace,
     sink: &mut impl Sink,
 ) {
-    window.start.sleep_until();
-    let mut end = window.start;
-    for i in 0.. {
-        if pace.spent(i) {
-            break;
-        }
-        let due = pace.due(i);
-        if let Some(due) = due {
-            due.sleep_until();
-        }
-        let start = Mono::now();
-        let result = workload.op(session);
-        end = Mono::now();
-        if observe(window, sink, due, start, end, result) {
-            break;
-        }
-    }
-    sink.last_end(end);
+    blocking_ops(workload, session, window, pace, sink, false);
 }
 
 /// The blocking closed loop of a worker process, which also measures its own CPU from the
@@ -185,30 +273,66 @@ pub fn blocking_loop_with_cpu<W: Workload>(
     window: &Window,
     pace: Pace,
     sink: &mut impl Sink,
-) -> Rusage {
+) -> Usage {
+    blocking_ops(workload, session, window, pace, sink, true)
+}
+
+/// What a worker process measures of itself over the window: its CPU, and the events of
+/// [`counters`](crate::measure::counters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub rusage: Rusage,
+    #[serde(default)]
+    pub counts: Counts,
+}
+
+impl Usage {
+    pub fn now() -> Usage {
+        Usage {
+            rusage: Rusage::this_process(),
+            counts: Counts::now(),
+        }
+    }
+
+    pub fn since(&self, earlier: &Usage) -> Usage {
+        Usage {
+            rusage: self.rusage.since(&earlier.rusage),
+            counts: self.counts.since(&earlier.counts),
+        }
+    }
+}
+
+/// The loop of [`blocking_loop`]; with `cpu`, it reads the process's usage as described in
+/// [`blocking_loop_with_cpu`] (zero without).
+fn blocking_ops<W: Workload>(
+    workload: &W,
+    session: &mut W::Session,
+    window: &Window,
+    pace: Pace,
+    sink: &mut impl Sink,
+    cpu: bool,
+) -> Usage {
     let mut cpu0 = None;
+    let mut schedule = Schedule::new(pace);
     window.start.sleep_until();
     let mut end = window.start;
-    for i in 0.. {
-        if pace.spent(i) {
-            break;
-        }
-        let due = pace.due(i);
-        if let Some(due) = due {
-            due.sleep_until();
-        }
+    while let Some(due) = schedule.next_op() {
+        let waited = Schedule::wait_blocking(due);
         let start = Mono::now();
-        if cpu0.is_none() && start >= window.measure_from {
-            cpu0 = Some(Rusage::this_process());
+        if cpu && cpu0.is_none() && start >= window.measure_from {
+            cpu0 = Some(Usage::now());
         }
         let result = workload.op(session);
         end = Mono::now();
-        if observe(window, sink, due, start, end, result) {
+        if observe(window, sink, (due, waited), start, end, result) {
             break;
         }
     }
-    sink.last_end(end);
-    let now = Rusage::this_process();
+    stop(window, &schedule, sink, end);
+    if !cpu {
+        return Usage::default();
+    }
+    let now = Usage::now();
     now.since(&cpu0.unwrap_or(now))
 }
 
@@ -227,6 +351,11 @@ impl Sink for OwnedShard {
     fn last_end(&mut self, end: Mono) {
         self.recorder.note_end(end);
     }
+
+    fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
+        let mut t = self.recorder.shard(self.index);
+        lags.for_each(|ns| t.record_dropped_ns(ns));
+    }
 }
 
 /// Sessions kept after their tasks end, so that their connections outlive the window's
@@ -243,25 +372,24 @@ pub async fn async_loop<W: Workload, R: AsyncRt>(
     mut sink: impl Sink,
 ) -> W::AsyncSession<R> {
     let mut end = window.start;
-    for i in 0.. {
-        if pace.spent(i) {
-            break;
-        }
-        let due = pace.due(i);
+    let mut schedule = Schedule::new(pace);
+    while let Some(due) = schedule.next_op() {
+        let mut waited = false;
         if let Some(due) = due {
             let now = Mono::now();
             if due > now {
                 R::sleep(due.since(now)).await;
+                waited = true;
             }
         }
         let start = Mono::now();
         let result = workload.op_async::<R>(&mut session).await;
         end = Mono::now();
-        if observe(&window, &mut sink, due, start, end, result) {
+        if observe(&window, &mut sink, (due, waited), start, end, result) {
             break;
         }
     }
-    sink.last_end(end);
+    stop(&window, &schedule, &mut sink, end);
     session
 }
 

@@ -23,7 +23,7 @@ use tokio_uring::buf::BoundedBuf as _;
 use tokio_uring::fs::File;
 use tokio_uring::net::TcpStream;
 
-use super::driver::{OwnedShard, Pace, Sink as _, observe};
+use super::driver::{OwnedShard, Pace, Schedule, observe, stop};
 use crate::measure::counters::CONNECTS;
 use crate::measure::{Mono, Window};
 use crate::model::runtime::drop_cached_pages;
@@ -239,25 +239,24 @@ async fn task_loop<W: UringOp>(
     mut sink: OwnedShard,
 ) -> W::Session {
     let mut end = window.start;
-    for i in 0.. {
-        if pace.spent(i) {
-            break;
-        }
-        let due = pace.due(i);
+    let mut schedule = Schedule::new(pace);
+    while let Some(due) = schedule.next_op() {
+        let mut waited = false;
         if let Some(due) = due {
             let now = Mono::now();
             if due > now {
                 tokio::time::sleep(due.since(now)).await;
+                waited = true;
             }
         }
         let start = Mono::now();
         let result = workload.op(&mut session).await;
         end = Mono::now();
-        if observe(&window, &mut sink, due, start, end, result) {
+        if observe(&window, &mut sink, (due, waited), start, end, result) {
             break;
         }
     }
-    sink.last_end(end);
+    stop(&window, &schedule, &mut sink, end);
     session
 }
 

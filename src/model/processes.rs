@@ -28,11 +28,11 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Mutex;
 
-use super::driver::{Pace, Sink, Timing, blocking_loop_with_cpu, run_tasks};
+use super::driver::{Pace, Sink, Timing, Usage, blocking_loop_with_cpu, run_tasks};
 use super::runtime::{AsyncRt, Tokio};
 use super::spawn_error;
 use super::tokio_current_thread::TokioSpawner;
-use crate::measure::rusage::{Rusage, raise_nofile_limit};
+use crate::measure::rusage::raise_nofile_limit;
 use crate::measure::{Mono, Window};
 use crate::server::{Serving, serve_blocking};
 use crate::trial::TrialCtx;
@@ -42,8 +42,15 @@ use crate::workload::{ErrorKind, OpError, Workload, WorkloadSpec, WorkloadVisito
 /// keeps the system call at about 10 ns per op (`cargo bench --bench overhead`; with 8 it
 /// was 62 ns).
 pub const BATCH: usize = 64;
-/// The uncorrected latency of a closed-mode op, which has none.
+/// The second word of a latency entry: the uncorrected latency of an open-mode op, or one
+/// of these markers (no latency comes near them).
+/// A verified closed-mode op, which has no uncorrected latency.
 const NONE: u64 = u64::MAX;
+/// A failed op: the first word is its latency.
+const FAILED: u64 = u64::MAX - 1;
+/// An open-mode op due inside the window that never started: the first word is the
+/// latency it had reached when the window closed.
+const DROPPED: u64 = u64::MAX - 2;
 const JSON: u8 = b'J';
 const LATENCIES: u8 = b'L';
 
@@ -75,7 +82,12 @@ enum FromWorker {
         errors: BTreeMap<ErrorKind, u64>,
         first_error: BTreeMap<ErrorKind, String>,
         late_starts: u64,
-        rusage: Rusage,
+        /// Open mode: the pacing lag of ops that waited (ns, summed) and how many did.
+        #[serde(default)]
+        pace_lag_ns: u64,
+        #[serde(default)]
+        paced: u64,
+        usage: Usage,
         /// When the worker's last op ended (CLOCK_MONOTONIC ns).
         #[serde(default)]
         last_end: u64,
@@ -268,7 +280,12 @@ fn collect(workers: &mut [Worker], ctx: &mut TrialCtx) -> anyhow::Result<()> {
                         for op in payload.chunks_exact(16) {
                             let ns = u64::from_le_bytes(op[..8].try_into().expect("8 bytes"));
                             let un = u64::from_le_bytes(op[8..].try_into().expect("8 bytes"));
-                            shard.record_ok_ns(ns, (un != NONE).then_some(un));
+                            match un {
+                                FAILED => shard.record_error_ns(ns),
+                                DROPPED => shard.record_dropped_ns(ns),
+                                NONE => shard.record_ok_ns(ns, None),
+                                un => shard.record_ok_ns(ns, Some(un)),
+                            }
                         }
                     }
                     _ => match serde_json::from_slice(&payload)? {
@@ -276,17 +293,22 @@ fn collect(workers: &mut [Worker], ctx: &mut TrialCtx) -> anyhow::Result<()> {
                             errors,
                             first_error,
                             late_starts,
-                            rusage,
+                            pace_lag_ns,
+                            paced,
+                            usage,
                             last_end,
                         } => {
                             shard.late_starts += late_starts;
+                            shard.pace_lag_ns += pace_lag_ns;
+                            shard.paced += paced;
                             if last_end > 0 {
                                 ctx.recorder.note_end(Mono(last_end));
                             }
                             for (kind, n) in errors {
                                 shard.add_errors(kind, n, first_error.get(&kind));
                             }
-                            ctx.worker_rusage.add(&rusage);
+                            ctx.worker_rusage.add(&usage.rusage);
+                            ctx.worker_counts.add(&usage.counts);
                             w.done = true;
                             pending -= 1;
                         }
@@ -305,6 +327,8 @@ pub struct StreamSink<O: Write> {
     batch: [(u64, u64); BATCH],
     len: usize,
     late_starts: u64,
+    pace_lag_ns: u64,
+    paced: u64,
     errors: BTreeMap<ErrorKind, u64>,
     first_error: BTreeMap<ErrorKind, String>,
     failed: Option<std::io::Error>,
@@ -319,6 +343,8 @@ impl<O: Write> StreamSink<O> {
             batch: [(0, 0); BATCH],
             len: 0,
             late_starts: 0,
+            pace_lag_ns: 0,
+            paced: 0,
             errors: BTreeMap::new(),
             first_error: BTreeMap::new(),
             failed: None,
@@ -340,22 +366,33 @@ impl<O: Write> StreamSink<O> {
         }
         self.len = 0;
     }
+
+    #[inline]
+    fn push(&mut self, ns: u64, second: u64) {
+        self.batch[self.len] = (ns, second);
+        self.len += 1;
+        if self.len == BATCH {
+            self.flush();
+        }
+    }
 }
 
 impl<O: Write> Sink for StreamSink<O> {
     #[inline]
     fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
         self.late_starts += u64::from(timing.late);
+        if let Some(lag) = timing.pace_lag {
+            self.pace_lag_ns += lag.as_nanos() as u64;
+            self.paced += 1;
+        }
+        let ns = timing.latency.as_nanos() as u64;
         match result {
             Ok(()) => {
                 let service = timing.service.map_or(NONE, |s| s.as_nanos() as u64);
-                self.batch[self.len] = (timing.latency.as_nanos() as u64, service);
-                self.len += 1;
-                if self.len == BATCH {
-                    self.flush();
-                }
+                self.push(ns, service);
             }
             Err(e) => {
+                self.push(ns, FAILED);
                 *self.errors.entry(e.kind).or_default() += 1;
                 self.first_error
                     .entry(e.kind)
@@ -366,6 +403,10 @@ impl<O: Write> Sink for StreamSink<O> {
 
     fn last_end(&mut self, end: Mono) {
         self.last_end = self.last_end.max(end);
+    }
+
+    fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
+        lags.for_each(|ns| self.push(ns, DROPPED));
     }
 }
 
@@ -386,6 +427,13 @@ impl<O: Write> Sink for SharedSink<O> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .last_end(end);
+    }
+
+    fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .dropped(lags);
     }
 }
 
@@ -431,7 +479,7 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
     }
 
     /// Sends what a finished sink holds, and the CPU used.
-    fn done<X: Write>(&mut self, mut sink: StreamSink<X>, rusage: Rusage) -> anyhow::Result<()> {
+    fn done<X: Write>(&mut self, mut sink: StreamSink<X>, usage: Usage) -> anyhow::Result<()> {
         sink.flush();
         if let Some(e) = sink.failed {
             anyhow::bail!("cannot send latencies to the trial: {e}");
@@ -440,7 +488,9 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
             errors: sink.errors,
             first_error: sink.first_error,
             late_starts: sink.late_starts,
-            rusage,
+            pace_lag_ns: sink.pace_lag_ns,
+            paced: sink.paced,
+            usage,
             last_end: sink.last_end.0,
         })
     }
@@ -459,8 +509,8 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
         let pace = Pace::of_worker(plan.rate, &window, plan.first as usize, plan.of as usize);
         // The sink needs its own handle on stdout while the session keeps one.
         let mut sink = StreamSink::new(stdout_handle()?);
-        let rusage = blocking_loop_with_cpu(&workload, &mut session, &window, pace, &mut sink);
-        self.done(sink, rusage)
+        let usage = blocking_loop_with_cpu(&workload, &mut session, &window, pace, &mut sink);
+        self.done(sink, usage)
     }
 
     /// The event-loop worker: `n` tasks on one tokio current-thread runtime.
@@ -470,7 +520,7 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
             .build()?;
         rt.block_on(Tokio::sleep(std::time::Duration::from_millis(1)));
         let sink = Arc::new(Mutex::new(StreamSink::new(stdout_handle()?)));
-        let cpu0: Arc<Mutex<Option<Rusage>>> = Arc::default();
+        let cpu0: Arc<Mutex<Option<Usage>>> = Arc::default();
         let mut opened = false;
         let (first, of, rate) = (plan.first as usize, plan.of as usize, plan.rate);
         let result = rt.block_on(run_tasks::<W, Tokio, _, _>(
@@ -486,7 +536,7 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
                     if window.measure_from > now {
                         Tokio::sleep(window.measure_from.since(now)).await;
                     }
-                    *cpu0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Rusage::this_process());
+                    *cpu0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Usage::now());
                 });
                 Ok(window)
             },
@@ -503,7 +553,7 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
                 });
             }
         }
-        let now = Rusage::this_process();
+        let now = Usage::now();
         let cpu0 = cpu0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -603,11 +653,13 @@ mod tests {
             latency: Duration::from_nanos(ns),
             service: None,
             late: false,
+            pace_lag: None,
         };
         for i in 0..BATCH as u64 + 3 {
             sink.record(t(100 + i), Ok(()));
         }
-        sink.record(t(0), Err(OpError::new(ErrorKind::Reset, "gone")));
+        sink.record(t(7), Err(OpError::new(ErrorKind::Reset, "gone")));
+        sink.dropped(&mut [9u64].into_iter());
         sink.flush();
         assert_eq!(sink.errors[&ErrorKind::Reset], 1);
         let mut f = Frames { buf: out };
@@ -615,10 +667,12 @@ mod tests {
         let (k2, p2) = f.next().unwrap();
         assert_eq!(
             (k1, p1.len(), k2, p2.len()),
-            (LATENCIES, BATCH * 16, LATENCIES, 48)
+            (LATENCIES, BATCH * 16, LATENCIES, 80)
         );
         let word = |i: usize| u64::from_le_bytes(p2[i * 8..i * 8 + 8].try_into().unwrap());
         assert_eq!(word(4), 100 + BATCH as u64 + 2, "the last latency");
         assert_eq!(word(5), NONE, "closed mode has no uncorrected latency");
+        assert_eq!((word(6), word(7)), (7, FAILED), "a failed op's latency");
+        assert_eq!((word(8), word(9)), (9, DROPPED), "a dropped op's lag");
     }
 }

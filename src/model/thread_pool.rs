@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use super::driver::{Pace, Shard, observe};
+use super::driver::{Pace, Schedule, Shard, observe, stop};
 use crate::measure::{Mono, Recorder, Window};
 use crate::server::{Serving, serve_blocking};
 use crate::trial::TrialCtx;
@@ -23,51 +23,48 @@ struct Shared<W> {
     clients: usize,
 }
 
-/// Op `n` of `client`, submitted at `submitted`; on completion it submits the next one to
-/// the same pool, until the window is over. In open mode the job waits, on its pool
-/// thread, until the op is due.
+/// The next op of `client` (its place in `schedule`; `first`: its first), submitted at
+/// `submitted`; on completion it submits the next one to the same pool, until the window
+/// is over. In open mode the job waits, on its pool thread, until the op is due.
 fn job<W: Workload>(
     shared: Arc<Shared<W>>,
     mut session: W::Session,
     client: usize,
-    n: u64,
+    mut schedule: Schedule,
+    first: bool,
     submitted: Mono,
 ) {
-    let pace = Pace::of_worker(shared.rate, &shared.window, client, shared.clients);
-    if pace.spent(n) {
+    let mut sink = Shard {
+        recorder: &shared.recorder,
+        index: client,
+    };
+    let Some(due) = schedule.next_op() else {
         // The previous op ended just before this job was submitted.
-        shared.recorder.note_end(submitted);
+        stop(&shared.window, &schedule, &mut sink, submitted);
         let _ = shared.done.send(());
         return;
-    }
+    };
     // A counted window starts after its first jobs are submitted; they wait for it.
-    let submitted = match n == 0 && shared.window.start > submitted {
+    let submitted = match first && shared.window.start > submitted {
         true => {
             shared.window.start.sleep_until();
             Mono::now()
         }
         false => submitted,
     };
-    let due = pace.due(n);
+    let waited = Schedule::wait_blocking(due);
     let start = match due {
-        Some(due) => {
-            due.sleep_until();
-            Mono::now()
-        }
+        Some(_) => Mono::now(),
         None => submitted,
     };
     let result = shared.workload.op(&mut session);
     let end = Mono::now();
-    let mut sink = Shard {
-        recorder: &shared.recorder,
-        index: client,
-    };
-    if observe(&shared.window, &mut sink, due, start, end, result) {
-        shared.recorder.note_end(end);
+    if observe(&shared.window, &mut sink, (due, waited), start, end, result) {
+        stop(&shared.window, &schedule, &mut sink, end);
         let _ = shared.done.send(());
     } else {
         let next = Mono::now();
-        rayon::spawn_fifo(move || job(shared, session, client, n + 1, next));
+        rayon::spawn_fifo(move || job(shared, session, client, schedule, false, next));
     }
 }
 
@@ -97,8 +94,9 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
         clients: clients as usize,
     });
     for (i, session) in sessions.into_iter().enumerate() {
+        let pace = Pace::of_worker(shared.rate, &shared.window, i, shared.clients);
         let (shared, submitted) = (shared.clone(), Mono::now());
-        pool.spawn_fifo(move || job(shared, session, i, 0, submitted));
+        pool.spawn_fifo(move || job(shared, session, i, Schedule::new(pace), true, submitted));
     }
     drop(shared);
     for _ in 0..clients {
