@@ -437,3 +437,89 @@ pub fn resolve(target: Option<&str>) -> Result<SocketAddr, OpError> {
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::runtime::Tokio;
+    use crate::workload::tcp_echo::EchoExchange;
+    use std::net::TcpListener;
+
+    /// An echo server that reads one request and sends it back a byte every 20 ms: each
+    /// read gets a byte well within any per-call limit, but the whole reply takes longer
+    /// than the op's deadline.
+    fn trickling_server(payload: usize) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { return };
+                std::thread::spawn(move || {
+                    let mut req = vec![0; 8 + payload];
+                    if s.read_exact(&mut req).is_err() {
+                        return;
+                    }
+                    for b in req {
+                        std::thread::sleep(Duration::from_millis(20));
+                        if s.write_all(&[b]).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn check_deadline(r: Result<(), OpError>, took: Duration, timeout: Duration) {
+        let e = r.expect_err("a reply slower than the deadline must fail");
+        assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+        assert!(took >= timeout, "failed after {took:?}, before {timeout:?}");
+        assert!(
+            took < timeout + Duration::from_millis(150),
+            "failed after {took:?}: the deadline is {timeout:?}"
+        );
+    }
+
+    /// `timeout` bounds the whole op, not each call, for blocking and async alike.
+    #[test]
+    fn the_timeout_is_a_deadline_for_the_whole_op() {
+        let (payload, timeout) = (20, Duration::from_millis(200));
+        let addr = trickling_server(payload);
+        let proto = || EchoExchange::new(payload, Duration::ZERO);
+        let mut c = Conn::blocking(addr, timeout, true, None, proto());
+        let t = Instant::now();
+        check_deadline(c.op_blocking(), t.elapsed(), timeout);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut c = Conn::new(addr, timeout, true, None, proto());
+            let t = Instant::now();
+            check_deadline(c.op_async::<Tokio>().await, t.elapsed(), timeout);
+        });
+    }
+
+    /// The read buffer is the reply's length, capped.
+    #[test]
+    fn read_buffers_fit_the_reply() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let c = Conn::blocking(
+            addr,
+            Duration::from_secs(1),
+            true,
+            None,
+            EchoExchange::new(1024, Duration::ZERO),
+        );
+        assert_eq!(c.buf_len(), 1024 + 8);
+        let c = Conn::blocking(
+            addr,
+            Duration::from_secs(1),
+            true,
+            None,
+            EchoExchange::new(1 << 20, Duration::ZERO),
+        );
+        assert_eq!(c.buf_len(), MAX_READ_BUF);
+    }
+}
