@@ -4,9 +4,9 @@
 //! # Timeout and retries
 //! `timeout` is the op's deadline, as in every workload; `retries` splits it into
 //! `retries + 1` equal tries. The query is sent at the start of each try, and an op with no
-//! answer by the deadline is a `timeout` error. With the defaults (3 s, 2 retries) the
-//! query goes out at 0, 1 s and 2 s, and the op gives up at 3 s. An answer to an earlier
-//! try's query still counts (the ids are the op's).
+//! answer by the deadline is a `timeout` error. With the defaults (1 s, 2 retries) the
+//! query goes out at 0, 333 ms and 667 ms, and the op gives up at 1 s. An answer to an
+//! earlier try's query still counts (the ids are the op's).
 //! - Blocking: the socket's receive timeout is the try's length, set once at setup; after
 //!   a stale datagram it is lowered to what is left of the try (and restored at the next
 //!   op), as `stream` does for TCP.
@@ -50,7 +50,7 @@ impl Default for Dns {
         Dns {
             name: "www.example.test".into(),
             server_delay: HumanDuration(Duration::ZERO),
-            timeout: HumanDuration(Duration::from_secs(3)),
+            timeout: HumanDuration(Duration::from_secs(1)),
             retries: 2,
             target: None,
         }

@@ -218,7 +218,7 @@ impl WorkloadKind {
                 ),
                 (
                     "timeout",
-                    "3s",
+                    "1s",
                     "the op's deadline over all its tries (past it: a timeout error)",
                 ),
                 (
