@@ -257,6 +257,7 @@ fn figures(
     let secs = window.duration().as_secs_f64();
     let ops = tally.ok_ops();
     let latency = percentiles(&tally.latency_ns);
+    let uncorrected = tally.uncorrected_ns.as_ref().and_then(percentiles);
     let failed = tally.error_ops();
     let throughput = ops as f64 / secs;
     let rate = ctx.cell.rate;
@@ -287,7 +288,7 @@ fn figures(
         efficiency: ideal.map(|i| throughput / i),
         latency_us: latency,
         latency_histogram: histogram::encode(&tally.latency_ns),
-        latency_uncorrected_us: tally.uncorrected_ns.as_ref().and_then(percentiles),
+        latency_uncorrected_us: uncorrected,
         target_rate_ops_per_sec: rate,
         late_start_ops: rate.map(|_| tally.late_starts),
         cpu_user_secs: Some(cpu.user_secs),
@@ -312,7 +313,11 @@ fn figures(
         error_rate: (ops + failed > 0).then(|| failed as f64 / (ops + failed) as f64),
         errors: tally.errors_by_kind(),
         error_samples: tally.first_error.clone(),
-        achieved_concurrency: latency.map(|l| ops as f64 * l.mean / 1e6 / secs),
+        // Ops in the model, not waiting for it: in open mode from each op's actual start
+        // (the corrected latency adds queueing, and dropped ops, which never started).
+        achieved_concurrency: uncorrected
+            .or(latency)
+            .map(|l| ops as f64 * l.mean / 1e6 / secs),
         workers: Some(workers),
         setup_secs: Some(window.start.since(ctx.started).as_secs_f64()),
         sampler_cpu_secs: measured.then_some(report.sampler_cpu_secs),

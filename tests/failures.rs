@@ -219,3 +219,97 @@ fn ctrl_c_stops_the_run_keeps_finished_trials_and_leaves_no_process() {
         (!alive(trial) && workers.iter().all(|w| !alive(*w))).then_some(())
     });
 }
+
+/// An echo server that closes every other connection at once, and answers one request on
+/// each of the others before closing it: about half the ops fail, and each answered
+/// connection is found closed by the next op, which sends its request again.
+fn flaky_echo_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for (i, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            if i % 2 == 1 {
+                continue; // dropped: closed before any reply
+            }
+            let mut header = [0u8; 8];
+            if conn.read_exact(&mut header).is_err() {
+                continue;
+            }
+            let n = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
+            let mut payload = vec![0u8; n];
+            if conn.read_exact(&mut payload).is_ok() {
+                let _ = conn.write_all(&header);
+                let _ = conn.write_all(&payload);
+            }
+        }
+    });
+    addr
+}
+
+fn flaky_echo_toml(addr: std::net::SocketAddr, extra: &str) -> String {
+    format!(
+        r#"
+name = "flaky"
+[run]
+trials = 1
+warmup = "100ms"
+duration = "400ms"
+models = ["sequential"]
+concurrency = [1]
+{extra}
+[[workload]]
+kind = "tcp-echo"
+payload = "64B"
+timeout = "2s"
+target = "{addr}"
+"#
+    )
+}
+
+#[test]
+fn a_trial_whose_errors_pass_max_error_rate_fails_with_the_rate_and_the_first_error() {
+    let r = run(&flaky_echo_toml(flaky_echo_server(), ""), &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let rec = &r.records()[0];
+    assert_eq!(rec["status"], "failed", "{rec}");
+    let reason = rec["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("above max_error_rate 1%") && reason.contains("first"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn failed_and_retried_ops_are_figures() {
+    let r = run(
+        &flaky_echo_toml(flaky_echo_server(), "max_error_rate = 0.9"),
+        &[],
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let rec = &r.records()[0];
+    assert_eq!(rec["status"], "ok", "{rec}");
+    let (ok, failed) = (
+        rec["ops"].as_u64().unwrap(),
+        rec["failed_ops"].as_u64().unwrap(),
+    );
+    assert!(ok > 10 && failed > 10, "{ok} ok, {failed} failed");
+    let rate = rec["error_rate"].as_f64().unwrap();
+    assert!((0.3..0.7).contains(&rate), "error rate {rate}");
+    // Failed ops have latencies of their own; the ok ones do not include them.
+    assert!(
+        rec["error_latency_us"]["p50"].as_f64().unwrap() > 0.0,
+        "{rec}"
+    );
+    // Every answered connection is found closed by the next op, which sends again.
+    let retried = rec["retried_ops"].as_u64().unwrap();
+    assert!(retried * 2 >= ok, "{retried} retries for {ok} ok ops");
+    // Each op opens at least one connection, a retried one two.
+    let connects = rec["connects"].as_u64().unwrap();
+    assert!(
+        connects >= ok + failed,
+        "{connects} connects for {} ops",
+        ok + failed
+    );
+}

@@ -105,7 +105,8 @@ pub struct Figures {
     pub errors: BTreeMap<ErrorKind, u64>,
     /// The first message seen for each error kind.
     pub error_samples: BTreeMap<ErrorKind, String>,
-    /// Mean ops in flight during the window (Little's law: ops × mean latency / window).
+    /// Mean ops in flight during the window (Little's law: ops × mean latency / window; in
+    /// open mode the uncorrected latency, from each op's actual start).
     pub achieved_concurrency: Option<f64>,
     /// Workers the model ran: threads, pool jobs, processes or tasks.
     pub workers: Option<u64>,

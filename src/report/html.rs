@@ -177,6 +177,22 @@ pub fn render(page: &Page) -> String {
         }
         let _ = writeln!(o, "</table>");
     }
+    if !page.warnings.is_empty() {
+        let _ = writeln!(o, "<h2 id=\"warnings\">Warnings</h2>");
+        let _ = writeln!(
+            o,
+            "<table><tr><th class=\"l\">cell</th><th class=\"l\">warning</th></tr>"
+        );
+        for (id, w) in &page.warnings {
+            let _ = writeln!(
+                o,
+                "<tr><td class=\"l\"><code>{}</code></td><td class=\"l\">{}</td></tr>",
+                esc(id),
+                esc(w)
+            );
+        }
+        let _ = writeln!(o, "</table>");
+    }
     let _ = writeln!(o, "</body>\n</html>");
     o
 }

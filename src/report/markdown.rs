@@ -144,5 +144,15 @@ pub fn render(page: &Page) -> String {
             }),
         );
     }
+    if !page.warnings.is_empty() {
+        let _ = writeln!(out, "\n## Warnings\n");
+        table(
+            &mut out,
+            &["cell", "warning"],
+            page.warnings
+                .iter()
+                .map(|(id, w)| vec![id.clone(), w.clone()]),
+        );
+    }
     out
 }

@@ -31,6 +31,9 @@ pub struct Page<'a> {
     pub findings: Vec<Finding>,
     /// Cells with failed, skipped or missing trials.
     pub problems: Vec<&'a CellSummary>,
+    /// (cell id, warning) for cells whose figures need care: too few memory samples, ops
+    /// dropped by an open loop, failed or retried ops below the failing rate.
+    pub warnings: Vec<(String, String)>,
     /// The run's protocol, one line per distinct combination (from run.json).
     pub protocol: Vec<String>,
     /// Charts across workloads (compute / wait, blocking ops): each sweep's label and
@@ -111,6 +114,36 @@ fn brief(c: &CellSummary, label: &str) -> String {
         s = s.chars().take(47).collect::<String>() + "…";
     }
     s
+}
+
+/// Memory samples in a window below which the peak may be missed.
+const FEW_MEMORY_SAMPLES: f64 = 10.0;
+
+/// What a reader of a cell's figures should know.
+fn warnings(c: &CellSummary) -> Vec<String> {
+    let stat = |name: &str, stat: &str| c.figures.get(name)?.get(stat)?.as_f64();
+    let mut out = Vec::new();
+    if let Some(n) = stat("memory_samples", "min").filter(|&n| n < FEW_MEMORY_SAMPLES) {
+        out.push(format!(
+            "memory was sampled only {n} time(s) in a trial's window: its peak may be missed"
+        ));
+    }
+    if let Some(n) = stat("dropped_ops", "max").filter(|&n| n > 0.0) {
+        out.push(format!(
+            "up to {n} ops a trial were due in the window and never started (the model could not keep the rate); they are in the latency percentiles at the lag they had reached"
+        ));
+    }
+    if let Some(n) = stat("failed_ops", "max").filter(|&n| n > 0.0) {
+        out.push(format!(
+            "up to {n} failed ops a trial (below max_error_rate; see error_latency_us)"
+        ));
+    }
+    if let Some(n) = stat("retried_ops", "max").filter(|&n| n > 0.0) {
+        out.push(format!(
+            "up to {n} ops a trial were sent again on a new connection after a reused one closed"
+        ));
+    }
+    out
 }
 
 fn ok(c: &CellSummary) -> bool {
@@ -298,6 +331,12 @@ impl<'a> Page<'a> {
                 .cells
                 .iter()
                 .filter(|c| c.status != CellStatus::Ok)
+                .collect(),
+            warnings: summary
+                .cells
+                .iter()
+                .filter(|c| ok(c))
+                .flat_map(|c| warnings(c).into_iter().map(|w| (c.id.clone(), w)))
                 .collect(),
             protocol: charts_dir.parent().map(protocol).unwrap_or_default(),
         })
