@@ -781,6 +781,9 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             if let Some(g) = &raw.load_generator {
                 h.load_generator = *g.get_ref();
             }
+            if let Some(k) = &raw.keep_alive {
+                h.keep_alive = *k.get_ref();
+            }
             WorkloadSpec::HttpServe(h)
         }
         WorkloadKind::EchoServe => {
@@ -796,6 +799,9 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
             }
             if let Some(t) = &raw.client_threads {
                 e.client_threads = t.get_ref().0;
+            }
+            if let Some(k) = &raw.keep_alive {
+                e.keep_alive = *k.get_ref();
             }
             WorkloadSpec::EchoServe(e)
         }

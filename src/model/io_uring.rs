@@ -24,11 +24,12 @@ use tokio_uring::fs::File;
 use tokio_uring::net::TcpStream;
 
 use super::driver::{OwnedShard, Pace, Schedule, observe, stop};
+use crate::measure::counters::CONNECTS;
 use crate::measure::{Mono, Window};
 use crate::model::runtime::drop_cached_pages;
 use crate::trial::TrialCtx;
 use crate::workload::disk::{Cache, DiskRead, DiskWrite, ReadSession, WriteSession};
-use crate::workload::stream::{Exchange, Progress, READ_BUF, closed, resolve};
+use crate::workload::stream::{Exchange, Progress, closed, read_buf_len, resolve, timed_out};
 use crate::workload::tcp_echo::{EchoExchange, TcpEcho};
 use crate::workload::{ErrorKind, OpError, WorkloadKind, WorkloadSpec};
 
@@ -70,7 +71,6 @@ trait UringOp: 'static {
 /// A worker's echo connection; reconnected by the next op after an error.
 struct Echo {
     addr: std::net::SocketAddr,
-    timeout: Duration,
     stream: Option<TcpStream>,
     proto: EchoExchange,
     /// The request's bytes (handed to the kernel and back each op) and the read buffer.
@@ -79,6 +79,7 @@ struct Echo {
 }
 
 async fn connect(addr: std::net::SocketAddr, timeout: Duration) -> Result<TcpStream, OpError> {
+    CONNECTS.note();
     let s = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| {
@@ -99,10 +100,14 @@ impl Echo {
             self.request = self.proto.request().to_vec();
         }
         if self.buf.capacity() == 0 {
-            self.buf = Vec::with_capacity(READ_BUF);
+            self.buf = read_buf(&self.proto);
         }
         if self.stream.is_none() {
-            self.stream = Some(connect(self.addr, self.timeout).await?);
+            // Under the op's deadline (see `op`), like every model's connect within an op.
+            CONNECTS.note();
+            let s = TcpStream::connect(self.addr).await?;
+            s.set_nodelay(true)?;
+            self.stream = Some(s);
         }
         let stream = self.stream.as_ref().expect("connected above");
         let request = std::mem::take(&mut self.request);
@@ -126,6 +131,14 @@ impl Echo {
     }
 }
 
+/// The read buffer every model gets for this echo (`stream::read_buf_len`), zeroed as
+/// theirs are; it is handed to the kernel empty, and each read fills it from the start.
+fn read_buf(proto: &EchoExchange) -> Vec<u8> {
+    let mut buf = vec![0; read_buf_len(proto.reply_size())];
+    buf.clear();
+    buf
+}
+
 impl UringOp for TcpEcho {
     type Session = Echo;
 
@@ -134,22 +147,20 @@ impl UringOp for TcpEcho {
         let proto = self.proto();
         Ok(Echo {
             addr,
-            timeout: self.timeout.0,
             stream: Some(connect(addr, self.timeout.0).await?),
             request: proto.request().to_vec(),
+            buf: read_buf(&proto),
             proto,
-            buf: Vec::with_capacity(READ_BUF),
         })
     }
 
     async fn op(&self, s: &mut Echo) -> Result<(), OpError> {
         let timeout = self.timeout.0;
+        // One timer for the whole op (connecting when it must, writing, reading), as the
+        // other async models have.
         let result = match tokio::time::timeout(timeout, s.exchange()).await {
             Ok(r) => r,
-            Err(_) => Err(OpError::new(
-                ErrorKind::Timeout,
-                format!("no reply within {timeout:?}"),
-            )),
+            Err(_) => Err(timed_out(timeout)),
         };
         if result.is_err() {
             // The next op starts on a fresh connection.

@@ -610,13 +610,14 @@ pub fn worker_main() -> anyhow::Result<()> {
 }
 
 /// The server: `process_cap` pre-forked worker processes sharing the listening socket,
-/// each accepting and answering one request per connection (gunicorn's sync workers).
+/// each accepting a connection and serving it to its end (one request without keep-alive,
+/// as gunicorn's sync workers do).
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
     serving.prefork(serving.spec.processes, |serving, ready| {
         ready();
         loop {
             match serving.accept_blocking() {
-                Ok(s) => serve_blocking(s, &serving.spec, true),
+                Ok(s) => serve_blocking(s, &serving.spec),
                 Err(_) => return,
             }
         }

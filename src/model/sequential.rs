@@ -1,5 +1,5 @@
 //! `sequential`: one op at a time on the trial's main thread, whatever C is asked.
-//! As a server: an iterative accept loop that answers one request per connection.
+//! As a server: an iterative accept loop that serves one connection at a time, to its end.
 
 use std::sync::Arc;
 
@@ -23,11 +23,12 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
     Ok(1)
 }
 
-/// The server: an iterative accept loop, one connection (and one request) at a time.
+/// The server: an iterative accept loop, one connection at a time (kept alive, the others
+/// wait in the listen backlog).
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
     serving.ready();
     loop {
         let s = serving.accept_blocking()?;
-        serve_blocking(s, &serving.spec, true);
+        serve_blocking(s, &serving.spec);
     }
 }

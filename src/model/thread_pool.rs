@@ -3,7 +3,7 @@
 //! submits the client's next op. Latency runs from submission, so the pool's dispatch cost
 //! is part of what is measured.
 //! As a server: a pool of `pool_size` threads taking connections from the accept loop's
-//! queue (a channel, not rayon), one request per connection.
+//! queue (a channel, not rayon), each serving a connection to its end.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -108,7 +108,7 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
 }
 
 /// The server: `pool_size` threads taking connections from the accept loop's queue; each
-/// answers one request per connection and closes it. A plain queue (a channel behind a
+/// serves its connection to its end (one request without keep-alive). A plain queue (a channel behind a
 /// mutex, threads blocked on it when idle) rather than rayon, whose idle workers spin
 /// looking for work: a server's pool waits far more than it computes.
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
@@ -123,7 +123,7 @@ pub fn serve(serving: Serving) -> anyhow::Result<()> {
                 loop {
                     let next = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     match next {
-                        Ok(s) => serve_blocking(s, &spec, true),
+                        Ok(s) => serve_blocking(s, &spec),
                         Err(_) => return,
                     }
                 }

@@ -68,6 +68,6 @@ pub fn serve(serving: Serving) -> anyhow::Result<()> {
         let s = serving.accept_blocking()?;
         let spec = serving.spec.clone();
         // A thread that cannot be started drops its connection: the client sees a reset.
-        let _ = std::thread::Builder::new().spawn(move || serve_blocking(s, &spec, false));
+        let _ = std::thread::Builder::new().spawn(move || serve_blocking(s, &spec));
     }
 }

@@ -10,10 +10,14 @@
 //!    writing, once for all) and one of the two connection loops here, [`serve_blocking`]
 //!    and [`serve_async`], which differ only in how they wait. The handler's `delay` is a
 //!    blocking sleep in blocking servers and the runtime's own timer in async ones.
-//! 3. Servers with a fixed number of workers (sequential, thread-pool, processes) answer
-//!    one request per connection and close it, as gunicorn's sync workers do: a kept-alive
-//!    connection would hold a worker while hundreds of other clients wait. They say so
-//!    with `Connection: close`, and the client reconnects.
+//! 3. Every server obeys the workload's `keep_alive`. With true (the default) it serves a
+//!    connection until the client closes it: a server with a fixed number of workers
+//!    (sequential, thread-pool, processes) then holds a worker per connection, and clients
+//!    beyond its workers wait for one (the model's real cost, seen as their latency or
+//!    timeouts). With false every server closes after each reply, saying so (HTTP's
+//!    `Connection: close`), and the client opens a new connection per op.
+//! 5. A connection's read buffer is as long as the longest request of the workload
+//!    (`ServerSpec::read_buf`), the same for every model.
 //! 4. The server lives until the trial kills it; worker processes die with it
 //!    (`PR_SET_PDEATHSIG`).
 
@@ -32,7 +36,7 @@ use crate::measure::rusage::raise_nofile_limit;
 use crate::model::ModelKind;
 use crate::model::driver::Spawner;
 use crate::model::runtime::AsyncRt;
-use crate::workload::stream::READ_BUF;
+use crate::workload::stream::MAX_READ_BUF;
 use proto::{Next, Protocol, ServerConn};
 
 /// What a server under test does; the same for every model.
@@ -47,6 +51,20 @@ pub struct ServerSpec {
     pub processes: u32,
     /// Worker processes of the async-processes server, one event loop each.
     pub event_loops: u32,
+    /// Serve a connection until the client closes it (true), or close after each reply.
+    #[serde(default = "kept")]
+    pub keep_alive: bool,
+    /// Bytes of a connection's read buffer: the longest request of the workload.
+    #[serde(default = "max_read_buf")]
+    pub read_buf: usize,
+}
+
+fn kept() -> bool {
+    true
+}
+
+fn max_read_buf() -> usize {
+    MAX_READ_BUF
 }
 
 /// Connections waiting to be accepted: enough for every client to connect at once.
@@ -177,10 +195,11 @@ fn wait_out(e: std::io::Error) -> anyhow::Result<()> {
     }
 }
 
-/// Serves one connection on a blocking socket until it closes (or after one request).
-pub fn serve_blocking(mut s: TcpStream, spec: &ServerSpec, one_request: bool) {
-    let mut conn = ServerConn::new(spec.protocol, one_request);
-    let (mut buf, mut out) = (vec![0u8; READ_BUF], Vec::with_capacity(1024));
+/// Serves one connection on a blocking socket until it closes (or, without keep-alive,
+/// after one request).
+pub fn serve_blocking(mut s: TcpStream, spec: &ServerSpec) {
+    let mut conn = ServerConn::new(spec.protocol, !spec.keep_alive);
+    let (mut buf, mut out) = (vec![0u8; spec.read_buf], Vec::with_capacity(1024));
     loop {
         match conn.next(&mut out) {
             Next::NeedMore => match s.read(&mut buf) {
@@ -204,10 +223,11 @@ pub fn serve_blocking(mut s: TcpStream, spec: &ServerSpec, one_request: bool) {
     }
 }
 
-/// Serves one connection on runtime `R` until it closes.
+/// Serves one connection on runtime `R` until it closes (or, without keep-alive, after
+/// one request).
 pub async fn serve_async<R: AsyncRt>(mut s: R::Tcp, spec: Arc<ServerSpec>) {
-    let mut conn = ServerConn::new(spec.protocol, false);
-    let (mut buf, mut out) = (vec![0u8; READ_BUF], Vec::with_capacity(1024));
+    let mut conn = ServerConn::new(spec.protocol, !spec.keep_alive);
+    let (mut buf, mut out) = (vec![0u8; spec.read_buf], Vec::with_capacity(1024));
     loop {
         match conn.next(&mut out) {
             Next::NeedMore => match R::read(&mut s, &mut buf).await {

@@ -36,7 +36,7 @@ pub enum Next {
 /// One connection's state on the server: bytes received and not yet parsed.
 pub struct ServerConn {
     protocol: Protocol,
-    /// Answer one request, then close (the servers with a fixed number of workers).
+    /// Answer one request, then close (the workload's `keep_alive = false`).
     one_request: bool,
     received: Vec<u8>,
 }

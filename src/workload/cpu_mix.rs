@@ -193,6 +193,7 @@ impl CpuMix {
             server_delay: self.wait,
             timeout: self.timeout,
             target: self.target.clone(),
+            keep_alive: true,
         }
     }
 

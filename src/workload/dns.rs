@@ -1,6 +1,16 @@
 //! `dns`: each op sends an A query over UDP and checks the answer: the same id, NOERROR,
-//! and the address the synthetic zone gives that name. A query that gets no answer within
-//! `timeout` is sent again, up to `retries` times, then counts as a `timeout` error.
+//! and the address the synthetic zone gives that name.
+//!
+//! # Timeout and retries
+//! `timeout` is the op's deadline, as in every workload; `retries` splits it into
+//! `retries + 1` equal tries. The query is sent at the start of each try, and an op with no
+//! answer by the deadline is a `timeout` error. With the defaults (1 s, 2 retries) the
+//! query goes out at 0, 333 ms and 667 ms, and the op gives up at 1 s. An answer to an
+//! earlier try's query still counts (the ids are the op's).
+//! - Blocking: the socket's receive timeout is the try's length, set once at setup; after
+//!   a stale datagram it is lowered to what is left of the try (and restored at the next
+//!   op), as `stream` does for TCP.
+//! - Async: one `R::timeout` per try, until the try's end.
 //!
 //! The synthetic zone answers every name with an address derived from the name
 //! ([`synthetic_address`]), so any answer can be checked. A server delay is asked for with a
@@ -8,13 +18,13 @@
 //! (`iobench serve dns`) reads; with no delay the name is queried as written.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use serde::{Deserialize, Serialize};
 
-use super::stream::resolve;
+use super::stream::{SLACK, resolve};
 use super::{ErrorKind, OpError, Workload};
 use crate::model::runtime::AsyncRt;
 use crate::units::HumanDuration;
@@ -26,9 +36,9 @@ pub struct Dns {
     pub name: String,
     /// How long the server waits before answering.
     pub server_delay: HumanDuration,
-    /// How long to wait for each answer before sending the query again.
+    /// The op's deadline, over all its tries.
     pub timeout: HumanDuration,
-    /// How many times an unanswered query is sent again.
+    /// How many times an unanswered query is sent again, at equal steps within `timeout`.
     pub retries: u32,
     /// `host:port` of the DNS server; the embedded one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +159,8 @@ pub struct Session<S> {
     socket: S,
     proto: DnsExchange,
     buf: Vec<u8>,
+    /// The blocking socket's receive timeout now.
+    limit: Duration,
 }
 
 impl Dns {
@@ -163,19 +175,31 @@ impl Dns {
             socket,
             proto: DnsExchange::new(self, seed)?,
             buf: vec![0; 1500],
+            limit: self.try_len(),
         })
+    }
+
+    /// How long each of the op's tries waits for an answer.
+    fn try_len(&self) -> Duration {
+        (self.timeout.0 / (self.retries + 1)).max(Duration::from_micros(1))
     }
 
     fn gave_up(&self) -> OpError {
         OpError::new(
             ErrorKind::Timeout,
             format!(
-                "no answer to {} tries of {}",
+                "no answer to {} tries within {}",
                 self.retries + 1,
                 self.timeout
             ),
         )
     }
+}
+
+/// The time until `end`, `None` once it has come.
+fn time_to(end: Instant) -> Option<Duration> {
+    end.checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
 }
 
 fn next_seed() -> u16 {
@@ -199,15 +223,25 @@ impl Workload for Dns {
         .expect("a literal address");
         let socket = UdpSocket::bind(any)?;
         socket.connect(addr)?;
-        socket.set_read_timeout(Some(self.timeout.0))?;
+        socket.set_read_timeout(Some(self.try_len()))?;
         self.session(socket)
     }
 
     fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
         let (id, query) = s.proto.query();
-        for _ in 0..=self.retries {
+        let (start, step) = (Instant::now(), self.try_len());
+        if s.limit + SLACK < step {
+            s.socket.set_read_timeout(Some(step))?;
+            s.limit = step;
+        }
+        for k in 1..=self.retries + 1 {
+            let try_end = start + step * k;
             s.socket.send(&query)?;
-            loop {
+            while let Some(left) = time_to(try_end) {
+                if s.limit > left + SLACK {
+                    s.socket.set_read_timeout(Some(left))?;
+                    s.limit = left;
+                }
                 match s.socket.recv(&mut s.buf) {
                     Ok(n) => match s.proto.check(id, &s.buf[..n]) {
                         Answer::Stale => continue,
@@ -235,10 +269,12 @@ impl Workload for Dns {
 
     async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
         let (id, query) = s.proto.query();
-        for _ in 0..=self.retries {
+        let (start, step) = (Instant::now(), self.try_len());
+        for k in 1..=self.retries + 1 {
+            let try_end = start + step * k;
             R::send(&s.socket, &query).await?;
-            loop {
-                match R::timeout(self.timeout.0, R::recv(&s.socket, &mut s.buf)).await {
+            while let Some(left) = time_to(try_end) {
+                match R::timeout(left, R::recv(&s.socket, &mut s.buf)).await {
                     Some(Ok(n)) => match s.proto.check(id, &s.buf[..n]) {
                         Answer::Stale => continue,
                         Answer::Done(r) => return r,

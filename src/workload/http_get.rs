@@ -6,12 +6,12 @@
 //! each path must answer; the embedded server (`iobench serve http`) answers from it too.
 //! A server-side delay is asked for with the query `?delay=<microseconds>us`.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::stream::{Conn, Exchange, Progress, connect_async, connect_blocking, resolve};
+use super::stream::{Conn, Exchange, Progress, Timed, connect_async, connect_blocking, resolve};
 use super::{ErrorKind, OpError, Workload};
 use crate::model::runtime::AsyncRt;
 use crate::units::HumanDuration;
@@ -20,6 +20,10 @@ use crate::units::HumanDuration;
 pub const MAX_BYTES: usize = 64 << 20;
 /// Largest response head the client accepts.
 const MAX_HEAD: usize = 16 * 1024;
+/// Room for a reply's head in the read buffer: a status line and a few headers, as
+/// iobench's servers and hyper write them (about 100 bytes); a longer head is read in
+/// pieces.
+const HEAD_ROOM: usize = 256;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +32,8 @@ pub struct HttpGet {
     pub path: String,
     /// How long the server waits before answering.
     pub server_delay: HumanDuration,
-    /// Limit on connecting and on each request (the talk's `async_timeout.timeout(10)`).
+    /// The op's deadline: connecting (when it must), the request and the whole reply (the
+    /// talk's `async_timeout.timeout(10)`).
     pub timeout: HumanDuration,
     /// One connection per worker (true) or a new connection per request.
     pub keep_alive: bool,
@@ -151,6 +156,10 @@ impl Exchange for HttpExchange {
         self.closes
     }
 
+    fn reply_size(&self) -> usize {
+        HEAD_ROOM + self.expected.len()
+    }
+
     fn feed(&mut self, data: &[u8]) -> Progress {
         match self.state {
             State::Body { seen } => self.body(data, seen),
@@ -211,10 +220,23 @@ impl HttpGet {
         Ok((addr, self.target.clone().unwrap_or_default()))
     }
 
-    fn session<S>(&self, stream: Option<S>) -> Result<Conn<S, HttpExchange>, OpError> {
+    fn proto(&self) -> Result<(SocketAddr, HttpExchange), OpError> {
         let (addr, host) = self.addr()?;
-        let proto = HttpExchange::new(self, &host)?;
-        Ok(Conn::new(
+        Ok((addr, HttpExchange::new(self, &host)?))
+    }
+}
+
+impl Workload for HttpGet {
+    type Session = Conn<Timed, HttpExchange>;
+    type AsyncSession<R: AsyncRt> = Conn<R::Tcp, HttpExchange>;
+
+    fn open(&self) -> Result<Self::Session, OpError> {
+        let (addr, proto) = self.proto()?;
+        let stream = self
+            .keep_alive
+            .then(|| connect_blocking(addr, self.timeout.0))
+            .transpose()?;
+        Ok(Conn::blocking(
             addr,
             self.timeout.0,
             self.keep_alive,
@@ -222,32 +244,24 @@ impl HttpGet {
             proto,
         ))
     }
-}
-
-impl Workload for HttpGet {
-    type Session = Conn<TcpStream, HttpExchange>;
-    type AsyncSession<R: AsyncRt> = Conn<R::Tcp, HttpExchange>;
-
-    fn open(&self) -> Result<Self::Session, OpError> {
-        let (addr, _) = self.addr()?;
-        let stream = self
-            .keep_alive
-            .then(|| connect_blocking(addr, self.timeout.0))
-            .transpose()?;
-        self.session(stream)
-    }
 
     fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
         s.op_blocking()
     }
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
-        let (addr, _) = self.addr()?;
+        let (addr, proto) = self.proto()?;
         let stream = match self.keep_alive {
             true => Some(connect_async::<R>(addr, self.timeout.0).await?),
             false => None,
         };
-        self.session(stream)
+        Ok(Conn::new(
+            addr,
+            self.timeout.0,
+            self.keep_alive,
+            stream,
+            proto,
+        ))
     }
 
     async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {

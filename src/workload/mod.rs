@@ -183,7 +183,7 @@ impl WorkloadKind {
                 (
                     "timeout",
                     "10s",
-                    "via echo: limit on connecting and on each op",
+                    "via echo: the op's deadline (connecting when it must, the echo)",
                 ),
                 (
                     "target",
@@ -198,7 +198,11 @@ impl WorkloadKind {
                     "0s",
                     "how long the target waits before echoing",
                 ),
-                ("timeout", "10s", "limit on connecting and on each op"),
+                (
+                    "timeout",
+                    "10s",
+                    "the op's deadline: connecting when it must, sending, the whole echo",
+                ),
                 (
                     "target",
                     "(embedded)",
@@ -215,12 +219,12 @@ impl WorkloadKind {
                 (
                     "timeout",
                     "1s",
-                    "wait for each answer before sending the query again",
+                    "the op's deadline over all its tries (past it: a timeout error)",
                 ),
                 (
                     "retries",
                     "2",
-                    "times an unanswered query is sent again; then a timeout error",
+                    "times an unanswered query is sent again, at equal steps within timeout",
                 ),
                 (
                     "target",
@@ -238,7 +242,7 @@ impl WorkloadKind {
                 (
                     "timeout",
                     "10s",
-                    "limit on connecting and on each request (past it: a timeout error)",
+                    "the op's deadline: connecting when it must, the request and the whole reply (past it: a timeout error)",
                 ),
                 (
                     "keep_alive",
@@ -265,7 +269,7 @@ impl WorkloadKind {
                 (
                     "timeout",
                     "10s",
-                    "the client's limit on connecting and on each request",
+                    "the client's deadline per request (connecting when it must, the whole reply)",
                 ),
                 (
                     "client_threads",
@@ -277,6 +281,11 @@ impl WorkloadKind {
                     "iobench",
                     "\"wrk\": also run wrk against the same server and record its figures beside iobench's",
                 ),
+                (
+                    "keep_alive",
+                    "true",
+                    "every server keeps a connection for its life (fixed-worker servers: clients beyond the workers wait), or closes after each reply",
+                ),
             ],
             WorkloadKind::EchoServe => &[
                 ("payload", "1KiB", "bytes sent and echoed per op"),
@@ -284,9 +293,14 @@ impl WorkloadKind {
                 (
                     "timeout",
                     "10s",
-                    "the client's limit on connecting and on each op",
+                    "the client's deadline per op (connecting when it must, the whole echo)",
                 ),
                 ("client_threads", "1", "threads of the load generator"),
+                (
+                    "keep_alive",
+                    "true",
+                    "every server keeps a connection for its life, or closes after each echo (the client then connects per op)",
+                ),
             ],
             WorkloadKind::Postgres => &[
                 (
@@ -411,10 +425,9 @@ impl WorkloadSpec {
 
     /// For a server workload, what the model's server serves; `None` for client workloads.
     pub fn server(&self, cell: &crate::scenario::Cell) -> Option<crate::server::ServerSpec> {
-        use crate::server::proto::Protocol;
         match self {
-            WorkloadSpec::HttpServe(h) => Some(serve::server_spec(Protocol::Http, h.delay, cell)),
-            WorkloadSpec::EchoServe(e) => Some(serve::server_spec(Protocol::Echo, e.delay, cell)),
+            WorkloadSpec::HttpServe(h) => Some(serve::http_server(h, cell)),
+            WorkloadSpec::EchoServe(e) => Some(serve::echo_server(e, cell)),
             _ => None,
         }
     }

@@ -2,13 +2,18 @@
 //! server (see `crate::server`), and the trial is the client. The client's op is the
 //! `http-get` or `tcp-echo` op, run on a tokio runtime of `client_threads` threads in the
 //! trial process, so every response is checked exactly as those workloads check theirs.
+//!
+//! `keep_alive` is one setting for both sides: every server model keeps a connection for
+//! its life (true) or closes it after each reply (false), and the client keeps one
+//! connection per task or opens a new one for each op to match.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::http_get::HttpGet;
-use super::tcp_echo::TcpEcho;
+use super::http_get::{HttpExchange, HttpGet};
+use super::stream::{Exchange as _, read_buf_len};
+use super::tcp_echo::{HEADER, TcpEcho};
 use crate::scenario::Cell;
 use crate::server::ServerSpec;
 use crate::server::proto::Protocol;
@@ -25,6 +30,10 @@ pub enum LoadGenerator {
     Wrk,
 }
 
+fn kept() -> bool {
+    true
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpServe {
@@ -32,11 +41,16 @@ pub struct HttpServe {
     pub path: String,
     /// The handler's wait before each reply (a slow backend call).
     pub delay: HumanDuration,
-    /// The client's limit on connecting and on each request.
+    /// The client's deadline for each op (connecting when it must, request and reply).
     pub timeout: HumanDuration,
     /// Threads of the load generator's runtime (and of wrk).
     pub client_threads: u32,
     pub load_generator: LoadGenerator,
+    /// Every server model keeps a connection for its life (a server with a fixed number
+    /// of workers then holds a worker per connection, and clients beyond its workers
+    /// wait), or closes it after each reply (`Connection: close`).
+    #[serde(default = "kept")]
+    pub keep_alive: bool,
     /// The server's address, set by the trial once it listens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -50,21 +64,33 @@ impl Default for HttpServe {
             timeout: HumanDuration(Duration::from_secs(10)),
             client_threads: 1,
             load_generator: LoadGenerator::Iobench,
+            keep_alive: true,
             target: None,
         }
     }
 }
 
 impl HttpServe {
-    /// The client's workload: a kept-alive GET of `path`, the body checked.
+    /// The client's workload: a GET of `path` on a kept-alive connection (or a new one per
+    /// request, asking `Connection: close`), the body checked.
     pub fn client(&self) -> HttpGet {
         HttpGet {
             path: self.path.clone(),
             server_delay: HumanDuration(Duration::ZERO),
             timeout: self.timeout,
-            keep_alive: true,
+            keep_alive: self.keep_alive,
             target: self.target.clone(),
         }
+    }
+
+    /// The longest request the server reads: the client's, with the longest local
+    /// `Host` (wrk's is shorter).
+    fn largest_request(&self) -> usize {
+        let client = HttpGet {
+            target: None,
+            ..self.client()
+        };
+        HttpExchange::new(&client, "127.0.0.1:65535").map_or(1024, |e| e.request().len())
     }
 }
 
@@ -77,6 +103,10 @@ pub struct EchoServe {
     pub delay: HumanDuration,
     pub timeout: HumanDuration,
     pub client_threads: u32,
+    /// As `http-serve`'s; the echo frame cannot say that the server closes, so the client
+    /// opens a new connection before each op when false.
+    #[serde(default = "kept")]
+    pub keep_alive: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
@@ -88,31 +118,62 @@ impl Default for EchoServe {
             delay: HumanDuration(Duration::ZERO),
             timeout: HumanDuration(Duration::from_secs(10)),
             client_threads: 1,
+            keep_alive: true,
             target: None,
         }
     }
 }
 
 impl EchoServe {
-    /// The client's workload: the tcp-echo frame on a kept connection, compared byte for
-    /// byte.
+    /// The client's workload: the tcp-echo frame, compared byte for byte, on a kept
+    /// connection or a new one per op.
     pub fn client(&self) -> TcpEcho {
         TcpEcho {
             payload: self.payload,
             server_delay: HumanDuration(Duration::ZERO),
             timeout: self.timeout,
             target: self.target.clone(),
+            keep_alive: self.keep_alive,
         }
     }
 }
 
-/// What the server under test of `cell` serves.
-pub fn server_spec(protocol: Protocol, delay: HumanDuration, cell: &Cell) -> ServerSpec {
+/// What the server under test of `cell` serves; `request` is the longest request it
+/// reads, which sizes its read buffer.
+fn server_spec(
+    protocol: Protocol,
+    delay: HumanDuration,
+    keep_alive: bool,
+    request: usize,
+    cell: &Cell,
+) -> ServerSpec {
     ServerSpec {
         protocol,
         delay: delay.0,
         pool_size: cell.pool_size,
         processes: cell.process_cap,
         event_loops: cell.event_loops,
+        keep_alive,
+        read_buf: read_buf_len(request),
     }
+}
+
+pub fn http_server(h: &HttpServe, cell: &Cell) -> ServerSpec {
+    server_spec(
+        Protocol::Http,
+        h.delay,
+        h.keep_alive,
+        h.largest_request(),
+        cell,
+    )
+}
+
+pub fn echo_server(e: &EchoServe, cell: &Cell) -> ServerSpec {
+    server_spec(
+        Protocol::Echo,
+        e.delay,
+        e.keep_alive,
+        HEADER + e.payload.0 as usize,
+        cell,
+    )
 }

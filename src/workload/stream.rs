@@ -1,10 +1,26 @@
 //! Request–reply over a TCP stream: the sans-I/O protocol interface ([`Exchange`]) and
 //! the two drivers that run it, one blocking and one async, which differ only in how they
 //! wait. Both send the same bytes and feed the reply to the same parser.
+//!
+//! # How it works
+//! - **Read buffer.** A connection reads into a buffer as long as the largest reply its op
+//!   expects ([`Exchange::reply_size`]: the echoed frame, an HTTP reply's body and head), at
+//!   most [`MAX_READ_BUF`]; a longer reply is read in pieces. Every model gets the same
+//!   buffer for the same workload, zeroed once when the connection's session is made.
+//! - **Timeout.** A workload's `timeout` is a deadline for the whole op: connecting (when
+//!   the op must), sending, receiving, and a resend after a closed reused connection.
+//!   - Async: one `R::timeout` around the whole op, so one timer per op.
+//!   - Blocking: the socket's `SO_RCVTIMEO`/`SO_SNDTIMEO` bound each call. They are set
+//!     to the full `timeout` when the socket is opened, and before a call they are lowered
+//!     to the time the op has left only where the socket's would let the call run more than
+//!     [`SLACK`] past the deadline (so only in ops that already took more than that), and
+//!     raised back at the next op's start. A fast op pays no system call for its deadline.
+//! - **Counts.** Every client connection opened notes `measure::counters::CONNECTS`, and
+//!   every request sent again after a reused connection turned out closed notes `RETRIES`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{ErrorKind, OpError};
 use crate::measure::counters::{CONNECTS, RETRIES};
@@ -30,38 +46,153 @@ pub trait Exchange {
     fn peer_closes(&self) -> bool {
         false
     }
+    /// The longest reply this op expects, in bytes: the read buffer's length (at most
+    /// [`MAX_READ_BUF`]).
+    fn reply_size(&self) -> usize;
 }
 
-/// Size of the read buffer of one connection.
-pub const READ_BUF: usize = 16 * 1024;
+/// The longest read buffer a connection gets; a longer reply is read in pieces.
+pub const MAX_READ_BUF: usize = 16 * 1024;
+
+/// The read buffer's length for replies (or requests, on a server) of at most `largest`
+/// bytes.
+pub fn read_buf_len(largest: usize) -> usize {
+    largest.clamp(64, MAX_READ_BUF)
+}
+
+/// How far past its deadline a blocking call may be allowed to run before the socket's
+/// timeout is lowered to the time left: the resolution of tokio's timer, so that blocking
+/// and async ops end equally close to their deadline.
+pub const SLACK: Duration = Duration::from_millis(1);
 
 /// The error of a read that found the connection closed.
 pub(crate) fn closed() -> OpError {
     OpError::new(ErrorKind::Reset, "the target closed the connection")
 }
 
-/// Connects a blocking socket with read and write timeouts.
+/// The moment an op started and the moment it must be done by.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now.
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// The time left, or the timeout error once there is none.
+    pub fn left(&self) -> Result<Duration, OpError> {
+        match self.at.checked_duration_since(Instant::now()) {
+            Some(d) if !d.is_zero() => Ok(d),
+            _ => Err(self.expired()),
+        }
+    }
+
+    /// The error of an op that ran out of time.
+    pub fn expired(&self) -> OpError {
+        timed_out(self.timeout)
+    }
+}
+
+/// The error of an op that was not done within `timeout`.
+pub(crate) fn timed_out(timeout: Duration) -> OpError {
+    OpError::new(
+        ErrorKind::Timeout,
+        format!("the op was not done within {timeout:?}"),
+    )
+}
+
+/// A blocking call's error: a socket timeout is the op's deadline passing.
+fn call_error(e: std::io::Error, deadline: &Deadline) -> OpError {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => deadline.expired(),
+        _ => e.into(),
+    }
+}
+
+/// Connects a blocking socket within `timeout`, with read and write timeouts of `timeout`.
 pub fn connect_blocking(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, OpError> {
+    dial(addr, timeout, timeout)
+}
+
+/// Connects within `within`; the socket's read and write timeouts are `limit`.
+fn dial(addr: SocketAddr, within: Duration, limit: Duration) -> Result<TcpStream, OpError> {
     CONNECTS.note();
-    let s = TcpStream::connect_timeout(&addr, timeout)?;
+    let s = TcpStream::connect_timeout(&addr, within)?;
     s.set_nodelay(true)?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
+    s.set_read_timeout(Some(limit))?;
+    s.set_write_timeout(Some(limit))?;
     Ok(s)
 }
 
-/// One request and its reply on a blocking stream; `replied` is set once a byte of the
-/// reply has arrived.
-pub fn exchange_blocking(
-    s: &mut TcpStream,
+/// A blocking socket and the read and write timeouts it has now.
+pub struct Timed {
+    stream: TcpStream,
+    limit: Duration,
+}
+
+impl Timed {
+    /// Before a call: makes sure the socket's timeouts cannot let it run more than
+    /// [`SLACK`] past `deadline`.
+    fn bound(&mut self, deadline: &Deadline) -> Result<(), OpError> {
+        let left = deadline.left()?;
+        if self.limit > left + SLACK {
+            self.set(left)?;
+        }
+        Ok(())
+    }
+
+    /// At an op's start: gives the socket back its full timeout if an earlier op lowered
+    /// it (else a call could time out before the op's deadline).
+    fn restore(&mut self, timeout: Duration) -> Result<(), OpError> {
+        if self.limit + SLACK < timeout {
+            self.set(timeout)?;
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, limit: Duration) -> Result<(), OpError> {
+        self.stream.set_read_timeout(Some(limit))?;
+        self.stream.set_write_timeout(Some(limit))?;
+        self.limit = limit;
+        Ok(())
+    }
+}
+
+/// One request and its reply on a blocking stream, each call bounded by `deadline`;
+/// `replied` is set once a byte of the reply has arrived.
+fn exchange_blocking(
+    s: &mut Timed,
     proto: &mut impl Exchange,
     buf: &mut [u8],
+    deadline: &Deadline,
     replied: &mut bool,
 ) -> Result<(), OpError> {
-    s.write_all(proto.request())?;
+    let request = proto.request();
+    let mut sent = 0;
+    while sent < request.len() {
+        s.bound(deadline)?;
+        match s.stream.write(&request[sent..]) {
+            Ok(0) => return Err(closed()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(call_error(e, deadline)),
+        }
+    }
     proto.reset();
     loop {
-        let n = s.read(buf)?;
+        s.bound(deadline)?;
+        let n = match s.stream.read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(call_error(e, deadline)),
+        };
         if n == 0 {
             return Err(closed());
         }
@@ -72,45 +203,36 @@ pub fn exchange_blocking(
     }
 }
 
-/// One request and its reply on runtime `R`'s stream, within `timeout`; `replied` is set
-/// once a byte of the reply has arrived.
-pub async fn exchange_async<R: AsyncRt, P: Exchange + Send>(
+/// One request and its reply on runtime `R`'s stream, with no timer of its own (the op's
+/// deadline is around it); `replied` is set once a byte of the reply has arrived.
+async fn exchange_async<R: AsyncRt, P: Exchange + Send>(
     s: &mut R::Tcp,
     proto: &mut P,
     buf: &mut [u8],
-    timeout: Duration,
     replied: &mut bool,
 ) -> Result<(), OpError> {
-    let exchange = async {
-        R::write_all(s, proto.request()).await?;
-        proto.reset();
-        loop {
-            let n = R::read(s, buf).await?;
-            if n == 0 {
-                return Err(closed());
-            }
-            *replied = true;
-            if let Progress::Done(r) = proto.feed(&buf[..n]) {
-                return r;
-            }
+    R::write_all(s, proto.request()).await?;
+    proto.reset();
+    loop {
+        let n = R::read(s, buf).await?;
+        if n == 0 {
+            return Err(closed());
         }
-    };
-    R::timeout(timeout, exchange).await.unwrap_or_else(|| {
-        Err(OpError::new(
-            ErrorKind::Timeout,
-            format!("no reply within {timeout:?}"),
-        ))
-    })
+        *replied = true;
+        if let Progress::Done(r) = proto.feed(&buf[..n]) {
+            return r;
+        }
+    }
 }
 
-/// Connects on runtime `R` within `timeout`.
+/// Connects on runtime `R` within `timeout` (at setup; an op's connect is under the op's
+/// own deadline instead).
 pub async fn connect_async<R: AsyncRt>(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<R::Tcp, OpError> {
-    CONNECTS.note();
-    match R::timeout(timeout, R::connect(addr)).await {
-        Some(r) => Ok(r?),
+    match R::timeout(timeout, dial_async::<R>(addr)).await {
+        Some(r) => r,
         None => Err(OpError::new(
             ErrorKind::Timeout,
             format!("no connection within {timeout:?}"),
@@ -118,13 +240,19 @@ pub async fn connect_async<R: AsyncRt>(
     }
 }
 
+/// Connects on runtime `R`, with no timer of its own.
+async fn dial_async<R: AsyncRt>(addr: SocketAddr) -> Result<R::Tcp, OpError> {
+    CONNECTS.note();
+    Ok(R::connect(addr).await?)
+}
+
 /// A worker's connection: reconnected by the next op after an error, so that a target
 /// that restarts is measured as errors and then successes, never a hang.
 ///
-/// A server may close a kept-alive connection between two requests (one that answers one
-/// request per connection does so every time). When a reused connection is found closed
-/// before any byte of the reply arrived, the op reconnects and sends its request once more,
-/// as HTTP clients do for idempotent requests; the op's latency includes both tries.
+/// A server may close a kept-alive connection between two requests. When a reused
+/// connection is found closed before any byte of the reply arrived, the op reconnects and
+/// sends its request once more, as HTTP clients do for idempotent requests; the op's
+/// latency includes both tries, and the resend is counted (`RETRIES`).
 pub struct Conn<S, P> {
     addr: SocketAddr,
     timeout: Duration,
@@ -139,13 +267,14 @@ pub struct Conn<S, P> {
 impl<S, P: Exchange> Conn<S, P> {
     /// A connection to `addr` (`stream` is already open, or the first op connects).
     /// Without `keep_alive`, every op opens a new one.
-    pub fn new(
+    fn with(
         addr: SocketAddr,
         timeout: Duration,
         keep_alive: bool,
         stream: Option<S>,
         proto: P,
     ) -> Self {
+        let buf = vec![0; read_buf_len(proto.reply_size())];
         Conn {
             addr,
             timeout,
@@ -153,8 +282,13 @@ impl<S, P: Exchange> Conn<S, P> {
             stream,
             used: 0,
             proto,
-            buf: vec![0; READ_BUF],
+            buf,
         }
+    }
+
+    /// The read buffer's length.
+    pub fn buf_len(&self) -> usize {
+        self.buf.len()
     }
 
     /// After an exchange: `None` to try again on a new connection, else the op's result.
@@ -185,19 +319,49 @@ impl<S, P: Exchange> Conn<S, P> {
     }
 }
 
-impl<P: Exchange> Conn<TcpStream, P> {
-    /// One op on a blocking stream.
+impl<P: Exchange> Conn<Timed, P> {
+    /// A blocking connection to `addr`; `stream` came from [`connect_blocking`] with the
+    /// same `timeout`.
+    pub fn blocking(
+        addr: SocketAddr,
+        timeout: Duration,
+        keep_alive: bool,
+        stream: Option<TcpStream>,
+        proto: P,
+    ) -> Self {
+        let stream = stream.map(|stream| Timed {
+            stream,
+            limit: timeout,
+        });
+        Conn::with(addr, timeout, keep_alive, stream, proto)
+    }
+
+    /// One op on a blocking stream, done within the workload's timeout.
     pub fn op_blocking(&mut self) -> Result<(), OpError> {
+        let deadline = Deadline::after(self.timeout);
         loop {
             let reused = self.reusing();
             let stream = match &mut self.stream {
-                Some(s) => s,
-                None => self
-                    .stream
-                    .insert(connect_blocking(self.addr, self.timeout)?),
+                Some(s) => {
+                    s.restore(self.timeout)?;
+                    s
+                }
+                None => {
+                    let stream = dial(self.addr, deadline.left()?, self.timeout)?;
+                    self.stream.insert(Timed {
+                        stream,
+                        limit: self.timeout,
+                    })
+                }
             };
             let mut replied = false;
-            let r = exchange_blocking(stream, &mut self.proto, &mut self.buf, &mut replied);
+            let r = exchange_blocking(
+                stream,
+                &mut self.proto,
+                &mut self.buf,
+                &deadline,
+                &mut replied,
+            );
             if let Some(r) = self.settle(r, replied, reused) {
                 return r;
             }
@@ -206,25 +370,41 @@ impl<P: Exchange> Conn<TcpStream, P> {
 }
 
 impl<S: Send, P: Exchange + Send> Conn<S, P> {
-    /// One op on runtime `R`'s stream.
+    /// An async connection to `addr` (`stream` is already open, or the first op connects).
+    pub fn new(
+        addr: SocketAddr,
+        timeout: Duration,
+        keep_alive: bool,
+        stream: Option<S>,
+        proto: P,
+    ) -> Self {
+        Conn::with(addr, timeout, keep_alive, stream, proto)
+    }
+
+    /// One op on runtime `R`'s stream, done within the workload's timeout: one timer
+    /// around the whole op.
     pub async fn op_async<R: AsyncRt<Tcp = S>>(&mut self) -> Result<(), OpError> {
+        let timeout = self.timeout;
+        match R::timeout(timeout, self.op_untimed::<R>()).await {
+            Some(r) => r,
+            None => {
+                // The exchange was cut off part way: the stream's state is unknown.
+                self.stream = None;
+                Err(timed_out(timeout))
+            }
+        }
+    }
+
+    async fn op_untimed<R: AsyncRt<Tcp = S>>(&mut self) -> Result<(), OpError> {
         loop {
             let reused = self.reusing();
             let stream = match &mut self.stream {
                 Some(s) => s,
-                None => self
-                    .stream
-                    .insert(connect_async::<R>(self.addr, self.timeout).await?),
+                None => self.stream.insert(dial_async::<R>(self.addr).await?),
             };
             let mut replied = false;
-            let r = exchange_async::<R, P>(
-                stream,
-                &mut self.proto,
-                &mut self.buf,
-                self.timeout,
-                &mut replied,
-            )
-            .await;
+            let r =
+                exchange_async::<R, P>(stream, &mut self.proto, &mut self.buf, &mut replied).await;
             if let Some(r) = self.settle(r, replied, reused) {
                 return r;
             }
@@ -256,4 +436,90 @@ pub fn resolve(target: Option<&str>) -> Result<SocketAddr, OpError> {
                 format!("target `{target}` has no address"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::runtime::Tokio;
+    use crate::workload::tcp_echo::EchoExchange;
+    use std::net::TcpListener;
+
+    /// An echo server that reads one request and sends it back a byte every 20 ms: each
+    /// read gets a byte well within any per-call limit, but the whole reply takes longer
+    /// than the op's deadline.
+    fn trickling_server(payload: usize) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { return };
+                std::thread::spawn(move || {
+                    let mut req = vec![0; 8 + payload];
+                    if s.read_exact(&mut req).is_err() {
+                        return;
+                    }
+                    for b in req {
+                        std::thread::sleep(Duration::from_millis(20));
+                        if s.write_all(&[b]).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn check_deadline(r: Result<(), OpError>, took: Duration, timeout: Duration) {
+        let e = r.expect_err("a reply slower than the deadline must fail");
+        assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+        assert!(took >= timeout, "failed after {took:?}, before {timeout:?}");
+        assert!(
+            took < timeout + Duration::from_millis(150),
+            "failed after {took:?}: the deadline is {timeout:?}"
+        );
+    }
+
+    /// `timeout` bounds the whole op, not each call, for blocking and async alike.
+    #[test]
+    fn the_timeout_is_a_deadline_for_the_whole_op() {
+        let (payload, timeout) = (20, Duration::from_millis(200));
+        let addr = trickling_server(payload);
+        let proto = || EchoExchange::new(payload, Duration::ZERO);
+        let mut c = Conn::blocking(addr, timeout, true, None, proto());
+        let t = Instant::now();
+        check_deadline(c.op_blocking(), t.elapsed(), timeout);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut c = Conn::new(addr, timeout, true, None, proto());
+            let t = Instant::now();
+            check_deadline(c.op_async::<Tokio>().await, t.elapsed(), timeout);
+        });
+    }
+
+    /// The read buffer is the reply's length, capped.
+    #[test]
+    fn read_buffers_fit_the_reply() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let c = Conn::blocking(
+            addr,
+            Duration::from_secs(1),
+            true,
+            None,
+            EchoExchange::new(1024, Duration::ZERO),
+        );
+        assert_eq!(c.buf_len(), 1024 + 8);
+        let c = Conn::blocking(
+            addr,
+            Duration::from_secs(1),
+            true,
+            None,
+            EchoExchange::new(1 << 20, Duration::ZERO),
+        );
+        assert_eq!(c.buf_len(), MAX_READ_BUF);
+    }
 }

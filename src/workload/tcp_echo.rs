@@ -6,12 +6,11 @@
 //! server is a valid target; iobench's own (`iobench serve echo`) also reads the header to
 //! wait the delay before echoing, which models a slow peer.
 
-use std::net::TcpStream;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::stream::{Conn, Exchange, Progress, connect_async, connect_blocking, resolve};
+use super::stream::{Conn, Exchange, Progress, Timed, connect_async, connect_blocking, resolve};
 use super::{ErrorKind, OpError, Workload};
 use crate::model::runtime::AsyncRt;
 use crate::units::{HumanDuration, HumanSize};
@@ -26,11 +25,20 @@ pub struct TcpEcho {
     pub payload: HumanSize,
     /// How long the target waits before echoing.
     pub server_delay: HumanDuration,
-    /// Limit on connecting and on each op's exchange.
+    /// The op's deadline: connecting (when it must), sending and receiving the echo.
     pub timeout: HumanDuration,
     /// `host:port` of the echo server; the embedded one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// One connection per worker (true), or a new one per op: set by `echo-serve` against a
+    /// server that closes after each echo (the echo frame cannot say so), never by a
+    /// scenario.
+    #[serde(skip, default = "kept")]
+    pub keep_alive: bool,
+}
+
+fn kept() -> bool {
+    true
 }
 
 impl Default for TcpEcho {
@@ -40,6 +48,7 @@ impl Default for TcpEcho {
             server_delay: HumanDuration(Duration::ZERO),
             timeout: HumanDuration(Duration::from_secs(10)),
             target: None,
+            keep_alive: true,
         }
     }
 }
@@ -91,6 +100,10 @@ impl Exchange for EchoExchange {
             Progress::NeedMore
         }
     }
+
+    fn reply_size(&self) -> usize {
+        self.request.len()
+    }
 }
 
 impl TcpEcho {
@@ -100,17 +113,20 @@ impl TcpEcho {
 }
 
 impl Workload for TcpEcho {
-    type Session = Conn<TcpStream, EchoExchange>;
+    type Session = Conn<Timed, EchoExchange>;
     type AsyncSession<R: AsyncRt> = Conn<R::Tcp, EchoExchange>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
         let addr = resolve(self.target.as_deref())?;
-        let stream = connect_blocking(addr, self.timeout.0)?;
-        Ok(Conn::new(
+        let stream = self
+            .keep_alive
+            .then(|| connect_blocking(addr, self.timeout.0))
+            .transpose()?;
+        Ok(Conn::blocking(
             addr,
             self.timeout.0,
-            true,
-            Some(stream),
+            self.keep_alive,
+            stream,
             self.proto(),
         ))
     }
@@ -121,12 +137,15 @@ impl Workload for TcpEcho {
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
         let addr = resolve(self.target.as_deref())?;
-        let stream = connect_async::<R>(addr, self.timeout.0).await?;
+        let stream = match self.keep_alive {
+            true => Some(connect_async::<R>(addr, self.timeout.0).await?),
+            false => None,
+        };
         Ok(Conn::new(
             addr,
             self.timeout.0,
-            true,
-            Some(stream),
+            self.keep_alive,
+            stream,
             self.proto(),
         ))
     }
