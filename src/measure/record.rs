@@ -128,6 +128,12 @@ pub struct Figures {
     /// iobench's throughput / wrk's requests per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iobench_to_wrk_ratio: Option<f64>,
+    /// Database workloads: the connections the trial had open to the server near the
+    /// window's end, counted on the server (`pg_stat_activity`, Redis `CLIENT LIST`) by
+    /// the trial's connection name; null for other workloads, or where it could not be
+    /// counted.
+    #[serde(default)]
+    pub db_connections: Option<u64>,
 }
 
 /// One line of `results.jsonl`.
