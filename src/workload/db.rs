@@ -249,6 +249,12 @@ pub struct PoolConfig {
 impl PoolSlot {
     /// The blocking pool, built on first use after the connector's setup (`pool_min`
     /// connections are opened now).
+    ///
+    /// r2d2's `min_idle` would keep that many connections *idle*, opening more as ops check
+    /// them out, where deadpool opens more only when none is free; so both pools are
+    /// filled the same way instead: `pool_min` connections checked out and returned. r2d2
+    /// opens connections and reaps them on a helper thread pool (3 threads by default);
+    /// it gets one thread, the least it can run with, which `peak_threads` shows.
     pub fn blocking<C: Connector>(
         &self,
         connector: &C,
@@ -262,13 +268,24 @@ impl PoolSlot {
             return Ok(p.clone());
         }
         connector.setup_blocking()?;
+        let helper = scheduled_thread_pool::ScheduledThreadPool::builder()
+            .num_threads(1)
+            .thread_name_pattern("r2d2-{}")
+            .build();
         let pool = r2d2::Pool::builder()
             .max_size(cfg.max)
-            .min_idle(Some(cfg.min.min(cfg.max)))
+            .min_idle(Some(0))
+            .thread_pool(Arc::new(helper))
             .test_on_check_out(false)
             .connection_timeout(cfg.timeout)
             .build(BlockingManager(connector.clone()))
             .map_err(|e| OpError::new(ErrorKind::Refused, format!("connection pool: {e}")))?;
+        let held = (0..cfg.min.min(cfg.max))
+            .map(|_| checkout_blocking(&pool))
+            .collect::<Result<Vec<_>, _>>()?;
+        for mut h in held {
+            h.broken = false;
+        }
         *slot = Some(Box::new(pool.clone()));
         Ok(pool)
     }
@@ -296,8 +313,7 @@ impl PoolSlot {
             .max_size(cfg.max as usize)
             .build()
             .map_err(|e| OpError::new(ErrorKind::Other, format!("connection pool: {e}")))?;
-        // Exactly `pool_min`, as r2d2's `min_idle` opens for the blocking models: with 0,
-        // none before the window in either.
+        // Exactly `pool_min`, as for the blocking pool: with 0, none before the window.
         let mut held = Vec::new();
         for _ in 0..cfg.min.min(cfg.max) {
             held.push(within::<R, _>(cfg.timeout, checkout_async::<C, R>(&pool)).await?);
