@@ -16,13 +16,15 @@ use crate::measure::{Mono, Recorder, Tally, TrialRecord, Window};
 use crate::model;
 use crate::scenario::Cell;
 use crate::server::{Sut, wrk};
+use crate::workload::db::ConnCounter;
 use crate::workload::{Workload, WorkloadVisitor};
 
 /// How often the sampler reads memory during the window.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 /// Recorder shards: enough that thousands of threads rarely share a lock.
 const RECORDER_SHARDS: usize = 16;
-/// Threads the harness adds to a trial process (the sampler).
+/// Threads the harness adds to a trial process (the sampler; a database workload's
+/// connection counter is one more).
 const HARNESS_THREADS: u64 = 1;
 
 /// What a model may touch while it runs a trial.
@@ -41,10 +43,13 @@ pub struct TrialCtx {
     pub worker_counts: Counts,
     /// Async sessions kept open until the sampler's last reading (dropped with the ctx).
     pub parked: model::driver::Parked,
+    /// Database workloads: counts the trial's connections on the server.
+    db_counter: Option<ConnCounter>,
 }
 
 impl TrialCtx {
     fn new(cell: &Cell, root: u32) -> anyhow::Result<TrialCtx> {
+        crate::workload::new_trial_tag();
         Ok(TrialCtx {
             cell: cell.clone(),
             root,
@@ -56,6 +61,7 @@ impl TrialCtx {
             worker_rusage: Rusage::default(),
             worker_counts: Counts::default(),
             parked: Vec::new(),
+            db_counter: ConnCounter::start(&cell.workload),
         })
     }
 
@@ -73,6 +79,9 @@ impl TrialCtx {
         };
         if let Some(s) = &self.sampler {
             s.begin(w);
+        }
+        if let Some(c) = &self.db_counter {
+            c.begin(w);
         }
         self.window = Some(w);
         w
@@ -149,6 +158,9 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
     // A counted window ends by then at the latest: the model has returned.
     let end = Mono::now();
     let report = ctx.sampler.take().map(Sampler::finish).unwrap_or_default();
+    let counter = ctx.db_counter.take();
+    let counter_threads = u64::from(counter.is_some());
+    let db_connections = counter.and_then(ConnCounter::finish);
     let workers = match outcome {
         Ok(w) => w,
         Err(e) => return failed(format!("{e:#}")),
@@ -162,7 +174,13 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
         window.measure_until = ctx.recorder.last_end().unwrap_or(end).min(end);
     }
     let tally = ctx.recorder.merged();
+    // After the window and outside it: what disk-write wrote is read back.
+    if let Err(why) = crate::workload::disk::verify_written(&cell.workload, tally.ok_ops()) {
+        return failed(why);
+    }
     let mut figures = figures(&ctx, &window, &tally, &report, workers);
+    figures.db_connections = db_connections;
+    figures.harness_threads = Some(HARNESS_THREADS + counter_threads);
     if let Some(s) = &mut sut {
         if let Some(status) = s.exited() {
             return failed(format!(
@@ -333,5 +351,6 @@ fn figures(
         pace_lag_us: rate
             .filter(|_| tally.paced > 0)
             .map(|_| tally.pace_lag_ns as f64 / tally.paced as f64 / 1e3),
+        db_connections: None,
     }
 }

@@ -158,3 +158,35 @@ fn services_down_give_skipped_cells_with_the_hint() {
     }
     assert!(r.stdout().contains("skipped"), "{}", r.stdout());
 }
+
+/// `pool_max` bounds the whole model: worker processes split it, and the connections the
+/// server sees during the window (`db_connections`) never exceed it in any model.
+#[test]
+fn the_pool_bounds_every_model_and_the_server_counts_its_connections() {
+    for (kind, extra) in [
+        ("postgres", ""),
+        ("redis", "command = \"get\"\nkeys = 10\n"),
+    ] {
+        let toml = format!(
+            "name = \"pool\"\n[run]\ntrials = 1\nwarmup = \"200ms\"\nduration = \"600ms\"\n\
+             models = [\"threads\", \"tokio-current-thread\", \"processes\", \"async-processes\"]\n\
+             concurrency = [12]\nevent_loops = 2\n\
+             [[workload]]\nkind = \"{kind}\"\npool_min = 2\npool_max = 3\n{extra}"
+        );
+        let r = run(&toml, &[]);
+        assert_eq!(r.code(), Some(0), "{}", r.stderr());
+        for rec in r.records() {
+            let model = rec["cell"]["model"].as_str().unwrap().to_string();
+            assert_eq!(rec["status"], "ok", "{kind} {model}: {rec}");
+            let n = rec["db_connections"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{kind} {model}: db_connections not counted: {rec}"));
+            // 12 workers or tasks against a pool of 3: all 3 are open by the window's end,
+            // and no more, whatever the model.
+            assert_eq!(n, 3, "{kind} {model}: {n} connections: {rec}");
+            if model == "processes" {
+                assert_eq!(rec["workers"], 3, "at most pool_max workers: {rec}");
+            }
+        }
+    }
+}

@@ -145,3 +145,142 @@ fn disk_sizes_outside_4kib_to_1mib_are_refused_with_their_line() {
         r.stderr()
     );
 }
+
+/// What disk-write wrote is read back after the window: a file whose bytes changed fails
+/// the check, with the file and both checksums named.
+#[test]
+fn a_written_file_that_reads_back_wrong_fails_the_check() {
+    use iobench::workload::Workload as _;
+    use iobench::workload::disk::{DiskWrite, verify_files};
+    let dir = tempfile::tempdir().unwrap();
+    let w = DiskWrite {
+        size: iobench::units::HumanSize(8 * 1024),
+        scratch: Some(dir.path().display().to_string()),
+        ..DiskWrite::default()
+    };
+    let tag = iobench::workload::trial_tag();
+    let written = |w: &DiskWrite| {
+        let mut s = w.open().unwrap();
+        w.op(&mut s).unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        files[0].clone()
+    };
+    // Intact: checked, and removed.
+    written(&w);
+    assert_eq!(verify_files(dir.path(), &tag, 8 * 1024), Ok(1));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // One byte changed, the size kept: only the checksum can tell.
+    let victim = written(&w);
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[4000] ^= 0x01;
+    std::fs::write(&victim, &bytes).unwrap();
+    let why = verify_files(dir.path(), &tag, 8 * 1024).unwrap_err();
+    assert!(
+        why.contains(&victim.display().to_string()) && why.contains("CRC-32"),
+        "{why}"
+    );
+    // Cut short.
+    let victim = written(&w);
+    std::fs::write(&victim, &bytes[..100]).unwrap();
+    let why = verify_files(dir.path(), &tag, 8 * 1024).unwrap_err();
+    assert!(why.contains("100 bytes"), "{why}");
+    // Another trial's files are not this one's.
+    written(&w);
+    assert_eq!(verify_files(dir.path(), "iobench-0-0", 8 * 1024), Ok(0));
+}
+
+/// Every model's disk-write trial passes the read-back, and leaves no written file.
+#[test]
+fn disk_write_trials_read_back_what_they_wrote() {
+    let scratch_parent = tempfile::tempdir().unwrap();
+    let toml = format!(
+        r#"
+name = "readback"
+[run]
+trials = 1
+warmup = "100ms"
+duration = "400ms"
+models = ["sequential", "threads", "processes", "tokio-current-thread", "smol", "async-processes"]
+concurrency = [3]
+[[workload]]
+kind = "disk-write"
+size = "8KiB"
+fsync = true
+dir = "{}"
+"#,
+        scratch_parent.path().display()
+    );
+    let r = run(&toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let records = r.records();
+    assert_eq!(records.len(), 6);
+    for rec in &records {
+        assert_eq!(rec["status"], "ok", "{rec}");
+        assert!(rec["ops"].as_u64().unwrap() > 0, "{rec}");
+    }
+}
+
+/// A written file changed behind the writer (same size, other bytes) passes every op's
+/// size check, but not the read-back after the window: the trial fails and says why.
+#[test]
+fn a_written_file_changed_behind_the_writer_fails_the_trial() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let scratch_parent = tempfile::tempdir().unwrap();
+    let toml = format!(
+        r#"
+name = "overwritten"
+[run]
+trials = 1
+warmup = "100ms"
+duration = "400ms"
+models = ["threads", "processes", "tokio-current-thread"]
+concurrency = [2]
+[[workload]]
+kind = "disk-write"
+size = "4KiB"
+dir = "{}"
+"#,
+        scratch_parent.path().display()
+    );
+    // Overwrites, in place, every file the writers made, for as long as the run lasts.
+    let stop = AtomicBool::new(false);
+    let r = std::thread::scope(|s| {
+        s.spawn(|| {
+            use std::io::Write as _;
+            while !stop.load(Ordering::Relaxed) {
+                for d in leftovers(scratch_parent.path()) {
+                    let Ok(files) = std::fs::read_dir(scratch_parent.path().join(d)) else {
+                        continue;
+                    };
+                    for f in files.filter_map(Result::ok) {
+                        if !f.file_name().to_string_lossy().starts_with("w-") {
+                            continue;
+                        }
+                        if let Ok(mut h) = std::fs::OpenOptions::new().write(true).open(f.path()) {
+                            let _ = h.write_all(&[0x5a; 4096]);
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let r = run(&toml, &[]);
+        stop.store(true, Ordering::Relaxed);
+        r
+    });
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let records = r.records();
+    assert_eq!(records.len(), 3);
+    for rec in &records {
+        assert_eq!(rec["status"], "failed", "{rec}");
+        let why = rec["reason"].as_str().unwrap();
+        assert!(
+            why.contains("read-back failed") && why.contains("CRC-32"),
+            "{why}"
+        );
+    }
+}

@@ -153,6 +153,12 @@ pub struct Figures {
     /// latency (tokio's timer rounds up to the millisecond; a blocking nanosleep does not).
     #[serde(default)]
     pub pace_lag_us: Option<f64>,
+    /// Database workloads: the connections the trial had open to the server near the
+    /// window's end, counted on the server (`pg_stat_activity`, Redis `CLIENT LIST`) by
+    /// the trial's connection name; null for other workloads, or where it could not be
+    /// counted.
+    #[serde(default)]
+    pub db_connections: Option<u64>,
 }
 
 /// One line of `results.jsonl`.

@@ -2,6 +2,7 @@
 //! current-thread event loop with its share of the C tasks, as Sanic and uvloop
 //! deployments run one event loop per core. The workers are the `processes` model's
 //! (`iobench worker`, the same frames and the same streaming sink), told to run tasks.
+//! A database workload's pool is split across the workers as in `processes`.
 //!
 //! As a server: `event_loops` pre-forked processes sharing the inherited listening socket,
 //! each accepting on its own current-thread runtime.
@@ -9,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::processes::{Plan, run_workers};
+use super::processes::{Plan, run_workers, worker_count};
 use super::runtime::{AsyncRt, Tokio};
 use super::tokio_current_thread::TokioSpawner;
 use crate::server::Serving;
@@ -18,13 +19,13 @@ use crate::workload::Workload;
 
 pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
     let c = ctx.cell.concurrency;
-    let k = c.min(ctx.cell.event_loops);
+    let k = worker_count(ctx, ctx.cell.event_loops);
     let mut first = 0;
     let plans = (0..k)
         .map(|i| {
             let n = c / k + u32::from(i < c % k);
             let plan = Plan {
-                workload: ctx.cell.workload.clone(),
+                workload: ctx.cell.workload.worker_share(i, k),
                 tasks: Some(n),
                 first,
                 of: c,

@@ -14,6 +14,10 @@
 //! 5. At the end a worker sends its error counts and the CPU it used during the window.
 //!    A worker that dies fails the trial with its exit status.
 //!
+//! A database workload's pool bounds the whole model: worker `i` gets its share of
+//! `pool_min` and `pool_max` in its plan (`WorkloadSpec::worker_share`), and at most
+//! `pool_max` workers start, since a worker without a connection could run no op.
+//!
 //! Messages travel as frames: one kind byte, a little-endian `u32` length, the payload.
 //! Kind `J` carries a JSON message, kind `L` a batch of ops: for each, two little-endian
 //! `u64`: the latency and the uncorrected latency (open mode; `u64::MAX` otherwise), in ns.
@@ -180,11 +184,18 @@ impl Drop for Workers {
     }
 }
 
+/// How many worker processes run `c` ops at once with at most `cap` processes: never more
+/// than a database workload's `pool_max`, whose connections they share.
+pub(crate) fn worker_count(ctx: &TrialCtx, cap: u32) -> u32 {
+    let pool = ctx.cell.workload.pool_max().unwrap_or(u32::MAX);
+    ctx.cell.concurrency.min(cap).min(pool)
+}
+
 pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
-    let k = ctx.cell.concurrency.min(ctx.cell.process_cap);
+    let k = worker_count(ctx, ctx.cell.process_cap);
     let plans = (0..k)
         .map(|i| Plan {
-            workload: ctx.cell.workload.clone(),
+            workload: ctx.cell.workload.worker_share(i, k),
             tasks: None,
             first: i,
             of: k,
@@ -205,6 +216,7 @@ pub(crate) fn run_workers(ctx: &mut TrialCtx, plans: Vec<Plan>) -> anyhow::Resul
     for i in 0..k {
         let mut child = Command::new(&exe)
             .arg("worker")
+            .env(crate::workload::TRIAL_TAG_ENV, crate::workload::trial_tag())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -75,9 +75,11 @@ pub trait AsyncRt: Send + Sync + 'static {
     /// task).
     fn spawn_detached(f: impl Future<Output = ()> + Send + 'static);
 
-    /// Reads the whole file at `path` with the runtime's own whole-file read (tokio and
-    /// async-std hand it to their blocking pools, smol to the `blocking` crate's).
-    fn read_file(path: &Path) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_;
+    /// Reads the whole file at `path` as the runtime's own whole-file read does (tokio and
+    /// async-std hand `std::fs::read` to their blocking pools, smol to the `blocking`
+    /// crate's), dropping its cached pages first in the same job when `cold`, so that the
+    /// event loop never blocks on the drop.
+    fn read_file(path: &Path, cold: bool) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_;
 
     /// Writes `data` to `path` (created or truncated) through the runtime's own file API,
     /// `fsync`s it when `sync`, and returns the file's size as the file system reports it.
@@ -90,7 +92,8 @@ pub trait AsyncRt: Send + Sync + 'static {
 
 /// Drops the file's pages from the page cache (`POSIX_FADV_DONTNEED` on a descriptor
 /// opened for it), so that the next read comes from the device. Clean pages only: the
-/// read set is synced when it is written. Every model calls this the same way, blocking.
+/// read set is synced when it is written. Blocking: a model calls it where it makes its
+/// other blocking file calls (see `workload::disk`).
 pub fn drop_cached_pages(path: &Path) -> io::Result<()> {
     use std::os::fd::AsRawFd as _;
     let f = std::fs::File::open(path)?;
@@ -101,13 +104,25 @@ pub fn drop_cached_pages(path: &Path) -> io::Result<()> {
     }
 }
 
+/// What `fs::read` runs on a blocking pool, with the cold read's page drop first.
+fn read_blocking(path: &Path, cold: bool) -> io::Result<Vec<u8>> {
+    if cold {
+        drop_cached_pages(path)?;
+    }
+    std::fs::read(path)
+}
+
 /// The same file operations for the futures-io runtimes (async-std, smol), whose files
-/// share the `futures-io` traits.
+/// share the `futures-io` traits; `$unblock` is the runtime's own hand-off to its blocking
+/// pool, the one its `fs::read` uses.
 macro_rules! futures_io_files {
-    ($fs:path) => {
-        fn read_file(path: &Path) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_ {
-            use $fs as fs;
-            fs::read(path)
+    ($fs:path, $unblock:path) => {
+        fn read_file(
+            path: &Path,
+            cold: bool,
+        ) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_ {
+            let path = path.to_owned();
+            $unblock(move || read_blocking(&path, cold))
         }
 
         async fn write_file<'a>(path: &'a Path, data: &'a [u8], sync: bool) -> io::Result<u64> {
@@ -205,8 +220,13 @@ impl AsyncRt for Tokio {
         drop(tokio::spawn(f));
     }
 
-    fn read_file(path: &Path) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_ {
-        tokio::fs::read(path)
+    async fn read_file(path: &Path, cold: bool) -> io::Result<Vec<u8>> {
+        // What tokio::fs::read does: std::fs::read on the blocking pool.
+        let path = path.to_owned();
+        match tokio::task::spawn_blocking(move || read_blocking(&path, cold)).await {
+            Ok(r) => r,
+            Err(e) => Err(io::Error::other(e)),
+        }
     }
 
     async fn write_file<'a>(path: &'a Path, data: &'a [u8], sync: bool) -> io::Result<u64> {
@@ -296,7 +316,7 @@ impl AsyncRt for AsyncStd {
         drop(async_std::task::spawn_local(f));
     }
 
-    futures_io_files!(async_std::fs);
+    futures_io_files!(async_std::fs, async_std::task::spawn_blocking);
 
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
@@ -322,7 +342,7 @@ impl AsyncRt for Smol {
         crate::model::smol::EXECUTOR.with(|ex| ex.spawn(f).detach());
     }
 
-    futures_io_files!(smol::fs);
+    futures_io_files!(smol::fs, smol::unblock);
 
     async fn sleep(d: Duration) {
         smol::Timer::after(d).await;

@@ -2,24 +2,48 @@
 //! mapping.
 //!
 //! # Pools
-//! Every model reaches a database through a pool of `pool_min` to `pool_max` connections,
-//! shared by the workers of one process: r2d2 for the blocking models, deadpool (its
-//! runtime-free `managed` pool) for the async ones, each connection made through the
-//! model's own runtime ([`Connector`]). A connection is checked out for one op and returned
-//! after it, so two in-flight queries never share one. An op that fails, or is abandoned at
-//! its timeout, leaves its connection marked broken, and the pool drops it. The pool is built
-//! and `pool_min` connections are opened before the window (setup); the rest are opened on
-//! demand, inside the ops that need them. Worker processes (processes, async-processes)
-//! each have a pool of their own, as a pre-forked server's workers do.
+//! Every model reaches a database through at most `pool_max` connections in all, of which
+//! `pool_min` are opened before the window (setup); the rest are opened on demand, inside
+//! the ops that need them. In-process models share one pool: r2d2 for the blocking models,
+//! deadpool (its runtime-free `managed` pool) for the async ones, each connection made
+//! through the model's own runtime ([`Connector`]). A connection is checked out for one op
+//! and returned after it, so two in-flight queries never share one. An op that fails, or is
+//! abandoned at its deadline, leaves its connection marked broken, and the pool drops it.
+//!
+//! # Worker processes share the bounds
+//! Processes cannot share a pool, so `processes` and `async-processes` split the bounds
+//! ([`share`]): worker `i` of `k` gets ⌊n/k⌋ or ⌈n/k⌉ of each, the ⌈⌉ to the first ones,
+//! so that the workers' pools add up to `pool_min` and `pool_max` exactly. A worker with no
+//! connection could run no op, so these models start at most `pool_max` workers
+//! ([`WorkloadSpec::pool_max`](super::WorkloadSpec::pool_max)): no model runs more than
+//! `pool_max` queries at once.
+//!
+//! # Counting the connections
+//! Every connection a trial opens carries the trial's name ([`app_name`], the trial's tag:
+//! PostgreSQL's `application_name`, Redis's `CLIENT SETNAME`), which its worker processes
+//! inherit. A [`ConnCounter`] thread, started before the idle footprint with a
+//! connection of its own, asks the server near the window's end how many connections bear
+//! that name (`pg_stat_activity`, `CLIENT LIST`): the trial's `db_connections`. The name
+//! keeps other users of the same server out of the count.
+//!
+//! # Deadlines
+//! `timeout` is a deadline for the whole op (pool checkout included) in every model. Async
+//! ops run under one timer of their runtime ([`within`]). Blocking ops wait for a
+//! connection at most the timeout, their sockets are bounded once per connection
+//! (Redis read and write timeouts; PostgreSQL's `statement_timeout`, `tcp_user_timeout`
+//! and keep-alives), and an op that ends past its deadline is a timeout error
+//! ([`past_deadline`]), so that a slow op counts the same in every model; a blocking op
+//! only learns of it later, when its call returns.
 
 use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{ErrorKind, OpError};
+use super::{ErrorKind, OpError, WorkloadSpec};
+use crate::measure::{Mono, Window};
 use crate::model::runtime::AsyncRt;
 
 /// The default addresses: the ports `scripts/services.sh` starts its servers on.
@@ -225,6 +249,12 @@ pub struct PoolConfig {
 impl PoolSlot {
     /// The blocking pool, built on first use after the connector's setup (`pool_min`
     /// connections are opened now).
+    ///
+    /// r2d2's `min_idle` would keep that many connections *idle*, opening more as ops check
+    /// them out, where deadpool opens more only when none is free; so both pools are
+    /// filled the same way instead: `pool_min` connections checked out and returned. r2d2
+    /// opens connections and reaps them on a helper thread pool (3 threads by default);
+    /// it gets one thread, the least it can run with, which `peak_threads` shows.
     pub fn blocking<C: Connector>(
         &self,
         connector: &C,
@@ -238,13 +268,24 @@ impl PoolSlot {
             return Ok(p.clone());
         }
         connector.setup_blocking()?;
+        let helper = scheduled_thread_pool::ScheduledThreadPool::builder()
+            .num_threads(1)
+            .thread_name_pattern("r2d2-{}")
+            .build();
         let pool = r2d2::Pool::builder()
             .max_size(cfg.max)
-            .min_idle(Some(cfg.min.min(cfg.max)))
+            .min_idle(Some(0))
+            .thread_pool(Arc::new(helper))
             .test_on_check_out(false)
             .connection_timeout(cfg.timeout)
             .build(BlockingManager(connector.clone()))
             .map_err(|e| OpError::new(ErrorKind::Refused, format!("connection pool: {e}")))?;
+        let held = (0..cfg.min.min(cfg.max))
+            .map(|_| checkout_blocking(&pool))
+            .collect::<Result<Vec<_>, _>>()?;
+        for mut h in held {
+            h.broken = false;
+        }
         *slot = Some(Box::new(pool.clone()));
         Ok(pool)
     }
@@ -272,9 +313,10 @@ impl PoolSlot {
             .max_size(cfg.max as usize)
             .build()
             .map_err(|e| OpError::new(ErrorKind::Other, format!("connection pool: {e}")))?;
+        // Exactly `pool_min`, as for the blocking pool: with 0, none before the window.
         let mut held = Vec::new();
-        for _ in 0..cfg.min.min(cfg.max).max(1) {
-            held.push(checkout_async::<C, R>(&pool, cfg.timeout).await?);
+        for _ in 0..cfg.min.min(cfg.max) {
+            held.push(within::<R, _>(cfg.timeout, checkout_async::<C, R>(&pool)).await?);
         }
         for h in &mut held {
             h.broken = false;
@@ -285,7 +327,8 @@ impl PoolSlot {
     }
 }
 
-/// A connection for one op, marked broken until the op says otherwise.
+/// A connection for one op, marked broken until the op says otherwise; the wait for one
+/// is bounded by the pool's `timeout`.
 pub fn checkout_blocking<C: Connector>(
     pool: &BlockingPool<C>,
 ) -> Result<r2d2::PooledConnection<BlockingManager<C>>, OpError> {
@@ -299,24 +342,30 @@ pub fn checkout_blocking<C: Connector>(
     Ok(c)
 }
 
-/// A connection for one op on runtime `R`, within `timeout`, marked broken until the op
-/// says otherwise.
+/// A connection for one op on runtime `R`, marked broken until the op says otherwise. No
+/// timer of its own: the op's deadline ([`within`]) covers the wait.
 pub async fn checkout_async<C: Connector, R: AsyncRt>(
     pool: &AsyncPool<C, R>,
-    timeout: Duration,
 ) -> Result<deadpool::managed::Object<AsyncManager<C, R>>, OpError> {
-    let got = R::timeout(timeout, pool.get()).await.ok_or_else(|| {
-        OpError::new(
-            ErrorKind::Timeout,
-            format!("no pooled connection free within {timeout:?}"),
-        )
-    })?;
-    let mut c = got.map_err(|e| match e {
+    let mut c = pool.get().await.map_err(|e| match e {
         deadpool::managed::PoolError::Backend(e) => e,
         other => OpError::new(ErrorKind::Other, format!("connection pool: {other}")),
     })?;
     c.broken = true;
     Ok(c)
+}
+
+/// A blocking op that `started` and ended after `timeout`: a timeout error, as the same op
+/// is in an async model, whose timer abandons it at the deadline.
+pub fn past_deadline(started: Instant, timeout: Duration) -> Result<(), OpError> {
+    let took = started.elapsed();
+    if took > timeout {
+        return Err(OpError::new(
+            ErrorKind::Timeout,
+            format!("the op took {took:?}, past its deadline of {timeout:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs `f` on runtime `R` within `timeout`; past it, a timeout error.
@@ -327,9 +376,148 @@ pub async fn within<R: AsyncRt, T>(
     R::timeout(timeout, f).await.unwrap_or_else(|| {
         Err(OpError::new(
             ErrorKind::Timeout,
-            format!("no reply within {timeout:?}"),
+            format!("not done within {timeout:?}"),
         ))
     })
+}
+
+/// Awaits an async op's whole future: in place in optimised builds, so that an op costs
+/// no allocation; boxed in debug builds, where the nested driver futures are hundreds of
+/// KiB, too large to hold inside every task and move around on an executor's stack.
+macro_rules! boxed_in_debug {
+    ($f:expr) => {{
+        #[cfg(debug_assertions)]
+        let r = Box::pin($f).await;
+        #[cfg(not(debug_assertions))]
+        let r = $f.await;
+        r
+    }};
+}
+pub(crate) use boxed_in_debug;
+
+/// Worker `i`'s share of `total` split over `k` workers: ⌈total/k⌉ for the first
+/// `total mod k`, ⌊total/k⌋ for the others, so that the shares add up to `total`.
+pub fn share(total: u32, i: u32, k: u32) -> u32 {
+    let k = k.max(1);
+    total / k + u32::from(i < total % k)
+}
+
+/// The name this process's connections carry: its trial's ([`super::trial_tag`]).
+pub fn app_name() -> String {
+    super::trial_tag()
+}
+
+/// A connection to the server that counts the trial's connections on it.
+enum Counting {
+    Postgres(postgres::Client),
+    Redis(redis::Connection),
+}
+
+impl Counting {
+    fn open(service: Service, url: &str) -> Result<Counting, String> {
+        let limit = Duration::from_secs(5);
+        match service {
+            Service::Postgres => {
+                let mut cfg: postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
+                cfg.connect_timeout(limit)
+                    .application_name("iobench-counter");
+                cfg.connect(postgres::NoTls)
+                    .map(Counting::Postgres)
+                    .map_err(|e| e.to_string())
+            }
+            Service::Redis => {
+                let c = redis::Client::open(url)
+                    .and_then(|c| c.get_connection_with_timeout(limit))
+                    .map_err(|e| e.to_string())?;
+                c.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
+                Ok(Counting::Redis(c))
+            }
+        }
+    }
+
+    /// The connections named `name` open on the server now, this one left out.
+    fn count(&mut self, name: &str) -> Result<u64, String> {
+        match self {
+            Counting::Postgres(c) => {
+                let row = c
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                        &[&name],
+                    )
+                    .map_err(|e| e.to_string())?;
+                Ok(row.get::<_, i64>(0) as u64)
+            }
+            Counting::Redis(c) => {
+                let list: String = redis::cmd("CLIENT")
+                    .arg("LIST")
+                    .query(c)
+                    .map_err(|e| e.to_string())?;
+                Ok(count_named(&list, name))
+            }
+        }
+    }
+}
+
+/// Lines of a Redis `CLIENT LIST` reply whose `name` field is `name`.
+fn count_named(list: &str, name: &str) -> u64 {
+    let field = format!("name={name}");
+    list.lines()
+        .filter(|l| l.split(' ').any(|f| f == field))
+        .count() as u64
+}
+
+/// Counts a database trial's connections on the server, once, near the window's end.
+///
+/// # How it works
+/// [`ConnCounter::start`] opens its own connection and starts a thread, both before the
+/// idle footprint, so that neither is charged to the model's memory per op. The thread
+/// waits for the window ([`ConnCounter::begin`]), sleeps until a little before its end
+/// (a tenth of the window, at most 50 ms), while every worker is still inside its loop
+/// and its pool is alive, and asks the server once. A counted window has no known end,
+/// and is not counted.
+pub struct ConnCounter {
+    window: std::sync::mpsc::Sender<Window>,
+    thread: std::thread::JoinHandle<Option<u64>>,
+}
+
+impl ConnCounter {
+    /// For a database workload, a counter of the connections named [`app_name`]; `None`
+    /// for any other workload, or where the server cannot be reached now (the trial will
+    /// say why).
+    pub fn start(workload: &WorkloadSpec) -> Option<ConnCounter> {
+        let (service, url) = match workload {
+            WorkloadSpec::Postgres(p) => (Service::Postgres, p.url.clone()),
+            WorkloadSpec::Redis(r) => (Service::Redis, r.url.clone()),
+            _ => return None,
+        };
+        let url = url.unwrap_or_else(|| service.url_from_env());
+        let name = app_name();
+        let mut conn = Counting::open(service, &url).ok()?;
+        let (window, rx) = std::sync::mpsc::channel::<Window>();
+        let thread = std::thread::Builder::new()
+            .name("db-counter".into())
+            .spawn(move || {
+                let w = rx.recv().ok().filter(|w| w.count.is_none())?;
+                let lead =
+                    (w.measure_until.since(w.measure_from) / 10).min(Duration::from_millis(50));
+                Mono(w.measure_until.0 - lead.as_nanos() as u64).sleep_until();
+                conn.count(&name).ok()
+            })
+            .ok()?;
+        Some(ConnCounter { window, thread })
+    }
+
+    /// The window has been opened.
+    pub fn begin(&self, w: Window) {
+        let _ = self.window.send(w);
+    }
+
+    /// The count, once taken; `None` where it could not be.
+    pub fn finish(self) -> Option<u64> {
+        drop(self.window);
+        self.thread.join().ok().flatten()
+    }
 }
 
 pub use crate::stats::Rng;
@@ -355,6 +543,34 @@ mod tests {
             Some("127.0.0.1:63799")
         );
         assert_eq!(host_port("redis://localhost/"), None);
+    }
+
+    #[test]
+    fn shares_add_up_and_differ_by_at_most_one() {
+        for total in [0, 1, 5, 10, 64] {
+            for k in 1..=12 {
+                let s: Vec<u32> = (0..k).map(|i| share(total, i, k)).collect();
+                assert_eq!(s.iter().sum::<u32>(), total, "{total} over {k}: {s:?}");
+                let (lo, hi) = (total / k, total.div_ceil(k));
+                assert!(s.iter().all(|&x| x == lo || x == hi), "{s:?}");
+                assert!(
+                    s.windows(2).all(|w| w[0] >= w[1]),
+                    "the ceilings first: {s:?}"
+                );
+            }
+        }
+        // pool_min ≤ pool_max holds worker by worker.
+        assert!((0..4).all(|i| share(5, i, 4) <= share(10, i, 4)));
+    }
+
+    #[test]
+    fn client_list_lines_are_counted_by_exact_name() {
+        let list = "id=3 addr=127.0.0.1:5 fd=8 name=iobench-7-0 age=1\n\
+                    id=4 addr=127.0.0.1:6 fd=9 name=iobench-7-01 age=1\n\
+                    id=5 addr=127.0.0.1:7 fd=10 name= age=1\n\
+                    id=6 addr=127.0.0.1:8 fd=11 name=iobench-7-0 age=2\n";
+        assert_eq!(count_named(list, "iobench-7-0"), 2);
+        assert_eq!(count_named(list, "other"), 0);
     }
 
     #[test]

@@ -2,8 +2,13 @@
 //! call `std::fs`; async models use their runtime's file API (`AsyncRt::read_file`,
 //! `write_file`: `fs::read`, `fs::write`, `fs::metadata`, and `File` for a synced write),
 //! which in every runtime here hands each blocking call to a thread pool: the threads that
-//! costs show up in the trial's `peak_threads`. Every model makes the same system calls
-//! (a cold read's page drop included, made blocking by all of them).
+//! costs show up in the trial's `peak_threads`. Every model makes the same system calls.
+//!
+//! A cold read drops the file's pages (`posix_fadvise`) inside the op, the way the model
+//! makes its other file calls: a blocking model on its worker thread; an async runtime in
+//! the same blocking-pool job as the read (`AsyncRt::read_file`), so that its event loop
+//! never blocks on it; io-uring on its ring thread, blocking, since the ring offers no
+//! page drop that tokio-uring exposes.
 //!
 //! # The scratch folder
 //! A run creates one scratch folder per disk workload (`Scratch`, in `run::prepare`, under
@@ -15,7 +20,10 @@
 //! - disk-read: the bytes read must be the file's size and match its CRC-32 from the
 //!   manifest; a file changed behind the reader is a `mismatch`.
 //! - disk-write: the file's size after the write (and the `fsync`, when asked) must be
-//!   `size`.
+//!   `size`. After the window, outside it, the trial reads every file its workers wrote
+//!   back ([`verify_written`]) and compares its CRC-32 with that of the bytes written,
+//!   which the file's name identifies (`w-<trial tag>-<seed>`); one that differs fails
+//!   the trial. The files are removed then.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -274,24 +282,88 @@ impl Workload for DiskRead {
 
     async fn op_async<R: AsyncRt>(&self, s: &mut ReadSession) -> Result<(), OpError> {
         let i = self.pick(s);
-        if self.cache == Cache::Cold {
-            drop_cached_pages(&s.files[i].0)?;
-        }
-        s.buf = R::read_file(&s.files[i].0).await?;
+        s.buf = R::read_file(&s.files[i].0, self.cache == Cache::Cold).await?;
         self.check(s, i)
     }
 }
 
-/// A writer's state: its own file (removed when the session ends) and the bytes it writes.
+/// A writer's state: its own file and the bytes it writes. The file stays when the
+/// session ends: the trial reads it back ([`verify_written`]) and removes it.
 pub struct WriteSession {
     pub(crate) path: PathBuf,
     pub(crate) data: Vec<u8>,
 }
 
-impl Drop for WriteSession {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+/// The file a writer of trial `tag` writes the bytes of `seed` to.
+fn written_name(tag: &str, seed: u64) -> String {
+    format!("w-{tag}-{seed:016x}")
+}
+
+/// Reads back every file the workers of the trial tagged `tag` wrote in `dir`, checks each
+/// against the bytes its name says were written (`size` of them), and removes it. Returns
+/// the files checked, or why one is not what was written.
+pub fn verify_files(dir: &Path, tag: &str, size: u64) -> Result<u32, String> {
+    let prefix = format!("w-{tag}-");
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list the scratch folder {}: {e}", dir.display()))?;
+    let mut checked = 0;
+    let mut first_bad = None;
+    for e in entries {
+        let e = e.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(seed) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let path = e.path();
+        let verdict = match u64::from_str_radix(seed, 16) {
+            Err(_) => Err(format!("{} is not named after its bytes", path.display())),
+            Ok(seed) => check_written(&path, &bytes(size as usize, seed)),
+        };
+        let _ = std::fs::remove_file(&path);
+        checked += 1;
+        if let Err(why) = verdict {
+            first_bad.get_or_insert(why);
+        }
     }
+    match first_bad {
+        Some(why) => Err(why),
+        None => Ok(checked),
+    }
+}
+
+/// Whether the file at `path` holds `want`: the same length and CRC-32.
+fn check_written(path: &Path, want: &[u8]) -> Result<(), String> {
+    let got =
+        std::fs::read(path).map_err(|e| format!("cannot read back {}: {e}", path.display()))?;
+    let (got_sum, want_sum) = (crc32fast::hash(&got), crc32fast::hash(want));
+    if got.len() != want.len() || got_sum != want_sum {
+        return Err(format!(
+            "{} read back as {} bytes with CRC-32 {got_sum:08x}, but {} bytes with CRC-32 {want_sum:08x} were written",
+            path.display(),
+            got.len(),
+            want.len()
+        ));
+    }
+    Ok(())
+}
+
+/// After a trial's window: for disk-write, [`verify_files`] on this trial's files. A trial
+/// that verified ops but left no file to read back is failed too.
+pub fn verify_written(spec: &super::WorkloadSpec, ok_ops: u64) -> Result<(), String> {
+    let super::WorkloadSpec::DiskWrite(w) = spec else {
+        return Ok(());
+    };
+    let Some(dir) = &w.scratch else {
+        return Ok(());
+    };
+    let checked = verify_files(Path::new(dir), &super::trial_tag(), w.size.0)
+        .map_err(|why| format!("disk-write read-back failed: {why}"))?;
+    if checked == 0 && ok_ops > 0 {
+        return Err(format!(
+            "disk-write read-back failed: {ok_ops} writes succeeded, but no written file was found in {dir}"
+        ));
+    }
+    Ok(())
 }
 
 impl DiskWrite {
@@ -299,11 +371,10 @@ impl DiskWrite {
         let dir = self.scratch.as_ref().map(PathBuf::from).ok_or_else(|| {
             OpError::new(ErrorKind::Other, "no scratch folder (the run prepares it)")
         })?;
-        let mut rng = Rng::new();
-        let path = dir.join(format!("w-{}-{:016x}", std::process::id(), rng.id()));
+        let seed = Rng::new().below(u64::MAX);
         Ok(WriteSession {
-            path,
-            data: bytes(self.size.0 as usize, rng.below(u64::MAX)),
+            path: dir.join(written_name(&super::trial_tag(), seed)),
+            data: bytes(self.size.0 as usize, seed),
         })
     }
 

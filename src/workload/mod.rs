@@ -321,17 +321,17 @@ impl WorkloadKind {
                 (
                     "pool_min",
                     "5",
-                    "connections opened before the window (per process)",
+                    "connections opened before the window (in all: worker processes split it)",
                 ),
                 (
                     "pool_max",
                     "10",
-                    "most connections in the pool (per process)",
+                    "most connections, so most queries in flight (in all: worker processes split it)",
                 ),
                 (
                     "timeout",
                     "10s",
-                    "limit on connecting, on waiting for a connection, and on each query",
+                    "deadline of each op, the wait for a connection included (and limit on connecting)",
                 ),
                 (
                     "url",
@@ -350,17 +350,17 @@ impl WorkloadKind {
                 (
                     "pool_min",
                     "5",
-                    "connections opened before the window (per process), as in the talk",
+                    "connections opened before the window (in all: worker processes split it), as in the talk",
                 ),
                 (
                     "pool_max",
                     "10",
-                    "most connections in the pool (per process), as in the talk",
+                    "most connections, so most ops in flight (in all: worker processes split it), as in the talk",
                 ),
                 (
                     "timeout",
                     "10s",
-                    "limit on connecting, on waiting for a connection, and on each op",
+                    "deadline of each op, the wait for a connection included (and limit on connecting)",
                 ),
                 (
                     "url",
@@ -370,6 +370,40 @@ impl WorkloadKind {
             ],
         }
     }
+}
+
+/// Where a worker process finds its trial's tag.
+pub const TRIAL_TAG_ENV: &str = "IOBENCH_TRIAL_TAG";
+
+static TRIAL_TAG: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// A name unique to the running trial, which its worker processes share: what its database
+/// connections call themselves and what its disk-write files are named after. The one
+/// [`new_trial_tag`] gave, or [`TRIAL_TAG_ENV`] in a worker process, or `iobench-<pid>`.
+pub fn trial_tag() -> String {
+    let mut tag = TRIAL_TAG.lock().unwrap_or_else(|p| p.into_inner());
+    tag.get_or_insert_with(|| {
+        std::env::var(TRIAL_TAG_ENV)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| format!("iobench-{}", std::process::id()))
+    })
+    .clone()
+}
+
+/// A fresh tag for a trial starting in this process (`iobench-<pid>-<n>`): what an earlier
+/// trial left (a connection the server still lists, a file of a killed trial) is not this
+/// one's.
+pub fn new_trial_tag() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let tag = format!(
+        "iobench-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    *TRIAL_TAG.lock().unwrap_or_else(|p| p.into_inner()) = Some(tag.clone());
+    tag
 }
 
 /// A disk workload's scratch folder: where it goes, where it is once made, and the read
@@ -421,6 +455,34 @@ impl WorkloadSpec {
             WorkloadSpec::Redis(r) => Some((db::Service::Redis, &mut r.url)),
             _ => None,
         }
+    }
+
+    /// A database workload's `pool_max`: the most connections, and so the most queries in
+    /// flight, of the whole model. Worker-process models start no more workers than this.
+    pub fn pool_max(&self) -> Option<u32> {
+        match self {
+            WorkloadSpec::Postgres(p) => Some(p.pool_max),
+            WorkloadSpec::Redis(r) => Some(r.pool_max),
+            _ => None,
+        }
+    }
+
+    /// Worker process `i` of `k`'s part of a database workload: its share of `pool_min`
+    /// and `pool_max` ([`db::share`]), so that the workers' pools add up to the model's.
+    pub fn worker_share(&self, i: u32, k: u32) -> WorkloadSpec {
+        let mut w = self.clone();
+        match &mut w {
+            WorkloadSpec::Postgres(p) => {
+                (p.pool_min, p.pool_max) =
+                    (db::share(p.pool_min, i, k), db::share(p.pool_max, i, k));
+            }
+            WorkloadSpec::Redis(r) => {
+                (r.pool_min, r.pool_max) =
+                    (db::share(r.pool_min, i, k), db::share(r.pool_max, i, k));
+            }
+            _ => {}
+        }
+        w
     }
 
     /// For a server workload, what the model's server serves; `None` for client workloads.

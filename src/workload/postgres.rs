@@ -11,14 +11,19 @@
 //! model's own socket (`connect_raw`), with the connection's driver task spawned on the
 //! model's own executor, so async-std and smol run no tokio reactor. Each connection
 //! prepares its statement once, when it is opened.
+//!
+//! `timeout` is the op's deadline in every model (see `db`'s "Deadlines"). Every pooled
+//! connection, blocking or async, also asks the server for `statement_timeout = timeout`
+//! (in its startup packet, so at no cost per op), which ends a query the server is stuck
+//! on; that bounds a blocking query, which the `postgres` crate cannot time out itself.
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::db::{
-    AsyncPool, BlockingPool, Connector, PoolConfig, PoolSlot, Rng, checkout_async,
-    checkout_blocking, socket_addr, within,
+    AsyncPool, BlockingPool, Connector, PoolConfig, PoolSlot, Rng, app_name, boxed_in_debug,
+    checkout_async, checkout_blocking, past_deadline, socket_addr, within,
 };
 use super::{ErrorKind, OpError, Workload};
 use crate::model::runtime::AsyncRt;
@@ -43,7 +48,8 @@ pub struct Postgres {
     pub rows: u32,
     pub pool_min: u32,
     pub pool_max: u32,
-    /// Limit on connecting, on waiting for a pooled connection, and on each query.
+    /// The deadline of each op (the wait for a pooled connection included); also the limit
+    /// on connecting.
     pub timeout: HumanDuration,
     /// `postgres://user@host:port/db`; `IOBENCH_POSTGRES_URL` or `scripts/services.sh`'s
     /// when absent.
@@ -132,20 +138,36 @@ pub struct PgConnector {
 }
 
 impl PgConnector {
-    fn client_blocking(&self) -> Result<postgres::Client, OpError> {
-        let mut cfg: postgres::Config = self
+    /// The same settings for blocking and async connections: the trial's name, and for a
+    /// pooled one (`pooled`; setup's filling of a table is not bounded) the deadline as
+    /// `statement_timeout`.
+    fn config(&self, pooled: bool) -> Result<tokio_postgres::Config, OpError> {
+        let mut cfg: tokio_postgres::Config = self
             .url
             .parse()
             .map_err(|e| OpError::new(ErrorKind::Other, format!("postgres URL: {e}")))?;
-        cfg.connect_timeout(self.timeout);
-        cfg.connect(postgres::NoTls).map_err(pg_error)
+        cfg.connect_timeout(self.timeout)
+            .application_name(app_name());
+        if pooled {
+            cfg.options(format!(
+                "-c statement_timeout={}",
+                self.timeout.as_millis().max(1)
+            ));
+        }
+        Ok(cfg)
     }
 
-    async fn client_async<R: AsyncRt>(&self) -> Result<tokio_postgres::Client, OpError> {
-        let cfg: tokio_postgres::Config = self
-            .url
-            .parse()
-            .map_err(|e| OpError::new(ErrorKind::Other, format!("postgres URL: {e}")))?;
+    fn client_blocking(&self, pooled: bool) -> Result<postgres::Client, OpError> {
+        postgres::Config::from(self.config(pooled)?)
+            .connect(postgres::NoTls)
+            .map_err(pg_error)
+    }
+
+    async fn client_async<R: AsyncRt>(
+        &self,
+        pooled: bool,
+    ) -> Result<tokio_postgres::Client, OpError> {
+        let cfg = self.config(pooled)?;
         let addr = socket_addr(&self.url)?;
         within::<R, _>(self.timeout, async move {
             let stream = R::connect(addr).await?;
@@ -231,6 +253,26 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// The async op's body: a pooled connection, the query, the check.
+    async fn query_async<R: AsyncRt>(
+        &self,
+        pool: &AsyncPool<PgConnector, R>,
+        param: &Param,
+    ) -> Result<(), OpError> {
+        let mut c = checkout_async::<_, R>(pool).await?;
+        let (client, stmt) = &c.conn;
+        let t = Instant::now();
+        let rows = client
+            .query(stmt, &param.as_params())
+            .await
+            .map_err(pg_error)?;
+        let took = t.elapsed();
+        c.broken = false;
+        self.check(&rows, param, took)
+    }
+}
+
 enum Param {
     None,
     Secs(f64),
@@ -252,13 +294,13 @@ impl Connector for PgConnector {
     type Async<R: AsyncRt> = (tokio_postgres::Client, tokio_postgres::Statement);
 
     fn connect_blocking(&self) -> Result<Self::Blocking, OpError> {
-        let mut client = self.client_blocking()?;
+        let mut client = self.client_blocking(true)?;
         let stmt = client.prepare(&self.sql).map_err(pg_error)?;
         Ok((client, stmt))
     }
 
     async fn connect_async<R: AsyncRt>(&self) -> Result<Self::Async<R>, OpError> {
-        let client = self.client_async::<R>().await?;
+        let client = self.client_async::<R>(true).await?;
         let stmt = within::<R, _>(self.timeout, async {
             client.prepare(&self.sql).await.map_err(pg_error)
         })
@@ -271,7 +313,7 @@ impl Connector for PgConnector {
             return Ok(());
         };
         let (lock_create, count, fill) = setup_sql(rows);
-        let mut c = self.client_blocking()?;
+        let mut c = self.client_blocking(false)?;
         c.batch_execute(&lock_create).map_err(pg_error)?;
         let n: i64 = c.query_one(&count, &[]).map_err(pg_error)?.get(0);
         if n != i64::from(rows) {
@@ -285,7 +327,7 @@ impl Connector for PgConnector {
             return Ok(());
         };
         let (lock_create, count, fill) = setup_sql(rows);
-        let c = self.client_async::<R>().await?;
+        let c = self.client_async::<R>(false).await?;
         within::<R, _>(Duration::from_secs(600), async {
             c.batch_execute(&lock_create).await.map_err(pg_error)?;
             let n: i64 = c.query_one(&count, &[]).await.map_err(pg_error)?.get(0);
@@ -316,6 +358,7 @@ impl Workload for Postgres {
     }
 
     fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
+        let started = Instant::now();
         let param = self.param(&mut s.rng);
         let mut c = checkout_blocking(&s.pool)?;
         let (client, stmt) = &mut c.conn;
@@ -323,6 +366,7 @@ impl Workload for Postgres {
         let rows = client.query(&*stmt, &param.as_params()).map_err(pg_error)?;
         let took = t.elapsed();
         c.broken = false;
+        past_deadline(started, self.timeout.0)?;
         self.check(&rows, &param, took)
     }
 
@@ -337,23 +381,10 @@ impl Workload for Postgres {
 
     async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
         let param = self.param(&mut s.rng);
-        let pool = &s.pool;
-        let timeout = self.timeout.0;
-        // Boxed: the nested driver futures are large (hundreds of KiB unoptimised), too
-        // large to move around on an executor's stack; one allocation per op, next to a
-        // database round trip.
-        Box::pin(within::<R, _>(timeout, async {
-            let mut c = checkout_async::<_, R>(pool, timeout).await?;
-            let (client, stmt) = &c.conn;
-            let t = Instant::now();
-            let rows = client
-                .query(stmt, &param.as_params())
-                .await
-                .map_err(pg_error)?;
-            let took = t.elapsed();
-            c.broken = false;
-            self.check(&rows, &param, took)
-        }))
-        .await
+        // One timer for the whole op, the checkout included.
+        boxed_in_debug!(within::<R, _>(
+            self.timeout.0,
+            self.query_async::<R>(&s.pool, &param)
+        ))
     }
 }

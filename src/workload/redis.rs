@@ -8,15 +8,21 @@
 //!
 //! Blocking models use the `redis` crate's sync connection; async models its multiplexed
 //! connection (one op at a time on each, through the pool) over the model's own socket, with
-//! the connection's driver task spawned on the model's own executor.
+//! the connection's driver task spawned on the model's own executor. Every connection
+//! names itself (`CLIENT SETNAME`, one round trip when it is opened) so that the trial can
+//! count its connections on the server.
+//!
+//! `timeout` is the op's deadline in every model (see `db`'s "Deadlines"): one timer
+//! around the async op; read and write timeouts set once on a blocking connection, and a
+//! blocking op that ends past the deadline is a timeout error.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::db::{
-    AsyncPool, BlockingPool, Connector, PoolConfig, PoolSlot, Rng, checkout_async,
-    checkout_blocking, socket_addr, within,
+    AsyncPool, BlockingPool, Connector, PoolConfig, PoolSlot, Rng, app_name, boxed_in_debug,
+    checkout_async, checkout_blocking, past_deadline, socket_addr, within,
 };
 use super::{ErrorKind, OpError, Workload};
 use crate::model::runtime::AsyncRt;
@@ -39,7 +45,8 @@ pub struct Redis {
     pub keys: u32,
     pub pool_min: u32,
     pub pool_max: u32,
-    /// Limit on waiting for a pooled connection, and on each op.
+    /// The deadline of each op (the wait for a pooled connection included); also the limit
+    /// on connecting.
     pub timeout: HumanDuration,
     /// `redis://host:port/`; `IOBENCH_REDIS_URL` or `scripts/services.sh`'s when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,12 +142,17 @@ impl Connector for RedisConnector {
 
     fn connect_blocking(&self) -> Result<redis::Connection, OpError> {
         let client = redis::Client::open(self.url.as_str()).map_err(redis_error)?;
-        let c = client
+        let mut c = client
             .get_connection_with_timeout(self.timeout)
             .map_err(redis_error)?;
         c.set_read_timeout(Some(self.timeout))
             .map_err(redis_error)?;
         c.set_write_timeout(Some(self.timeout))
+            .map_err(redis_error)?;
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(app_name())
+            .query::<()>(&mut c)
             .map_err(redis_error)?;
         Ok(c)
     }
@@ -156,7 +168,7 @@ impl Connector for RedisConnector {
             let cfg = redis::AsyncConnectionConfig::new()
                 .set_response_timeout(None)
                 .set_connection_timeout(None);
-            let (conn, driver) = redis::aio::MultiplexedConnection::new_with_config(
+            let (mut conn, driver) = redis::aio::MultiplexedConnection::new_with_config(
                 info.redis_settings(),
                 R::tokio_io(stream),
                 cfg,
@@ -164,6 +176,12 @@ impl Connector for RedisConnector {
             .await
             .map_err(redis_error)?;
             R::spawn_detached(driver);
+            redis::cmd("CLIENT")
+                .arg("SETNAME")
+                .arg(app_name())
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(redis_error)?;
             Ok(conn)
         })
         .await
@@ -254,6 +272,7 @@ impl Workload for Redis {
     }
 
     fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
+        let started = std::time::Instant::now();
         let (key, want) = self.next(s);
         let mut c = checkout_blocking(&s.pool)?;
         if self.command == RedisCommand::SetGet {
@@ -268,6 +287,7 @@ impl Workload for Redis {
             .query(&mut c.conn)
             .map_err(redis_error)?;
         c.broken = false;
+        past_deadline(started, self.timeout.0)?;
         check(got, &want, &key)
     }
 
@@ -279,31 +299,38 @@ impl Workload for Redis {
 
     async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {
         let (key, want) = self.next(s);
-        let pool = &s.pool;
-        let timeout = self.timeout.0;
-        let set_first = self.command == RedisCommand::SetGet;
-        // Boxed: the nested driver futures are large (hundreds of KiB unoptimised), too
-        // large to move around on an executor's stack; one allocation per op, next to a
-        // database round trip.
-        Box::pin(within::<R, _>(timeout, async {
-            let mut c = checkout_async::<_, R>(pool, timeout).await?;
-            if set_first {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(&want)
-                    .query_async::<()>(&mut c.conn)
-                    .await
-                    .map_err(redis_error)?;
-            }
-            let got: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(&key)
-                .query_async(&mut c.conn)
+        // One timer for the whole op, the checkout included.
+        boxed_in_debug!(within::<R, _>(
+            self.timeout.0,
+            self.exchange_async::<R>(&s.pool, &key, &want)
+        ))
+    }
+}
+
+impl Redis {
+    /// The async op's body: a pooled connection, SET (set-get), GET, the check.
+    async fn exchange_async<R: AsyncRt>(
+        &self,
+        pool: &AsyncPool<RedisConnector, R>,
+        key: &str,
+        want: &[u8],
+    ) -> Result<(), OpError> {
+        let mut c = checkout_async::<_, R>(pool).await?;
+        if self.command == RedisCommand::SetGet {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(want)
+                .query_async::<()>(&mut c.conn)
                 .await
                 .map_err(redis_error)?;
-            c.broken = false;
-            check(got, &want, &key)
-        }))
-        .await
+        }
+        let got: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut c.conn)
+            .await
+            .map_err(redis_error)?;
+        c.broken = false;
+        check(got, want, key)
     }
 }
 
