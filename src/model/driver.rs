@@ -231,39 +231,9 @@ impl Sink for OwnedShard {
 
 /// Sessions kept after their tasks end, so that their connections outlive the window's
 /// last reading (a server's thread per connection exits when its connection closes, and
-/// its CPU time would leave the server's total with it).
+/// its CPU time would leave the server's total with it). An async run parks all its
+/// sessions in one entry (a `Vec` of them), not a box per session.
 pub type Parked = Vec<Box<dyn std::any::Any + Send>>;
-
-/// The async loop of one task, waiting through runtime `R`; returns the session.
-pub async fn async_loop<W: Workload, R: AsyncRt>(
-    workload: Arc<W>,
-    mut session: W::AsyncSession<R>,
-    window: Window,
-    pace: Pace,
-    mut sink: impl Sink,
-) -> W::AsyncSession<R> {
-    let mut end = window.start;
-    for i in 0.. {
-        if pace.spent(i) {
-            break;
-        }
-        let due = pace.due(i);
-        if let Some(due) = due {
-            let now = Mono::now();
-            if due > now {
-                R::sleep(due.since(now)).await;
-            }
-        }
-        let start = Mono::now();
-        let result = workload.op_async::<R>(&mut session).await;
-        end = Mono::now();
-        if observe(&window, &mut sink, due, start, end, result) {
-            break;
-        }
-    }
-    sink.last_end(end);
-    session
-}
 
 /// How an async model spawns a task on its runtime.
 pub trait Spawner {
@@ -278,10 +248,84 @@ pub trait Spawner {
         F: Future<Output = ()> + Send + 'static;
 }
 
+/// What the tasks of one async run share, behind one `Arc`: one pointer per task.
+pub struct Tasks<W: Workload, R: AsyncRt> {
+    workload: Arc<W>,
+    window: Window,
+    /// Sessions of the tasks that have ended, grown as they end (after the window).
+    parked: Mutex<Vec<W::AsyncSession<R>>>,
+}
+
+impl<W: Workload, R: AsyncRt> Tasks<W, R> {
+    pub fn new(workload: Arc<W>, window: Window) -> Arc<Tasks<W, R>> {
+        Arc::new(Tasks {
+            workload,
+            window,
+            parked: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The sessions of the tasks that have ended.
+    pub fn take_parked(&self) -> Vec<W::AsyncSession<R>> {
+        std::mem::take(&mut *self.parked.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The async loop of one task, waiting through runtime `R`; parks its session when it
+/// ends.
+///
+/// One plain function returning one `async move` block, with the loop written inside it:
+/// an `async fn` keeps a second copy of its arguments in its state, and a future handed to
+/// another and awaited there is stored twice. This state is in every one of C tasks (it is
+/// the harness's memory per in-flight op), so it holds only the task's session, pace and
+/// sink, one pointer to what all tasks share, the loop's clock readings and the op's
+/// future.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+pub fn async_loop<W: Workload, R: AsyncRt, K: Sink + Send + 'static>(
+    shared: Arc<Tasks<W, R>>,
+    mut session: W::AsyncSession<R>,
+    pace: Pace,
+    mut sink: K,
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let window = &shared.window;
+        let mut end = window.start;
+        for i in 0.. {
+            if pace.spent(i) {
+                break;
+            }
+            let due = pace.due(i);
+            if let Some(due) = due {
+                let now = Mono::now();
+                if due > now {
+                    R::sleep(due.since(now)).await;
+                }
+            }
+            let start = Mono::now();
+            let result = shared.workload.op_async::<R>(&mut session).await;
+            end = Mono::now();
+            if observe(window, &mut sink, due, start, end, result) {
+                break;
+            }
+        }
+        sink.last_end(end);
+        drop(sink);
+        shared
+            .parked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(session);
+    }
+}
+
 /// The tasks of one async run, inside its runtime's `block_on`: open one session per task,
 /// open the window (`open_window` may wait for it, as a worker process does), spawn the
 /// tasks, each with its sink and pace, and wait for all of them. Returns the task count and
 /// the sessions, still open.
+///
+/// A task's own state is its session, its pace, its sink and one pointer to what the tasks
+/// share, and the loop's own state (see [`async_loop`]); nothing else is allocated per
+/// task but the runtime's task and its handle here.
 pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner, K: Sink + Send + 'static>(
     workload: Arc<W>,
     tasks: u32,
@@ -302,27 +346,20 @@ pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner, K: Sink + Send + 'st
     // A counted window starts a little later; the tasks are spawned when it does. (A
     // blocking sleep: a runtime's timer may round it up, tokio's to the millisecond.)
     window.start.sleep_until();
-    let parked: Arc<Mutex<Parked>> = Arc::default();
+    let shared = Tasks::<W, R>::new(workload, window);
     let handles: Vec<_> = sessions
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
+        .map(|(i, session)| {
             let task =
-                async_loop::<W, R>(workload.clone(), s, window, pace_of(&window, i), sink_of(i));
-            let parked = parked.clone();
-            spawner.spawn(async move {
-                let session = task.await;
-                parked
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(Box::new(session));
-            })
+                async_loop::<W, R, K>(shared.clone(), session, pace_of(&window, i), sink_of(i));
+            spawner.spawn(task)
         })
         .collect();
     for t in handles {
         t.await.map_err(|e| anyhow::anyhow!("a task failed: {e}"))?;
     }
-    let parked = std::mem::take(&mut *parked.lock().unwrap_or_else(|p| p.into_inner()));
+    let parked: Parked = vec![Box::new(shared.take_parked())];
     Ok((u64::from(tasks), parked))
 }
 
@@ -401,5 +438,51 @@ impl Gate {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.outcome = Some(window);
         self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::runtime::{AsyncStd, Smol, Tokio};
+    use crate::workload::sleep::Sleep;
+
+    /// The state of one sleep task beside the state of a bare loop of the same runtime
+    /// (a pointer, an index and the runtime's timer, as `benches/bare_loops.rs` has it):
+    /// the harness's own part of a task's memory, which C tasks multiply.
+    fn task_bytes<R: AsyncRt>() -> (usize, usize) {
+        let window = Window::starting_now(Duration::ZERO, Duration::from_millis(1));
+        let shared = Tasks::<Sleep, R>::new(Arc::new(Sleep::default()), window);
+        let sink = OwnedShard {
+            recorder: Arc::new(Recorder::new(1, false)),
+            index: 0,
+        };
+        let ours = std::mem::size_of_val(&async_loop::<Sleep, R, _>(shared, 0, Pace::Closed, sink));
+        let (s, i) = (Arc::new(0u8), 0usize);
+        let bare = async move {
+            loop {
+                R::sleep(Duration::from_millis(10)).await;
+                std::hint::black_box((&s, i));
+            }
+        };
+        (ours, std::mem::size_of_val(&bare))
+    }
+
+    #[test]
+    fn a_task_costs_little_beyond_a_bare_loop() {
+        for (name, (ours, bare)) in [
+            ("tokio", task_bytes::<Tokio>()),
+            ("async-std", task_bytes::<AsyncStd>()),
+            ("smol", task_bytes::<Smol>()),
+        ] {
+            eprintln!("{name}: a task's future {ours} bytes, a bare loop's {bare}");
+            // Session, pace, sink, the shared pointer, the loop's clock readings and the
+            // op's own few words: about 120 bytes. (It was about 700 more on tokio, from futures
+            // stored twice.)
+            assert!(
+                ours <= bare + 160,
+                "{name}: a task's future is {ours} bytes, a bare loop's {bare}"
+            );
+        }
     }
 }
