@@ -7,9 +7,13 @@
 //! nothing and takes minutes).
 //!
 //! `cargo bench --bench bare_loops` runs C = 1, 100, 1000, 10000 with a 1 s warm-up and a
-//! 3 s window. Environment: `OVERHEAD_C=1,100`, `OVERHEAD_WINDOW_SECS=3`,
+//! 3 s window. Its headline, printed first, is the harness's own memory: iobench's window
+//! growth (peak PSS − idle PSS) minus the bare loop's, in KiB per in-flight op (C for the
+//! async models and threads, 1 for sequential, min(C, 64) for thread-pool and processes),
+//! with cells over 0.25 KiB flagged. The full table follows. Environment: `OVERHEAD_C=1,100`, `OVERHEAD_WINDOW_SECS=3`,
 //! `OVERHEAD_MODELS=threads,smol`, `OVERHEAD_TRIALS=1` (harness trials per cell),
-//! `OVERHEAD_HARNESS_SUMMARY=path/summary.json` (reuse a harness run of the same cells).
+//! `OVERHEAD_HARNESS_SUMMARY=path/summary.json` (reuse a harness run of the same cells),
+//! `OVERHEAD_SLEEP_MS=1000` (the sleep of every op; 10 unless set).
 //!
 //! A bare loop counts finished ops in a per-worker atomic counter (processes: in a shared
 //! file mapping) that the coordinator reads at the window's start and end, and reads the
@@ -25,7 +29,20 @@ use std::time::{Duration, Instant};
 use iobench::measure::memory::{TreeSample, sample_tree};
 use iobench::measure::rusage::{Rusage, raise_nofile_limit};
 
-const LATENCY: Duration = Duration::from_millis(10);
+/// How long each op sleeps: `OVERHEAD_SLEEP_MS` (10 ms unless set; 1000 for a run of a
+/// million tasks, which one thread could not serve every 10 ms). Worker processes read the
+/// same variable, which they inherit.
+fn latency() -> Duration {
+    static L: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *L.get_or_init(|| {
+        Duration::from_millis(
+            std::env::var("OVERHEAD_SLEEP_MS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(10),
+        )
+    })
+}
 const POOL: u32 = 64;
 
 /// One counter per worker, padded so workers do not share a cache line.
@@ -145,7 +162,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                         start.wait();
                         let s = shared.get().expect("set before the barrier");
                         while s.running() {
-                            std::thread::sleep(LATENCY);
+                            std::thread::sleep(latency());
                             s.done(i);
                         }
                     })
@@ -169,7 +186,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                 .unwrap();
             let shared = Shared::new(k, warmup + window);
             fn job(s: Arc<Shared>, i: usize) {
-                std::thread::sleep(LATENCY);
+                std::thread::sleep(latency());
                 s.done(i);
                 if s.running() {
                     rayon::spawn_fifo(move || job(s, i));
@@ -181,7 +198,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
             }
             let r = observe(|| shared.total(), warmup, window, idle, Rusage::default);
             shared.stop.store(true, Ordering::Relaxed);
-            std::thread::sleep(LATENCY * 3);
+            std::thread::sleep(latency() * 3);
             r
         }
         "processes" => processes_case(c.min(POOL), warmup, window),
@@ -205,7 +222,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                             let s = s.clone();
                             tokio::spawn(async move {
                                 while s.running() {
-                                    tokio::time::sleep(LATENCY).await;
+                                    tokio::time::sleep(latency()).await;
                                     s.done(i);
                                 }
                             })
@@ -226,7 +243,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                             let s = s.clone();
                             async_std::task::spawn_local(async move {
                                 while s.running() {
-                                    async_std::task::sleep(LATENCY).await;
+                                    async_std::task::sleep(latency()).await;
                                     s.done(i);
                                 }
                             })
@@ -246,7 +263,7 @@ fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
                         let s = s.clone();
                         ex.spawn(async move {
                             while s.running() {
-                                smol::Timer::after(LATENCY).await;
+                                smol::Timer::after(latency()).await;
                                 s.done(i);
                             }
                         })
@@ -293,7 +310,7 @@ fn map_counters(path: &std::path::Path, slots: usize) -> &'static [Counter] {
 fn bare_worker(path: &str, i: usize, k: usize) {
     let slots = map_counters(std::path::Path::new(path), k + 1);
     while slots[k].0.load(Ordering::Relaxed) == 0 {
-        std::thread::sleep(LATENCY);
+        std::thread::sleep(latency());
         slots[i].0.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -359,9 +376,10 @@ fn run_harness(models: &[String], cs: &[u32], trials: u32, window: Duration) -> 
     std::fs::write(
         &scenario,
         format!(
-            "name = \"overhead\"\n[run]\ntrials = {trials}\nwarmup = \"1s\"\nduration = \"{}ms\"\nmodels = [{}]\nconcurrency = {cs:?}\npool_size = {POOL}\nprocess_cap = {POOL}\n[[workload]]\nkind = \"sleep\"\nlatency = \"10ms\"\n",
+            "name = \"overhead\"\n[run]\ntrials = {trials}\nwarmup = \"1s\"\nduration = \"{}ms\"\nmodels = [{}]\nconcurrency = {cs:?}\npool_size = {POOL}\nprocess_cap = {POOL}\n[[workload]]\nkind = \"sleep\"\nlatency = \"{}ms\"\n",
             window.as_millis(),
-            quoted.join(", ")
+            quoted.join(", "),
+            latency().as_millis()
         ),
     )
     .unwrap();
@@ -456,16 +474,20 @@ fn main() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
 
-    println!(
-        "sleep 10 ms, window {:?}; bare = the model's loop with no measurement; harness = iobench run (median of {trials})",
-        window
-    );
-    println!(
-        "| model | C | bare eff. | harness eff. | Δ throughput | bare KiB/op | harness KiB/op | Δ KiB/op | bare CPU s/1k ops | harness CPU s/1k ops | harness p99 ms |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut table = vec![
+        format!(
+            "sleep {:?}, window {:?}; bare = the model's loop with no measurement; harness = iobench run (median of {trials})",
+            latency(),
+            window
+        ),
+        "| model | C | bare eff. | harness eff. | Δ throughput | bare KiB/op | harness KiB/op | Δ KiB/op | bare CPU s/1k ops | harness CPU s/1k ops | harness p99 ms |".into(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|".into(),
+    ];
+    // The headline: (harness growth − bare growth) per in-flight op, per model and C.
+    let mut headline: Vec<(String, u32, Option<f64>)> = Vec::new();
     for m in &models {
         for &c in &cs {
+            eprintln!("bare loop: {m} at C = {c}");
             let exe = std::env::current_exe().unwrap();
             let o = Command::new(exe)
                 .args(["--case", m, &c.to_string()])
@@ -477,13 +499,14 @@ fn main() {
                 .filter_map(|x| x.parse().ok())
                 .collect();
             if v.len() < 3 {
-                println!(
+                table.push(format!(
                     "| {m} | {c} | bare loop failed: {} |",
                     String::from_utf8_lossy(&o.stderr)
                         .lines()
                         .last()
                         .unwrap_or("")
-                );
+                ));
+                headline.push((m.clone(), c, None));
                 continue;
             }
             let (bare_tput, bare_mem, bare_cpu) = (v[0], v[1] / f64::from(c), v[2]);
@@ -494,15 +517,29 @@ fn main() {
                 .find(|x| x["model"] == m.as_str() && x["concurrency"] == c)
                 .unwrap();
             let med = |path: &str| path.split('.').fold(cell, |v, k| &v[k])["median"].as_f64();
-            let ideal = f64::from(c) / LATENCY.as_secs_f64();
+            let ideal = f64::from(c) / latency().as_secs_f64();
             let (h_tput, h_mem, h_cpu, h_p99) = (
                 med("throughput_ops_per_sec"),
                 med("mem_per_op_bytes"),
                 med("cpu_secs_per_1k_ops"),
                 med("latency_us.p99"),
             );
+            let in_flight = match m.as_str() {
+                "sequential" => 1,
+                "thread-pool" | "processes" => c.min(POOL),
+                _ => c,
+            };
+            // Medians of peak and idle (one trial: that trial's growth).
+            let h_growth = med("peak_pss_bytes")
+                .zip(med("idle_pss_bytes"))
+                .map(|(p, i)| p - i);
+            headline.push((
+                m.clone(),
+                c,
+                h_growth.map(|g| (g - v[1]) / f64::from(in_flight) / 1024.0),
+            ));
             let f = |x: Option<f64>, d: usize| x.map_or("-".into(), |x| format!("{x:.d$}"));
-            println!(
+            table.push(format!(
                 "| {m} | {c} | {:.3} | {} | {} | {:.2} | {} | {} | {:.4} | {} | {} |",
                 bare_tput / ideal,
                 f(h_tput.map(|t| t / ideal), 3),
@@ -513,8 +550,40 @@ fn main() {
                 bare_cpu,
                 f(h_cpu, 4),
                 f(h_p99.map(|x| x / 1000.0), 2),
-            );
-            let _ = std::io::stdout().flush();
+            ));
         }
+    }
+    println!(
+        "HARNESS MEMORY: iobench − bare, KiB per in-flight op (window growth of PSS; budget {HARNESS_KIB_BUDGET} KiB)"
+    );
+    println!("| model | {} |", cs.map_join(" | ", |c| format!("C = {c}")));
+    println!("|---|{}", "---:|".repeat(cs.len()));
+    for m in &models {
+        let row = cs.map_join(" | ", |&c| {
+            match headline.iter().find(|(hm, hc, _)| hm == m && *hc == c) {
+                Some((_, _, Some(d))) if *d > HARNESS_KIB_BUDGET => format!("**{d:.2}** (over)"),
+                Some((_, _, Some(d))) => format!("{d:.2}"),
+                _ => "-".into(),
+            }
+        });
+        println!("| {m} | {row} |");
+    }
+    println!();
+    for l in table {
+        println!("{l}");
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// The harness's own memory that a cell may show, KiB per in-flight op.
+const HARNESS_KIB_BUDGET: f64 = 0.25;
+
+trait MapJoin<T> {
+    fn map_join(&self, sep: &str, f: impl Fn(&T) -> String) -> String;
+}
+
+impl<T> MapJoin<T> for [T] {
+    fn map_join(&self, sep: &str, f: impl Fn(&T) -> String) -> String {
+        self.iter().map(f).collect::<Vec<_>>().join(sep)
     }
 }

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use iobench::measure::{Mono, Recorder, Window};
-use iobench::model::driver::{OwnedShard, Pace, Shard, Sink, async_loop, blocking_loop, observe};
+use iobench::model::driver::{
+    OwnedShard, Pace, Shard, Sink, Tasks, async_loop, blocking_loop, observe,
+};
 use iobench::model::processes::StreamSink;
 use iobench::model::runtime::{AsyncRt, AsyncStd, Smol, Tokio};
 use iobench::workload::{OpError, Workload};
@@ -167,7 +169,12 @@ fn drivers(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let (w, window, pace, sink) = task(iters);
             let t0 = Instant::now();
-            tokio.block_on(async_loop::<Noop, Tokio>(w, 0, window, pace, sink));
+            tokio.block_on(async_loop::<Noop, Tokio, _>(
+                Tasks::new(w, window),
+                0,
+                pace,
+                sink,
+            ));
             t0.elapsed()
         })
     });
@@ -175,7 +182,12 @@ fn drivers(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let (w, window, pace, sink) = task(iters);
             let t0 = Instant::now();
-            async_std::task::block_on(async_loop::<Noop, AsyncStd>(w, 0, window, pace, sink));
+            async_std::task::block_on(async_loop::<Noop, AsyncStd, _>(
+                Tasks::new(w, window),
+                0,
+                pace,
+                sink,
+            ));
             t0.elapsed()
         })
     });
@@ -183,7 +195,12 @@ fn drivers(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let (w, window, pace, sink) = task(iters);
             let t0 = Instant::now();
-            smol::block_on(async_loop::<Noop, Smol>(w, 0, window, pace, sink));
+            smol::block_on(async_loop::<Noop, Smol, _>(
+                Tasks::new(w, window),
+                0,
+                pace,
+                sink,
+            ));
             t0.elapsed()
         })
     });

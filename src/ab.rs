@@ -29,7 +29,7 @@ use crate::error::Error;
 use crate::measure::TrialRecord;
 use crate::measure::machine::Machine;
 use crate::measure::record::{TrialStatus, utc_now_rfc3339};
-use crate::orchestrator::{self, ResultsFile, run_one};
+use crate::orchestrator::{self, PrivateBinary, ResultsFile, run_one};
 use crate::report::summary::summarize;
 use crate::run::{RunInfo, prepare, write_json};
 use crate::scenario::{Cell, Scenario};
@@ -90,17 +90,11 @@ pub fn run(
         )));
     }
     std::fs::create_dir_all(out).map_err(anyhow::Error::from)?;
-    // Each side runs from its own copy of its binary. A binary file that other processes
-    // also run (this driver, the embedded targets) shares its text pages with them, and
-    // PSS would charge that side only a part of them: a memory "improvement" from nothing.
-    let a_copy = out.join("iobench-a");
-    let b_copy = out.join("iobench-b");
-    for (from, to) in [(a_bin, &a_copy), (b_bin, &b_copy)] {
-        std::fs::copy(from, to).map_err(|e| {
-            anyhow::anyhow!("cannot copy {} to {}: {e}", from.display(), to.display())
-        })?;
-    }
-    let (a_bin, b_bin) = (a_copy.as_path(), b_copy.as_path());
+    // Each side runs from its own copy of its binary (see `orchestrator::PrivateBinary`),
+    // kept beside the results.
+    let a_copy = PrivateBinary::copy(a_bin, &out.join("iobench-a"), false)?;
+    let b_copy = PrivateBinary::copy(b_bin, &out.join("iobench-b"), false)?;
+    let (a_bin, b_bin) = (a_copy.path(), b_copy.path());
     let mut cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
     let exe = std::env::current_exe().map_err(anyhow::Error::from)?;
     let targets = prepare(&exe, &mut cells)?;

@@ -12,7 +12,11 @@
 //! 3. The child prints one JSON record. A child that crashes, exits non-zero, prints no
 //!    record or outlives its timeout is recorded as failed with the reason, and the run
 //!    goes on.
-//! 4. Ctrl-C (SIGINT) or SIGTERM kills the running trial's group and stops the run; the
+//! 4. Trials run from a private copy of the binary ([`PrivateBinary`]), not the file the
+//!    orchestrator and the embedded targets run: processes that map the same file share
+//!    its text pages, and PSS would charge the trial only a part of them, a part that
+//!    changes as other processes start and stop.
+//! 5. Ctrl-C (SIGINT) or SIGTERM kills the running trial's group and stops the run; the
 //!    finished trials are already on disk, and the summary is written from them.
 
 use std::fs::{File, OpenOptions};
@@ -31,6 +35,42 @@ use crate::measure::record::utc_now_rfc3339;
 use crate::report::console::Progress;
 use crate::scenario::Cell;
 use crate::stats::Rng;
+
+/// A copy of an iobench binary that only the trials (and their worker processes) run.
+/// A file that other processes also run (the orchestrator, the embedded targets) shares
+/// its text pages with them, and PSS would charge a trial only a part of them: a memory
+/// "improvement" from nothing, or a figure that moves as workers start.
+pub struct PrivateBinary {
+    path: PathBuf,
+    /// Removed on drop (a run's copy); `ab` keeps its copies beside its results.
+    remove: bool,
+}
+
+impl PrivateBinary {
+    /// Copies `from` to `to`. Call it before any other thread or child exists (before the
+    /// targets start): a child forked while the copy's file is open for writing would keep
+    /// it open, and exec'ing it would fail with ETXTBSY.
+    pub fn copy(from: &Path, to: &Path, remove: bool) -> anyhow::Result<PrivateBinary> {
+        std::fs::copy(from, to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+        Ok(PrivateBinary {
+            path: to.to_path_buf(),
+            remove,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PrivateBinary {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -111,12 +151,12 @@ pub fn fresh_seed() -> u64 {
 /// Runs every trial; returns the records in the order they finished and whether the run
 /// was interrupted.
 pub fn run_all(
+    exe: &Path,
     cells: &[Cell],
     seed: u64,
     results: &mut ResultsFile,
     progress: &Progress,
 ) -> anyhow::Result<(Vec<TrialRecord>, bool)> {
-    let exe = std::env::current_exe().context("cannot find the iobench binary to start trials")?;
     let mut records = Vec::new();
     for (n, (ci, t)) in schedule(cells, seed).into_iter().enumerate() {
         if interrupted() {
@@ -130,7 +170,7 @@ pub fn run_all(
                 r.status = crate::measure::record::TrialStatus::Skipped;
                 r
             }
-            None => run_one(&exe, cell, t)?,
+            None => run_one(exe, cell, t)?,
         };
         if interrupted() && record.status != crate::measure::record::TrialStatus::Ok {
             // Cut short by Ctrl-C: not a result.

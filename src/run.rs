@@ -118,6 +118,10 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunO
     }
     raise_nofile_limit();
     let exe = std::env::current_exe().context("cannot find the iobench binary")?;
+    // The trials run from a copy of their own, removed when the run ends (see
+    // `orchestrator::PrivateBinary`); the targets keep running this binary. Copied before
+    // the targets start.
+    let trial_exe = orchestrator::PrivateBinary::copy(&exe, &dir.join(".iobench-trials"), true)?;
     // From here a Ctrl-C stops the run between trials, so that what `prepare` makes (the
     // targets, the scratch folders) is always taken down.
     orchestrator::install_interrupt_handler();
@@ -136,9 +140,11 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunO
     let mut results = ResultsFile::create(&dir.join("results.jsonl"))?;
     eprintln!("trial order seed {seed} (repeat this order with --seed {seed})");
     let progress = Progress::new(orchestrator::schedule(&cells, seed).len());
-    let (records, interrupted) = orchestrator::run_all(&cells, seed, &mut results, &progress)?;
+    let (records, interrupted) =
+        orchestrator::run_all(trial_exe.path(), &cells, seed, &mut results, &progress)?;
     progress.finish();
     drop(targets);
+    drop(trial_exe);
     let summary = summarize(&names.join(", "), machine, &cells, &records);
     write_json(&dir.join("summary.json"), &summary)?;
     let report = crate::report::page::write(&dir, &summary)

@@ -152,3 +152,47 @@ latency = "1ms"
     assert_eq!(a, b, "the same seed, the same order");
     assert_ne!(a, c, "another seed, another order");
 }
+
+/// Trials (and their worker processes) run from a private copy of the binary, so that they
+/// share no text pages with the orchestrator; the copy is gone when the run ends.
+#[test]
+fn trials_run_from_a_private_copy_of_the_binary() {
+    let (_dir, scenario, out) = common::scenario(
+        r#"
+name = "copy"
+[run]
+trials = 1
+warmup = "0s"
+duration = "1500ms"
+models = ["processes"]
+concurrency = [2]
+[[workload]]
+kind = "sleep"
+latency = "1ms"
+"#,
+    );
+    let copy = out.join(".iobench-trials");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iobench"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The processes that run the copy: the trial and its two workers.
+    let mut most = 0;
+    while child.try_wait().unwrap().is_none() {
+        let running = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path().join("exe")).ok())
+            .filter(|exe| exe == &copy)
+            .count();
+        most = most.max(running);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(most >= 3, "at most {most} processes ran {}", copy.display());
+    assert!(!copy.exists(), "the copy is removed when the run ends");
+}

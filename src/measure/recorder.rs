@@ -1,8 +1,10 @@
 //! Where workers record each op: a latency histogram and error counts.
 //!
 //! # How it works
-//! 1. The recorder is allocated before the idle memory sample, so its size is a fixed cost
-//!    of the trial and never shows up as memory per in-flight op.
+//! 1. The recorder is allocated before the idle memory sample, and every page of its
+//!    histograms is written then (a histogram's counts are zeroed memory that the kernel
+//!    maps only when first written), so its size is a fixed cost of the trial and never
+//!    shows up as memory per in-flight op, whichever shards and buckets a model's ops touch.
 //! 2. It holds a few shards, each a `Mutex<Tally>`. A worker records into the shard its
 //!    index selects, so thousands of threads do not contend on one lock and an async loop
 //!    pays for an uncontended lock only.
@@ -126,6 +128,18 @@ impl Tally {
         }
     }
 
+    /// Writes every page of the tally's histograms, so that they are resident from now on
+    /// (a fresh histogram's counts are zeroed pages, mapped only when first written).
+    pub fn touch(&mut self) {
+        // Seen as escaped, the counts are no longer known to be zero, so the compiler
+        // cannot drop the zeroing below as redundant after a zeroed allocation.
+        std::hint::black_box(&mut *self);
+        self.latency_ns.clear();
+        if let Some(u) = &mut self.uncorrected_ns {
+            u.clear();
+        }
+    }
+
     pub fn merge(&mut self, other: &Tally) {
         self.latency_ns
             .add(&other.latency_ns)
@@ -188,11 +202,15 @@ pub struct Recorder {
 
 impl Recorder {
     /// `open`: also keep uncorrected latencies (open mode). Every histogram is allocated
-    /// here, before the idle footprint, never while ops run.
+    /// and paged in here, before the idle footprint, never while ops run.
     pub fn new(shards: usize, open: bool) -> Recorder {
-        let tally = || Tally {
-            uncorrected_ns: open.then(histogram),
-            ..Tally::default()
+        let tally = || {
+            let mut t = Tally {
+                uncorrected_ns: open.then(histogram),
+                ..Tally::default()
+            };
+            t.touch();
+            t
         };
         Recorder {
             shards: (0..shards.max(1)).map(|_| Mutex::new(tally())).collect(),

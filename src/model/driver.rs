@@ -43,12 +43,8 @@ pub enum Pace {
     /// The next op starts when the previous one ends.
     Closed,
     /// Op `i` of warm-up is due at `first + i × every_ns`; op `j` of the measured part at
-    /// `measured + j × every_ns` (see [`Schedule`]).
-    Open {
-        first: Mono,
-        measured: Mono,
-        every_ns: u64,
-    },
+    /// `first + (measure_from − start) + j × every_ns` (see [`Schedule`]).
+    Open { first: Mono, every_ns: u64 },
     /// Closed, and the worker stops after this many ops (a counted window).
     Count(u64),
 }
@@ -64,16 +60,19 @@ impl Pace {
         }
         match rate {
             None => Pace::Closed,
-            Some(rate) => {
-                let offset = Duration::from_secs_f64(w as f64 / rate);
-                Pace::Open {
-                    first: window.start.plus(offset),
-                    measured: window.measure_from.plus(offset),
-                    every_ns: (k as f64 / rate * 1e9) as u64,
-                }
-            }
+            Some(rate) => Pace::Open {
+                first: window.start.plus(Duration::from_secs_f64(w as f64 / rate)),
+                every_ns: (k as f64 / rate * 1e9) as u64,
+            },
         }
     }
+}
+
+/// When a worker whose warm-up schedule starts at `first` has its first measured op due:
+/// as far into the measured part as `first` is into warm-up.
+#[inline]
+fn measured_start(first: Mono, window: &Window) -> Mono {
+    Mono(window.measure_from.0 + (first.0 - window.start.0))
 }
 
 /// A worker's place in its pace: which op is next, and when it is due.
@@ -103,7 +102,7 @@ impl Schedule {
     /// The next op: `None` once the worker has run its share (counted windows only), else
     /// `Some(due)`, where `due` is when it is due (`None` in closed mode).
     #[inline]
-    pub fn next_op(&mut self) -> Option<Option<Mono>> {
+    pub fn next_op(&mut self, window: &Window) -> Option<Option<Mono>> {
         match self.pace {
             Pace::Closed => Some(None),
             Pace::Count(n) => {
@@ -113,11 +112,8 @@ impl Schedule {
                 self.next += 1;
                 Some(None)
             }
-            Pace::Open {
-                first,
-                measured,
-                every_ns,
-            } => {
+            Pace::Open { first, every_ns } => {
+                let measured = measured_start(first, window);
                 if !self.measuring
                     && (first.0 + self.next * every_ns >= measured.0 || Mono::now() >= measured)
                 {
@@ -132,14 +128,13 @@ impl Schedule {
         }
     }
 
-    /// Open mode: the latency each measured op due before `until` but never started had
-    /// reached at `until` (nanoseconds), for a worker that has stopped.
-    pub fn unstarted(&self, until: Mono) -> impl Iterator<Item = u64> {
+    /// Open mode: the latency each measured op due before the window's end but never
+    /// started had reached at the end (nanoseconds), for a worker that has stopped.
+    pub fn unstarted(&self, window: &Window) -> impl Iterator<Item = u64> {
+        let until = window.measure_until;
         let (measured, every_ns, from) = match self.pace {
-            Pace::Open {
-                measured, every_ns, ..
-            } => (
-                measured,
+            Pace::Open { first, every_ns } => (
+                measured_start(first, window),
                 every_ns.max(1),
                 if self.measuring { self.next } else { 0 },
             ),
@@ -193,7 +188,7 @@ pub trait Sink {
 /// What every worker does as it stops: its unstarted ops, then its last op's end.
 pub fn stop(window: &Window, schedule: &Schedule, sink: &mut impl Sink, end: Mono) {
     if window.count.is_none() {
-        sink.dropped(&mut schedule.unstarted(window.measure_until));
+        sink.dropped(&mut schedule.unstarted(window));
     }
     sink.last_end(end);
 }
@@ -316,7 +311,7 @@ fn blocking_ops<W: Workload>(
     let mut schedule = Schedule::new(pace);
     window.start.sleep_until();
     let mut end = window.start;
-    while let Some(due) = schedule.next_op() {
+    while let Some(due) = schedule.next_op(window) {
         let waited = Schedule::wait_blocking(due);
         let start = Mono::now();
         if cpu && cpu0.is_none() && start >= window.measure_from {
@@ -360,38 +355,9 @@ impl Sink for OwnedShard {
 
 /// Sessions kept after their tasks end, so that their connections outlive the window's
 /// last reading (a server's thread per connection exits when its connection closes, and
-/// its CPU time would leave the server's total with it).
+/// its CPU time would leave the server's total with it). An async run parks all its
+/// sessions in one entry (a `Vec` of them), not a box per session.
 pub type Parked = Vec<Box<dyn std::any::Any + Send>>;
-
-/// The async loop of one task, waiting through runtime `R`; returns the session.
-pub async fn async_loop<W: Workload, R: AsyncRt>(
-    workload: Arc<W>,
-    mut session: W::AsyncSession<R>,
-    window: Window,
-    pace: Pace,
-    mut sink: impl Sink,
-) -> W::AsyncSession<R> {
-    let mut end = window.start;
-    let mut schedule = Schedule::new(pace);
-    while let Some(due) = schedule.next_op() {
-        let mut waited = false;
-        if let Some(due) = due {
-            let now = Mono::now();
-            if due > now {
-                R::sleep(due.since(now)).await;
-                waited = true;
-            }
-        }
-        let start = Mono::now();
-        let result = workload.op_async::<R>(&mut session).await;
-        end = Mono::now();
-        if observe(&window, &mut sink, (due, waited), start, end, result) {
-            break;
-        }
-    }
-    stop(&window, &schedule, &mut sink, end);
-    session
-}
 
 /// How an async model spawns a task on its runtime.
 pub trait Spawner {
@@ -406,10 +372,83 @@ pub trait Spawner {
         F: Future<Output = ()> + Send + 'static;
 }
 
+/// What the tasks of one async run share, behind one `Arc`: one pointer per task.
+pub struct Tasks<W: Workload, R: AsyncRt> {
+    workload: Arc<W>,
+    window: Window,
+    /// Sessions of the tasks that have ended, grown as they end (after the window).
+    parked: Mutex<Vec<W::AsyncSession<R>>>,
+}
+
+impl<W: Workload, R: AsyncRt> Tasks<W, R> {
+    pub fn new(workload: Arc<W>, window: Window) -> Arc<Tasks<W, R>> {
+        Arc::new(Tasks {
+            workload,
+            window,
+            parked: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The sessions of the tasks that have ended.
+    pub fn take_parked(&self) -> Vec<W::AsyncSession<R>> {
+        std::mem::take(&mut *self.parked.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The async loop of one task, waiting through runtime `R`; parks its session when it
+/// ends.
+///
+/// One plain function returning one `async move` block, with the loop written inside it:
+/// an `async fn` keeps a second copy of its arguments in its state, and a future handed to
+/// another and awaited there is stored twice. This state is in every one of C tasks (it is
+/// the harness's memory per in-flight op), so it holds only the task's session, pace and
+/// sink, one pointer to what all tasks share, the loop's clock readings and the op's
+/// future.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+pub fn async_loop<W: Workload, R: AsyncRt, K: Sink + Send + 'static>(
+    shared: Arc<Tasks<W, R>>,
+    mut session: W::AsyncSession<R>,
+    pace: Pace,
+    mut sink: K,
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let window = &shared.window;
+        let mut end = window.start;
+        let mut schedule = Schedule::new(pace);
+        while let Some(due) = schedule.next_op(window) {
+            let mut waited = false;
+            if let Some(due) = due {
+                let now = Mono::now();
+                if due > now {
+                    R::sleep(due.since(now)).await;
+                    waited = true;
+                }
+            }
+            let start = Mono::now();
+            let result = shared.workload.op_async::<R>(&mut session).await;
+            end = Mono::now();
+            if observe(window, &mut sink, (due, waited), start, end, result) {
+                break;
+            }
+        }
+        stop(window, &schedule, &mut sink, end);
+        drop(sink);
+        shared
+            .parked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(session);
+    }
+}
+
 /// The tasks of one async run, inside its runtime's `block_on`: open one session per task,
 /// open the window (`open_window` may wait for it, as a worker process does), spawn the
 /// tasks, each with its sink and pace, and wait for all of them. Returns the task count and
 /// the sessions, still open.
+///
+/// A task's own state is its session, its pace, its sink and one pointer to what the tasks
+/// share, and the loop's own state (see [`async_loop`]); nothing else is allocated per
+/// task but the runtime's task and its handle here.
 pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner, K: Sink + Send + 'static>(
     workload: Arc<W>,
     tasks: u32,
@@ -430,27 +469,20 @@ pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner, K: Sink + Send + 'st
     // A counted window starts a little later; the tasks are spawned when it does. (A
     // blocking sleep: a runtime's timer may round it up, tokio's to the millisecond.)
     window.start.sleep_until();
-    let parked: Arc<Mutex<Parked>> = Arc::default();
+    let shared = Tasks::<W, R>::new(workload, window);
     let handles: Vec<_> = sessions
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
+        .map(|(i, session)| {
             let task =
-                async_loop::<W, R>(workload.clone(), s, window, pace_of(&window, i), sink_of(i));
-            let parked = parked.clone();
-            spawner.spawn(async move {
-                let session = task.await;
-                parked
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(Box::new(session));
-            })
+                async_loop::<W, R, K>(shared.clone(), session, pace_of(&window, i), sink_of(i));
+            spawner.spawn(task)
         })
         .collect();
     for t in handles {
         t.await.map_err(|e| anyhow::anyhow!("a task failed: {e}"))?;
     }
-    let parked = std::mem::take(&mut *parked.lock().unwrap_or_else(|p| p.into_inner()));
+    let parked: Parked = vec![Box::new(shared.take_parked())];
     Ok((u64::from(tasks), parked))
 }
 
@@ -529,5 +561,51 @@ impl Gate {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.outcome = Some(window);
         self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::runtime::{AsyncStd, Smol, Tokio};
+    use crate::workload::sleep::Sleep;
+
+    /// The state of one sleep task beside the state of a bare loop of the same runtime
+    /// (a pointer, an index and the runtime's timer, as `benches/bare_loops.rs` has it):
+    /// the harness's own part of a task's memory, which C tasks multiply.
+    fn task_bytes<R: AsyncRt>() -> (usize, usize) {
+        let window = Window::starting_now(Duration::ZERO, Duration::from_millis(1));
+        let shared = Tasks::<Sleep, R>::new(Arc::new(Sleep::default()), window);
+        let sink = OwnedShard {
+            recorder: Arc::new(Recorder::new(1, false)),
+            index: 0,
+        };
+        let ours = std::mem::size_of_val(&async_loop::<Sleep, R, _>(shared, 0, Pace::Closed, sink));
+        let (s, i) = (Arc::new(0u8), 0usize);
+        let bare = async move {
+            loop {
+                R::sleep(Duration::from_millis(10)).await;
+                std::hint::black_box((&s, i));
+            }
+        };
+        (ours, std::mem::size_of_val(&bare))
+    }
+
+    #[test]
+    fn a_task_costs_little_beyond_a_bare_loop() {
+        for (name, (ours, bare)) in [
+            ("tokio", task_bytes::<Tokio>()),
+            ("async-std", task_bytes::<AsyncStd>()),
+            ("smol", task_bytes::<Smol>()),
+        ] {
+            eprintln!("{name}: a task's future {ours} bytes, a bare loop's {bare}");
+            // Session, pace, sink, the shared pointer, the loop's clock readings and the
+            // op's own few words: about 120 bytes. (It was about 700 more on tokio, from futures
+            // stored twice.)
+            assert!(
+                ours <= bare + 160,
+                "{name}: a task's future is {ours} bytes, a bare loop's {bare}"
+            );
+        }
     }
 }

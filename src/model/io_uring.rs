@@ -240,7 +240,7 @@ async fn task_loop<W: UringOp>(
 ) -> W::Session {
     let mut end = window.start;
     let mut schedule = Schedule::new(pace);
-    while let Some(due) = schedule.next_op() {
+    while let Some(due) = schedule.next_op(&window) {
         let mut waited = false;
         if let Some(due) = due {
             let now = Mono::now();

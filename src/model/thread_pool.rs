@@ -38,7 +38,7 @@ fn job<W: Workload>(
         recorder: &shared.recorder,
         index: client,
     };
-    let Some(due) = schedule.next_op() else {
+    let Some(due) = schedule.next_op(&shared.window) else {
         // The previous op ended just before this job was submitted.
         stop(&shared.window, &schedule, &mut sink, submitted);
         let _ = shared.done.send(());

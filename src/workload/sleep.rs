@@ -70,13 +70,21 @@ impl Workload for Sleep {
         Ok(0)
     }
 
-    async fn op_async<R: AsyncRt>(&self, n: &mut u64) -> Result<(), OpError> {
-        let started = Instant::now();
-        match super::cpu_mix::blocks(self.block_every, *n) {
-            true => std::thread::sleep(self.latency.0),
-            false => R::sleep(self.latency.0).await,
+    // A plain function returning an `async move` block: an `async fn` would keep its
+    // arguments twice in the op's state, which every task holds.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    fn op_async<R: AsyncRt>(
+        &self,
+        n: &mut u64,
+    ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
+        async move {
+            let started = Instant::now();
+            match super::cpu_mix::blocks(self.block_every, *n) {
+                true => std::thread::sleep(self.latency.0),
+                false => R::sleep(self.latency.0).await,
+            }
+            *n += 1;
+            self.check(started)
         }
-        *n += 1;
-        self.check(started)
     }
 }
