@@ -445,10 +445,9 @@ mod tests {
     use crate::workload::tcp_echo::EchoExchange;
     use std::net::TcpListener;
 
-    /// An echo server that reads one request and sends it back a byte every 20 ms: each
-    /// read gets a byte well within any per-call limit, but the whole reply takes longer
-    /// than the op's deadline.
-    fn trickling_server(payload: usize) -> SocketAddr {
+    /// An echo server that reads one request, waits `first`, then sends the echo back a
+    /// byte every `gap`.
+    fn slow_server(payload: usize, first: Duration, gap: Duration) -> SocketAddr {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         std::thread::spawn(move || {
@@ -459,11 +458,12 @@ mod tests {
                     if s.read_exact(&mut req).is_err() {
                         return;
                     }
+                    std::thread::sleep(first);
                     for b in req {
-                        std::thread::sleep(Duration::from_millis(20));
                         if s.write_all(&[b]).is_err() {
                             return;
                         }
+                        std::thread::sleep(gap);
                     }
                 });
             }
@@ -471,25 +471,25 @@ mod tests {
         addr
     }
 
-    fn check_deadline(r: Result<(), OpError>, took: Duration, timeout: Duration) {
-        let e = r.expect_err("a reply slower than the deadline must fail");
-        assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
-        assert!(took >= timeout, "failed after {took:?}, before {timeout:?}");
-        assert!(
-            took < timeout + Duration::from_millis(150),
-            "failed after {took:?}: the deadline is {timeout:?}"
-        );
-    }
-
-    /// `timeout` bounds the whole op, not each call, for blocking and async alike.
-    #[test]
-    fn the_timeout_is_a_deadline_for_the_whole_op() {
-        let (payload, timeout) = (20, Duration::from_millis(200));
-        let addr = trickling_server(payload);
+    /// Runs one op against `addr` on a blocking and on a tokio connection; each must fail
+    /// with a timeout at the deadline (within a loaded machine's margin), never later.
+    fn ends_at_the_deadline(addr: SocketAddr, payload: usize, timeout: Duration) {
+        let check = |r: Result<(), OpError>, took: Duration, how: &str| {
+            let e = r.expect_err("a reply slower than the deadline must fail");
+            assert_eq!(e.kind, ErrorKind::Timeout, "{how}: {e}");
+            assert!(
+                took >= timeout,
+                "{how}: failed after {took:?}, before {timeout:?}"
+            );
+            assert!(
+                took < timeout + Duration::from_millis(150),
+                "{how}: failed after {took:?}: the deadline is {timeout:?}"
+            );
+        };
         let proto = || EchoExchange::new(payload, Duration::ZERO);
         let mut c = Conn::blocking(addr, timeout, true, None, proto());
         let t = Instant::now();
-        check_deadline(c.op_blocking(), t.elapsed(), timeout);
+        check(c.op_blocking(), t.elapsed(), "blocking");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -497,8 +497,28 @@ mod tests {
         rt.block_on(async {
             let mut c = Conn::new(addr, timeout, true, None, proto());
             let t = Instant::now();
-            check_deadline(c.op_async::<Tokio>().await, t.elapsed(), timeout);
+            check(c.op_async::<Tokio>().await, t.elapsed(), "tokio");
         });
+    }
+
+    /// `timeout` bounds the whole op, not each call: a reply trickled a byte every 20 ms
+    /// gives every read a byte well within a per-call limit, and still fails at the
+    /// deadline.
+    #[test]
+    fn the_timeout_is_a_deadline_for_the_whole_op() {
+        let timeout = Duration::from_millis(200);
+        let addr = slow_server(20, Duration::ZERO, Duration::from_millis(20));
+        ends_at_the_deadline(addr, 20, timeout);
+    }
+
+    /// A blocking read that starts with little time left gets only that time: a first
+    /// byte at 300 ms of a 400 ms deadline, then nothing, fails at 400 ms (a socket left
+    /// at its full timeout would wait until 700 ms).
+    #[test]
+    fn a_late_read_gets_only_the_time_left() {
+        let timeout = Duration::from_millis(400);
+        let addr = slow_server(20, Duration::from_millis(300), Duration::from_secs(5));
+        ends_at_the_deadline(addr, 20, timeout);
     }
 
     /// The read buffer is the reply's length, capped.
