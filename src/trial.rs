@@ -348,6 +348,7 @@ fn figures(
         retried_ops: Some(counts.retries),
         connects: Some(counts.connects),
         dropped_ops: rate.map(|_| tally.dropped),
+        unfinished_ops: ctx.cell.ops.is_none().then_some(tally.unfinished),
         pace_lag_us: rate
             .filter(|_| tally.paced > 0)
             .map(|_| tally.pace_lag_ns as f64 / tally.paced as f64 / 1e3),

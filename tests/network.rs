@@ -97,9 +97,13 @@ fn a_target_that_is_down_fails_the_trial_quickly_with_refused() {
 #[test]
 fn a_target_that_stops_mid_trial_gives_errors_and_a_finished_trial() {
     // Serves through the warm-up and the first part of the 3 s window, then goes away.
+    // (Far more than 1% of the ops fail: the trial is kept only with max_error_rate = 1.)
     let addr = fake_echo(|_| {}, Duration::from_millis(1500));
     let r = run(
-        &echo_scenario(&addr, "models = [\"threads\"]\nduration = \"3s\"\n"),
+        &echo_scenario(
+            &addr,
+            "models = [\"threads\"]\nduration = \"3s\"\nmax_error_rate = 1.0\n",
+        ),
         &[],
     );
     assert_eq!(r.code(), Some(0), "{}", r.stderr());

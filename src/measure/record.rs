@@ -153,6 +153,12 @@ pub struct Figures {
     /// latency (tokio's timer rounds up to the millisecond; a blocking nanosleep does not).
     #[serde(default)]
     pub pace_lag_us: Option<f64>,
+    /// Ops in flight for the whole measured window: started before it and not finished at
+    /// its end (a client a server's fixed workers never served, or an op longer than the
+    /// window). They are in `latency_us` at the latency reached at the window's end, a
+    /// lower bound, and not in `ops`.
+    #[serde(default)]
+    pub unfinished_ops: Option<u64>,
     /// Database workloads: the connections the trial had open to the server near the
     /// window's end, counted on the server (`pg_stat_activity`, Redis `CLIENT LIST`) by
     /// the trial's connection name; null for other workloads, or where it could not be

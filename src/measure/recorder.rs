@@ -42,6 +42,10 @@ pub struct Tally {
     /// Each is in `latency_ns` with the latency it had reached by the window's end (a lower
     /// bound), so a saturated model's tail is not cut off; none is a verified op.
     pub dropped: u64,
+    /// Ops in flight for the whole measured window (started before it, not finished at its
+    /// end): in `latency_ns` at the latency reached at the end, a lower bound; none is a
+    /// verified op.
+    pub unfinished: u64,
     /// Open mode: how late ops that waited for their due time woke, summed (ns), and how
     /// many waited: each model's pacing error (its timer's precision), charged to the
     /// corrected latency.
@@ -67,6 +71,7 @@ impl Default for Tally {
             late_starts: 0,
             error_ns: error_histogram(),
             dropped: 0,
+            unfinished: 0,
             pace_lag_ns: 0,
             paced: 0,
         }
@@ -107,6 +112,13 @@ impl Tally {
     pub fn record_dropped_ns(&mut self, lag_ns: u64) {
         self.latency_ns.saturating_record(lag_ns.max(1));
         self.dropped += 1;
+    }
+
+    /// An op in flight for the whole window, `lag_ns` old at its end.
+    #[inline]
+    pub fn record_unfinished_ns(&mut self, lag_ns: u64) {
+        self.latency_ns.saturating_record(lag_ns.max(1));
+        self.unfinished += 1;
     }
 
     /// Open mode: an op that waited for its due time woke `lag_ns` after it.
@@ -161,13 +173,15 @@ impl Tally {
             .add(&other.error_ns)
             .expect("histograms share bounds");
         self.dropped += other.dropped;
+        self.unfinished += other.unfinished;
         self.pace_lag_ns += other.pace_lag_ns;
         self.paced += other.paced;
     }
 
-    /// Verified ops (the latency histogram less the dropped ops it also holds).
+    /// Verified ops (the latency histogram less the dropped and unfinished ops it also
+    /// holds).
     pub fn ok_ops(&self) -> u64 {
-        self.latency_ns.len() - self.dropped
+        self.latency_ns.len() - self.dropped - self.unfinished
     }
 
     pub fn error_ops(&self) -> u64 {

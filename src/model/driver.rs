@@ -183,6 +183,10 @@ pub trait Sink {
     /// Open mode, as the worker stops: ops due inside the window that never started, each
     /// with the latency it had reached when the window closed (nanoseconds).
     fn dropped(&mut self, _lags: &mut dyn Iterator<Item = u64>) {}
+
+    /// An op in flight for the whole measured window (started before it, still running at
+    /// its end), with the latency it had reached at the end (nanoseconds).
+    fn unfinished(&mut self, _lag_ns: u64) {}
 }
 
 /// What every worker does as it stops: its unstarted ops, then its last op's end.
@@ -212,6 +216,10 @@ impl Sink for Shard<'_> {
     fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
         let mut t = self.recorder.shard(self.index);
         lags.for_each(|ns| t.record_dropped_ns(ns));
+    }
+
+    fn unfinished(&mut self, lag_ns: u64) {
+        self.recorder.shard(self.index).record_unfinished_ns(lag_ns);
     }
 }
 
@@ -243,6 +251,12 @@ pub fn observe(
             },
         };
         sink.record(timing, result);
+    } else if window.count.is_none() && start < window.measure_from && window.is_over(end) {
+        // In flight for the whole measured window: a client that a server's fixed workers
+        // never served, or an op longer than the window. It finished nowhere inside it, but
+        // it is not left out: it is counted, at the latency it had reached by the end.
+        let from = due.unwrap_or(start);
+        sink.unfinished(window.measure_until.since(from).as_nanos() as u64);
     }
     window.is_over(end)
 }
@@ -350,6 +364,10 @@ impl Sink for OwnedShard {
     fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
         let mut t = self.recorder.shard(self.index);
         lags.for_each(|ns| t.record_dropped_ns(ns));
+    }
+
+    fn unfinished(&mut self, lag_ns: u64) {
+        self.recorder.shard(self.index).record_unfinished_ns(lag_ns);
     }
 }
 

@@ -55,6 +55,8 @@ const FAILED: u64 = u64::MAX - 1;
 /// An open-mode op due inside the window that never started: the first word is the
 /// latency it had reached when the window closed.
 const DROPPED: u64 = u64::MAX - 2;
+/// An op in flight for the whole window: the first word is its age at the window's end.
+const UNFINISHED: u64 = u64::MAX - 3;
 const JSON: u8 = b'J';
 const LATENCIES: u8 = b'L';
 
@@ -295,6 +297,7 @@ fn collect(workers: &mut [Worker], ctx: &mut TrialCtx) -> anyhow::Result<()> {
                             match un {
                                 FAILED => shard.record_error_ns(ns),
                                 DROPPED => shard.record_dropped_ns(ns),
+                                UNFINISHED => shard.record_unfinished_ns(ns),
                                 NONE => shard.record_ok_ns(ns, None),
                                 un => shard.record_ok_ns(ns, Some(un)),
                             }
@@ -420,6 +423,10 @@ impl<O: Write> Sink for StreamSink<O> {
     fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
         lags.for_each(|ns| self.push(ns, DROPPED));
     }
+
+    fn unfinished(&mut self, lag_ns: u64) {
+        self.push(lag_ns, UNFINISHED);
+    }
 }
 
 /// A stream sink shared by the tasks of one event loop.
@@ -446,6 +453,13 @@ impl<O: Write> Sink for SharedSink<O> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .dropped(lags);
+    }
+
+    fn unfinished(&mut self, lag_ns: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unfinished(lag_ns);
     }
 }
 

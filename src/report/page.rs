@@ -133,6 +133,11 @@ fn warnings(c: &CellSummary) -> Vec<String> {
             "up to {n} ops a trial were due in the window and never started (the model could not keep the rate); they are in the latency percentiles at the lag they had reached"
         ));
     }
+    if let Some(n) = stat("unfinished_ops", "max").filter(|&n| n > 0.0) {
+        out.push(format!(
+            "up to {n} ops a trial were in flight for the whole window and never finished in it (clients the model never served); they are in the latency percentiles at the age they had reached"
+        ));
+    }
     if let Some(n) = stat("failed_ops", "max").filter(|&n| n > 0.0) {
         out.push(format!(
             "up to {n} failed ops a trial (below max_error_rate; see error_latency_us)"
