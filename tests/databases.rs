@@ -209,3 +209,28 @@ fn a_query_past_its_deadline_is_a_timeout_in_every_model() {
         assert!(why.contains("Timeout"), "{model}: {why}");
     }
 }
+
+/// Blocking and async pools fill the same way: `pool_min` before the window (0 included),
+/// more only when an op finds none free; so one op at a time keeps `max(pool_min, 1)`.
+#[test]
+fn blocking_and_async_pools_open_the_same_connections() {
+    for (min, want) in [(3, 3), (0, 1)] {
+        let toml = format!(
+            "name = \"fill\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"400ms\"\n\
+             models = [\"threads\", \"processes\", \"tokio-current-thread\", \"smol\"]\n\
+             concurrency = [1]\n\
+             [[workload]]\nkind = \"postgres\"\npool_min = {min}\npool_max = 10\n"
+        );
+        let r = run(&toml, &[]);
+        assert_eq!(r.code(), Some(0), "{}", r.stderr());
+        for rec in r.records() {
+            let model = rec["cell"]["model"].as_str().unwrap().to_string();
+            assert_eq!(rec["status"], "ok", "{model}: {rec}");
+            assert_eq!(
+                rec["db_connections"].as_u64(),
+                Some(want),
+                "pool_min {min}, {model}: {rec}"
+            );
+        }
+    }
+}
