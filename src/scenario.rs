@@ -510,7 +510,7 @@ raw_table_with_run_keys!(RawWorkload {
     load_generator: Option<Spanned<LoadGenerator>>,
     query: Option<Spanned<PgQuery>>,
     rows: Option<Spanned<Positive>>,
-    pool_min: Option<Spanned<Positive>>,
+    pool_min: Option<Spanned<u32>>,
     pool_max: Option<Spanned<Positive>>,
     url: Option<Spanned<String>>,
     command: Option<Spanned<RedisCommand>>,
@@ -891,20 +891,21 @@ fn nonzero_size(
 }
 
 /// `pool_min` and `pool_max` over their defaults; the minimum may not exceed the maximum.
+/// `pool_min` may be 0: a pool that opens every connection on demand.
 fn pool_bounds(
     ctx: &Ctx,
     raw: &RawWorkload,
     min: u32,
     max: u32,
 ) -> Result<(u32, u32), ScenarioError> {
-    let min_v = raw.pool_min.as_ref().map_or(min, |v| v.get_ref().0);
+    let min_v = raw.pool_min.as_ref().map_or(min, |v| *v.get_ref());
     let max_v = raw.pool_max.as_ref().map_or(max, |v| v.get_ref().0);
     if min_v > max_v {
         let span = raw
             .pool_min
             .as_ref()
-            .or(raw.pool_max.as_ref())
             .map(Spanned::span)
+            .or(raw.pool_max.as_ref().map(Spanned::span))
             .unwrap_or(0..0);
         return Err(ctx.err(
             span,
@@ -1134,6 +1135,11 @@ concurrency = [1, 16, 256, 4096]
         let s = parse(&format!("{base}kind = \"redis\"\n")).unwrap();
         match &s.workloads[0].0 {
             WorkloadSpec::Redis(r) => assert_eq!((r.pool_min, r.pool_max), (5, 10)),
+            other => panic!("{other:?}"),
+        }
+        let s = parse(&format!("{base}kind = \"postgres\"\npool_min = 0\n")).unwrap();
+        match &s.workloads[0].0 {
+            WorkloadSpec::Postgres(p) => assert_eq!((p.pool_min, p.pool_max), (0, 10)),
             other => panic!("{other:?}"),
         }
     }

@@ -190,3 +190,47 @@ fn the_pool_bounds_every_model_and_the_server_counts_its_connections() {
         }
     }
 }
+
+/// `timeout` is the op's deadline in every model: a query the server takes longer over is
+/// a timeout error, blocking or async, never a slow success.
+#[test]
+fn a_query_past_its_deadline_is_a_timeout_in_every_model() {
+    let toml = "name = \"deadline\"\n[run]\ntrials = 1\nwarmup = \"0s\"\nduration = \"600ms\"\n\
+                models = [\"threads\", \"processes\", \"tokio-current-thread\", \"smol\"]\n\
+                concurrency = [2]\n\
+                [[workload]]\nkind = \"postgres\"\nquery = \"sleep\"\nserver_delay = \"400ms\"\n\
+                timeout = \"100ms\"\npool_min = 2\npool_max = 2\n";
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    for rec in r.records() {
+        let model = rec["cell"]["model"].as_str().unwrap().to_string();
+        assert_eq!(rec["status"], "failed", "{model}: {rec}");
+        let why = rec["reason"].as_str().unwrap();
+        assert!(why.contains("Timeout"), "{model}: {why}");
+    }
+}
+
+/// Blocking and async pools fill the same way: `pool_min` before the window (0 included),
+/// more only when an op finds none free; so one op at a time keeps `max(pool_min, 1)`.
+#[test]
+fn blocking_and_async_pools_open_the_same_connections() {
+    for (min, want) in [(3, 3), (0, 1)] {
+        let toml = format!(
+            "name = \"fill\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"400ms\"\n\
+             models = [\"threads\", \"processes\", \"tokio-current-thread\", \"smol\"]\n\
+             concurrency = [1]\n\
+             [[workload]]\nkind = \"postgres\"\npool_min = {min}\npool_max = 10\n"
+        );
+        let r = run(&toml, &[]);
+        assert_eq!(r.code(), Some(0), "{}", r.stderr());
+        for rec in r.records() {
+            let model = rec["cell"]["model"].as_str().unwrap().to_string();
+            assert_eq!(rec["status"], "ok", "{model}: {rec}");
+            assert_eq!(
+                rec["db_connections"].as_u64(),
+                Some(want),
+                "pool_min {min}, {model}: {rec}"
+            );
+        }
+    }
+}

@@ -564,6 +564,15 @@ mod tests {
     }
 
     #[test]
+    fn an_op_past_its_deadline_is_a_timeout() {
+        let t = Instant::now();
+        assert!(past_deadline(t, Duration::from_secs(60)).is_ok());
+        std::thread::sleep(Duration::from_millis(5));
+        let e = past_deadline(t, Duration::from_millis(1)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Timeout);
+    }
+
+    #[test]
     fn client_list_lines_are_counted_by_exact_name() {
         let list = "id=3 addr=127.0.0.1:5 fd=8 name=iobench-7-0 age=1\n\
                     id=4 addr=127.0.0.1:6 fd=9 name=iobench-7-01 age=1\n\

@@ -321,7 +321,7 @@ impl WorkloadKind {
                 (
                     "pool_min",
                     "5",
-                    "connections opened before the window (in all: worker processes split it)",
+                    "connections opened before the window, 0 for none (in all: worker processes split it)",
                 ),
                 (
                     "pool_max",
@@ -350,7 +350,7 @@ impl WorkloadKind {
                 (
                     "pool_min",
                     "5",
-                    "connections opened before the window (in all: worker processes split it), as in the talk",
+                    "connections opened before the window, 0 for none (in all: worker processes split it), as in the talk",
                 ),
                 (
                     "pool_max",

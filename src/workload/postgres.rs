@@ -86,7 +86,12 @@ fn pg_error(e: tokio_postgres::Error) -> OpError {
     }
     match e.as_db_error() {
         Some(db) => OpError::new(
-            ErrorKind::Other,
+            // The server ended the query at `statement_timeout`: the op's deadline.
+            if *db.code() == tokio_postgres::error::SqlState::QUERY_CANCELED {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Other
+            },
             format!(
                 "postgres: {} {}: {}",
                 db.severity(),
