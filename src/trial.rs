@@ -331,11 +331,12 @@ fn figures(
         error_rate: (ops + failed > 0).then(|| failed as f64 / (ops + failed) as f64),
         errors: tally.errors_by_kind(),
         error_samples: tally.first_error.clone(),
-        // Ops in the model, not waiting for it: in open mode from each op's actual start
-        // (the corrected latency adds queueing, and dropped ops, which never started).
+        // Verified ops in the model, not waiting for it: in open mode from each op's actual
+        // start (the corrected latency adds queueing); dropped and unfinished ops left out.
         achieved_concurrency: uncorrected
-            .or(latency)
-            .map(|l| ops as f64 * l.mean / 1e6 / secs),
+            .map(|l| l.mean * 1e3)
+            .or(tally.ok_mean_ns())
+            .map(|mean_ns| ops as f64 * mean_ns / 1e9 / secs),
         workers: Some(workers),
         setup_secs: Some(window.start.since(ctx.started).as_secs_f64()),
         sampler_cpu_secs: measured.then_some(report.sampler_cpu_secs),

@@ -52,3 +52,22 @@ fn connects_per_op_follow_keep_alive_and_nothing_is_resent() {
         }
     }
 }
+
+/// With keep-alive, a server with one worker (sequential) serves one connection for its
+/// life: the other clients wait through the whole window. They are not left out of the
+/// figures: each is an unfinished op, in the latency percentiles at the age it reached.
+#[test]
+fn clients_a_fixed_worker_server_never_serves_are_unfinished_ops() {
+    let toml = "name = \"starved\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\n\
+                duration = \"300ms\"\nmodels = [\"sequential\"]\nconcurrency = [4]\n\
+                [[workload]]\nkind = \"http-serve\"\npath = \"/json\"\ntimeout = \"1500ms\"\n";
+    let r = run(toml, &[]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let rec = &r.records()[0];
+    assert_eq!(rec["status"], "ok", "{rec}");
+    assert_eq!(rec["unfinished_ops"], 3, "three clients wait: {rec}");
+    // Their age at the window's end is at least the window: the tail shows them.
+    let max_us = rec["latency_us"]["max"].as_f64().unwrap();
+    assert!(max_us >= 300_000.0, "max latency {max_us} µs: {rec}");
+    assert!(rec["achieved_concurrency"].as_f64().unwrap() < 2.0, "{rec}");
+}

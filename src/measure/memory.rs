@@ -298,11 +298,15 @@ fn watch(
         r.peak_pss_bytes = r.peak_pss_bytes.zip(s.pss_bytes).map(|(a, b)| a.max(b));
     };
     let mut ended = false;
+    // On a grid from the window's start, so that a late wake-up (a busy machine) does not
+    // push every later sample back.
+    let mut due = Mono::now();
     loop {
         let t = Mono::now();
         take(&mut r);
         let cost = Mono::now().since(t) * COST_FACTOR;
-        let next = t.plus(period.max(cost.min(most)));
+        due = due.plus(period.max(cost.min(most)));
+        let next = due;
         if next >= window.measure_until {
             break;
         }

@@ -46,6 +46,9 @@ pub struct Tally {
     /// end): in `latency_ns` at the latency reached at the end, a lower bound; none is a
     /// verified op.
     pub unfinished: u64,
+    /// The latencies of the dropped and unfinished ops, summed (ns): what `latency_ns`
+    /// holds beyond the verified ops.
+    pub excluded_ns: u64,
     /// Open mode: how late ops that waited for their due time woke, summed (ns), and how
     /// many waited: each model's pacing error (its timer's precision), charged to the
     /// corrected latency.
@@ -72,6 +75,7 @@ impl Default for Tally {
             error_ns: error_histogram(),
             dropped: 0,
             unfinished: 0,
+            excluded_ns: 0,
             pace_lag_ns: 0,
             paced: 0,
         }
@@ -112,6 +116,7 @@ impl Tally {
     pub fn record_dropped_ns(&mut self, lag_ns: u64) {
         self.latency_ns.saturating_record(lag_ns.max(1));
         self.dropped += 1;
+        self.excluded_ns += lag_ns;
     }
 
     /// An op in flight for the whole window, `lag_ns` old at its end.
@@ -119,6 +124,7 @@ impl Tally {
     pub fn record_unfinished_ns(&mut self, lag_ns: u64) {
         self.latency_ns.saturating_record(lag_ns.max(1));
         self.unfinished += 1;
+        self.excluded_ns += lag_ns;
     }
 
     /// Open mode: an op that waited for its due time woke `lag_ns` after it.
@@ -174,6 +180,7 @@ impl Tally {
             .expect("histograms share bounds");
         self.dropped += other.dropped;
         self.unfinished += other.unfinished;
+        self.excluded_ns += other.excluded_ns;
         self.pace_lag_ns += other.pace_lag_ns;
         self.paced += other.paced;
     }
@@ -182,6 +189,13 @@ impl Tally {
     /// holds).
     pub fn ok_ops(&self) -> u64 {
         self.latency_ns.len() - self.dropped - self.unfinished
+    }
+
+    /// Mean latency of the verified ops alone, in nanoseconds.
+    pub fn ok_mean_ns(&self) -> Option<f64> {
+        let n = self.ok_ops();
+        let all = self.latency_ns.mean() * self.latency_ns.len() as f64;
+        (n > 0).then(|| ((all - self.excluded_ns as f64) / n as f64).max(0.0))
     }
 
     pub fn error_ops(&self) -> u64 {
