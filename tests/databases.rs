@@ -43,6 +43,7 @@ fn a_wrong_value_read_back_is_an_error() {
     );
     let toml = "name = \"wrong\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"500ms\"\n\
                 models = [\"threads\", \"tokio-current-thread\"]\nconcurrency = [4]\n\
+                max_error_rate = 0.5\n\
                 [[workload]]\nkind = \"postgres\"\nquery = \"point-select\"\nrows = 7\n";
     let r = run(toml, &[]);
     psql("DROP TABLE iobench_points_7");

@@ -159,8 +159,9 @@ pub struct Figures {
     /// lower bound, and not in `ops`.
     #[serde(default)]
     pub unfinished_ops: Option<u64>,
-    /// Database workloads: the connections the trial had open to the server near the
-    /// window's end, counted on the server (`pg_stat_activity`, Redis `CLIENT LIST`) by
+    /// Database workloads: the connections the trial had open to the server during the
+    /// window (the larger of two counts, at its middle and near its end), counted on the
+    /// server (`pg_stat_activity`, Redis `CLIENT LIST`) by
     /// the trial's connection name; null for other workloads, or where it could not be
     /// counted.
     #[serde(default)]

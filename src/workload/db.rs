@@ -499,10 +499,24 @@ impl ConnCounter {
             .name("db-counter".into())
             .spawn(move || {
                 let w = rx.recv().ok().filter(|w| w.count.is_none())?;
-                let lead =
-                    (w.measure_until.since(w.measure_from) / 10).min(Duration::from_millis(50));
-                Mono(w.measure_until.0 - lead.as_nanos() as u64).sleep_until();
-                conn.count(&name).ok()
+                let len = w.measure_until.since(w.measure_from);
+                let lead = (len / 10).min(Duration::from_millis(50));
+                // Counted at the window's middle and shortly before its end; a count that
+                // completes after the end (a busy machine woke this thread late, and the
+                // workers may be gone) is not the window's. The most seen counts.
+                let mut most = None;
+                for at in [
+                    w.measure_from.plus(len / 2),
+                    Mono(w.measure_until.0 - lead.as_nanos() as u64),
+                ] {
+                    at.sleep_until();
+                    if let Ok(n) = conn.count(&name) {
+                        if Mono::now() < w.measure_until {
+                            most = most.max(Some(n));
+                        }
+                    }
+                }
+                most
             })
             .ok()?;
         Some(ConnCounter { window, thread })
