@@ -302,13 +302,17 @@ fn failed_and_retried_ops_are_figures() {
         rec["error_latency_us"]["p50"].as_f64().unwrap() > 0.0,
         "{rec}"
     );
+    // A 400 ms window is sampled at least 20 times, the last at its end.
+    let samples = rec["memory_samples"].as_u64().unwrap();
+    assert!(samples >= 20, "{samples} memory samples");
     // Every answered connection is found closed by the next op, which sends again.
     let retried = rec["retried_ops"].as_u64().unwrap();
     assert!(retried * 2 >= ok, "{retried} retries for {ok} ok ops");
-    // Each op opens at least one connection, a retried one two.
+    // Each op opens at least one connection, a retried one two (the op straddling the
+    // window's start may have connected before it).
     let connects = rec["connects"].as_u64().unwrap();
     assert!(
-        connects >= ok + failed,
+        connects + 1 >= ok + failed,
         "{connects} connects for {} ops",
         ok + failed
     );
