@@ -68,6 +68,7 @@ impl TrialCtx {
     /// Takes the idle footprint. Models call it once their fixed infrastructure (a runtime)
     /// exists and before any worker, task, process or connection does.
     pub fn mark_idle(&mut self) {
+        crate::orchestrator::map_own_executable();
         self.idle = Some(sample_tree(self.root));
     }
 

@@ -146,8 +146,9 @@ impl Tally {
         }
     }
 
-    /// Writes every page of the tally's histograms, so that they are resident from now on
-    /// (a fresh histogram's counts are zeroed pages, mapped only when first written).
+    /// Writes every page of the tally's histograms, so that they are resident from now on.
+    /// (hdrhistogram 7 already writes its counts as it sizes them; this keeps it so should
+    /// it take zeroed pages from the allocator, which the kernel maps only when written.)
     pub fn touch(&mut self) {
         // Seen as escaped, the counts are no longer known to be zero, so the compiler
         // cannot drop the zeroing below as redundant after a zeroed allocation.
@@ -307,5 +308,47 @@ mod tests {
         assert_eq!(t.ok_ops(), 100);
         assert_eq!(t.errors_by_kind().get(&ErrorKind::Timeout), Some(&1));
         assert_eq!(t.first_error[&ErrorKind::Timeout], "slow");
+    }
+
+    fn rss_bytes() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+
+    /// A new recorder's histograms are resident, so that the window does not page them
+    /// in. Measured in a child of this test binary that runs only this test: other tests
+    /// allocating and freeing beside it would move the resident set.
+    #[test]
+    fn a_new_recorder_is_resident() {
+        if std::env::var_os("IOBENCH_RESIDENT_PROBE").is_some() {
+            let before = rss_bytes();
+            let r = Recorder::new(16, false);
+            let grown = rss_bytes() - before;
+            let bytes = 16 * 8 * histogram().distinct_values() as u64;
+            assert!(
+                grown >= bytes * 9 / 10,
+                "16 histograms of {} KiB grew the resident set by {} KiB",
+                bytes / 16 / 1024,
+                grown / 1024
+            );
+            drop(r);
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "measure::recorder::tests::a_new_recorder_is_resident",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env("IOBENCH_RESIDENT_PROBE", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("1 passed"),
+            "the probe did not run: {stdout}"
+        );
     }
 }
