@@ -308,11 +308,12 @@ fn failed_and_retried_ops_are_figures() {
     // Every answered connection is found closed by the next op, which sends again.
     let retried = rec["retried_ops"].as_u64().unwrap();
     assert!(retried * 2 >= ok, "{retried} retries for {ok} ok ops");
-    // Each op opens at least one connection, a retried one two (the op straddling the
-    // window's start may have connected before it).
+    // Each op opens one connection (a retried op's first try reuses one). The counters are
+    // read at the window's edges as the sampler wakes, a little late on a busy machine, so
+    // an op or two near the start may have connected before the first reading.
     let connects = rec["connects"].as_u64().unwrap();
     assert!(
-        connects + 1 >= ok + failed,
+        connects as f64 >= 0.95 * (ok + failed) as f64 && connects <= 2 * (ok + failed),
         "{connects} connects for {} ops",
         ok + failed
     );
