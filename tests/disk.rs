@@ -209,11 +209,12 @@ concurrency = [3]
 [[workload]]
 kind = "disk-write"
 size = "8KiB"
-fsync = true
 dir = "{}"
 "#,
         scratch_parent.path().display()
     );
+    // Without fsync: the read-back is what is tested, and one fdatasync on this VM's disk
+    // has been seen to take 500 ms, longer than the whole window.
     let r = run(&toml, &[]);
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
     let records = r.records();
