@@ -290,11 +290,8 @@ fn figures(
     let mut counts = report.counts;
     counts.add(&ctx.worker_counts);
     // Memory per op is per op really in flight: the model's workers (min(C, cap) for the
-    // models that cap them), or, for a server, the client's C connections.
-    let in_flight = match ctx.cell.workload.server(&ctx.cell) {
-        Some(_) => u64::from(c),
-        None => workers,
-    };
+    // models that cap them), or, for a server, the client's C tasks, one connection each.
+    let in_flight = workers;
     let measured = report.samples > 0;
     let idle = ctx.idle;
     let peak_pss = report.peak_pss_bytes.filter(|_| measured);

@@ -392,17 +392,7 @@ fn cheaper_than_processes(s: &Summary) -> Finding {
             show(pm, kib)
         );
         // CPU per op: the loop must not cost clearly more.
-        if let (Some(ac), Some(pc)) = (
-            range(a, "cpu_secs_per_1k_ops"),
-            range(p, "cpu_secs_per_1k_ops"),
-        ) {
-            parts.push(guard_not_below(pc, ac));
-            text.push_str(&format!(
-                ", CPU {} vs {} s per 1,000 ops",
-                show(ac, cpu),
-                show(pc, cpu)
-            ));
-        }
+        cpu_guard(a, p, 1.0, &mut parts, &mut text);
         checks.push(Check {
             outcome: all(&parts),
             text,
@@ -415,6 +405,26 @@ fn cheaper_than_processes(s: &Summary) -> Finding {
         "needs a single-thread event loop and the processes model at the same concurrency (≥ 2)",
         ". \"Easier\" is not a measurement.",
     )
+}
+
+/// Where both cells have CPU per op: a guard that `a`'s is not clearly above `b`'s times
+/// `slack`, and the two figures in the evidence.
+fn cpu_guard(
+    a: &CellSummary,
+    b: &CellSummary,
+    slack: f64,
+    parts: &mut Vec<Outcome>,
+    text: &mut String,
+) {
+    let key = "cpu_secs_per_1k_ops";
+    if let (Some(ac), Some(bc)) = (range(a, key), range(b, key)) {
+        parts.push(guard_not_below(bc.scaled(slack), ac));
+        text.push_str(&format!(
+            ", CPU {} vs {} s per 1,000 ops",
+            show(ac, cpu),
+            show(bc, cpu)
+        ));
+    }
 }
 
 fn hundreds_in_one_program(s: &Summary) -> Finding {
@@ -442,17 +452,7 @@ fn hundreds_in_one_program(s: &Summary) -> Finding {
             show(tt, ops),
             show(tm, kib)
         );
-        if let (Some(ac), Some(tc)) = (
-            range(a, "cpu_secs_per_1k_ops"),
-            range(t, "cpu_secs_per_1k_ops"),
-        ) {
-            parts.push(guard_not_below(tc.scaled(1.1), ac));
-            text.push_str(&format!(
-                ", CPU {} vs {} s per 1,000 ops",
-                show(ac, cpu),
-                show(tc, cpu)
-            ));
-        }
+        cpu_guard(a, t, 1.1, &mut parts, &mut text);
         checks.push(Check {
             outcome: all(&parts),
             text,
