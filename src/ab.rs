@@ -30,9 +30,10 @@ use crate::measure::TrialRecord;
 use crate::measure::machine::Machine;
 use crate::measure::record::{TrialStatus, utc_now_rfc3339};
 use crate::orchestrator::{self, PrivateBinary, ResultsFile, run_one};
+use crate::plan::Cell;
 use crate::report::summary::summarize;
 use crate::run::{RunInfo, prepare, write_json};
-use crate::scenario::{Cell, Scenario};
+use crate::scenario::Scenario;
 use crate::stats::Rng;
 
 pub struct AbOutcome {
