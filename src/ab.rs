@@ -26,11 +26,11 @@ use crate::compare::{
     fixed_row, judge, pooled_error_rate,
 };
 use crate::error::Error;
-use crate::measure::TrialRecord;
 use crate::measure::machine::Machine;
-use crate::measure::record::{TrialStatus, utc_now_rfc3339};
 use crate::orchestrator::{self, PrivateBinary, ResultsFile, run_one};
 use crate::plan::Cell;
+use crate::record::TrialRecord;
+use crate::record::{TrialStatus, utc_now_rfc3339};
 use crate::report::summary::summarize;
 use crate::run::{RunInfo, prepare, write_json};
 use crate::scenario::Scenario;

@@ -3,57 +3,8 @@
 
 use std::fmt::Write;
 
-use super::page::Page;
-use super::summary::{CellStatus, CellSummary};
-
-/// The columns of a cell table, shared with the HTML report.
-pub const COLUMNS: [&str; 10] = [
-    "model",
-    "C",
-    "status",
-    "ops/s (median)",
-    "ops/s min–max",
-    "CV",
-    "p99",
-    "KiB per op",
-    "CPU s per 1k ops",
-    "threads",
-];
-
-pub fn status_text(c: &CellSummary) -> String {
-    match c.status {
-        CellStatus::Ok => "ok".into(),
-        CellStatus::Partial => format!("{}/{} ok", c.trials.ok, c.trials.ok + c.trials.failed),
-        CellStatus::Failed => "failed".into(),
-        CellStatus::Missing => "missing".into(),
-        CellStatus::Skipped => "skipped".into(),
-    }
-}
-
-/// A cell's row, as plain text per column.
-pub fn row(c: &CellSummary) -> [String; 10] {
-    use super::console::{kib, micros, num};
-    let t = "throughput_ops_per_sec";
-    let range = match (c.stat(t, "min"), c.stat(t, "max")) {
-        (Some(a), Some(b)) => format!("{}–{}", num(Some(a)), num(Some(b))),
-        _ => "-".into(),
-    };
-    [
-        c.model.clone(),
-        c.concurrency.to_string(),
-        status_text(c),
-        num(c.median(t)),
-        range,
-        c.stat(t, "cv")
-            .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
-        c.value("latency_us.p99").map_or("-".into(), micros),
-        kib(c.value("mem_per_op_bytes")),
-        c.value("cpu_secs_per_1k_ops")
-            .map_or("-".into(), |v| format!("{v:.4}")),
-        c.value("peak_threads")
-            .map_or("-".into(), |v| format!("{v:.0}")),
-    ]
-}
+use super::page::{COLUMNS, Page, row, status_text};
+use super::summary::CellStatus;
 
 /// Text made safe for a Markdown table cell.
 pub fn md(s: &str) -> String {

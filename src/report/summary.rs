@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::measure::TrialRecord;
 use crate::measure::histogram;
 use crate::measure::machine::Machine;
-use crate::measure::record::TrialStatus;
 use crate::op::ErrorKind;
 use crate::plan::Cell;
+use crate::record::TrialRecord;
+use crate::record::TrialStatus;
 use crate::stats::spread;
 
 /// The format version of summary.json (2: each figure carries its trials' `values`; 3: the
