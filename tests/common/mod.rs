@@ -172,8 +172,8 @@ pub fn find<'a>(items: &'a [Value], path: &str, value: &str) -> &'a Value {
     match items.iter().find(|i| get(i, path) == value) {
         Some(item) => item,
         None => {
-            let seen: Vec<&Value> = items.iter().map(|i| get(i, path)).collect();
-            panic!("none of {} has {path} = {value:?}: {seen:?}", items.len())
+            let seen: Value = items.iter().map(|i| get(i, path).clone()).collect();
+            panic!("none of {} has {path} = {value:?}: {seen}", items.len())
         }
     }
 }
