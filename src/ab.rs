@@ -13,7 +13,7 @@
 //!    summary.json), so either can be reported or compared later.
 //! 4. For each cell and figure, the pairs where both trials were ok give ratios B / A; the
 //!    verdict comes from their geometric mean and its Student-t interval (a paired t test
-//!    on the logarithms; `compare::decide_paired`).
+//!    on the logarithms: `stats::LogTest::paired`, judged by `compare::judge`).
 //!
 //! Both binaries must read the cell format this one writes (`iobench trial --cell`). Each
 //! side runs from its own copy (OUT/iobench-a, OUT/iobench-b), so that neither shares its
@@ -22,18 +22,18 @@
 use std::path::{Path, PathBuf};
 
 use crate::compare::{
-    Comparison, FIGURES, LogTest, Options, Pending, Report, TRIALS, Verdict, error_rate_row,
-    fixed_row, judge, pooled_error_rate,
+    Comparison, FIGURES, Options, Pending, Report, TRIALS, Verdict, error_rate_row, fixed_row,
+    judge, pooled_error_rate,
 };
 use crate::error::Error;
 use crate::measure::TrialRecord;
 use crate::measure::machine::Machine;
-use crate::measure::record::{TrialStatus, utc_now_rfc3339};
-use crate::orchestrator::{self, PrivateBinary, ResultsFile, run_one};
+use crate::measure::record::TrialStatus;
+use crate::orchestrator::{self, PrivateBinary, run_one};
 use crate::report::summary::summarize;
-use crate::run::{RunInfo, prepare, write_json};
+use crate::run::{prepare, start_folder, write_json};
 use crate::scenario::{Cell, Scenario};
-use crate::stats::Rng;
+use crate::stats::{LogTest, Rng};
 
 pub struct AbOutcome {
     pub report: Report,
@@ -104,17 +104,7 @@ pub fn run(
     let mut files = Vec::new();
     for dir in [&a_dir, &b_dir] {
         std::fs::create_dir_all(dir).map_err(anyhow::Error::from)?;
-        write_json(
-            &dir.join("run.json"),
-            &RunInfo {
-                scenarios: names.clone(),
-                started_at: utc_now_rfc3339(),
-                seed,
-                machine: &machine,
-                cells: &cells,
-            },
-        )?;
-        files.push(ResultsFile::create(&dir.join("results.jsonl"))?);
+        files.push(start_folder(dir, &names, seed, &machine, &cells)?);
     }
     orchestrator::install_interrupt_handler();
     let schedule = orchestrator::schedule(&cells, seed);
