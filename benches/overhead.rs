@@ -27,8 +27,9 @@ use iobench::model::driver::{
     OwnedShard, Pace, Shard, Sink, Tasks, async_loop, blocking_loop, observe,
 };
 use iobench::model::processes::StreamSink;
-use iobench::model::runtime::{AsyncRt, AsyncStd, Smol, Tokio};
-use iobench::workload::{OpError, Workload};
+use iobench::op::OpError;
+use iobench::rt::{AsyncRt, AsyncStd, Smol, Tokio};
+use iobench::workload::Workload;
 
 /// An op that does nothing and always succeeds: what is left to time is the harness.
 struct Noop;

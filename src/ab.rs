@@ -30,9 +30,10 @@ use crate::measure::TrialRecord;
 use crate::measure::machine::Machine;
 use crate::measure::record::TrialStatus;
 use crate::orchestrator::{self, PrivateBinary, run_one};
+use crate::plan::Cell;
 use crate::report::summary::summarize;
 use crate::run::{prepare, start_folder, write_json};
-use crate::scenario::{Cell, Scenario};
+use crate::scenario::Scenario;
 use crate::stats::{LogTest, Rng};
 
 pub struct AbOutcome {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::model::ModelKind;
+use crate::plan::ModelKind;
 use crate::target::TargetKind;
 use crate::units::HumanDuration;
 use crate::workload::WorkloadKind;

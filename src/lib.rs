@@ -21,8 +21,11 @@ pub mod export;
 pub mod list;
 pub mod measure;
 pub mod model;
+pub mod op;
 pub mod orchestrator;
+pub mod plan;
 pub mod report;
+pub mod rt;
 pub mod run;
 // Its errors carry the source line they point at; they are built once, before a run.
 #[allow(clippy::result_large_err)]
@@ -35,6 +38,6 @@ pub mod units;
 pub mod workload;
 
 pub use error::Error;
-pub use model::ModelKind;
-pub use scenario::{Cell, Scenario};
+pub use plan::{Cell, ModelKind};
+pub use scenario::Scenario;
 pub use workload::{WorkloadKind, WorkloadSpec};

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::model::ModelKind;
+use crate::plan::ModelKind;
 use crate::workload::WorkloadKind;
 
 pub fn render() -> String {

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use iobench::cli::{AbArgs, Cli, Command, CompareArgs, ExportArgs, GateArgs, RunArgs};
-use iobench::scenario::{Cell, Overrides};
+use iobench::plan::Cell;
+use iobench::scenario::Overrides;
 use iobench::{Error, list, model, run, server, target, trial};
 
 /// Writes the exports asked for from a run folder's summary.

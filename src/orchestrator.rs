@@ -32,8 +32,8 @@ use anyhow::Context;
 
 use crate::measure::TrialRecord;
 use crate::measure::record::utc_now_rfc3339;
+use crate::plan::Cell;
 use crate::report::console::Progress;
-use crate::scenario::Cell;
 use crate::stats::Rng;
 
 /// A copy of an iobench binary that only the trials (and their worker processes) run.

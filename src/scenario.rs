@@ -10,10 +10,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::model::ModelKind;
+use crate::plan::{Cell, DEFAULT_MAX_ERROR_RATE, LoadMode, ModelKind};
 use crate::units::{HumanDuration, HumanSize};
 use crate::workload::cpu_mix::{CpuMix, Via};
 use crate::workload::disk::{Cache, DiskRead, DiskWrite};
@@ -28,26 +28,6 @@ use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep, tcp_echo::TcpEch
 pub const DEFAULT_SCENARIO_PATH: &str = "scenarios/quick.toml";
 /// A copy of it, so the binary runs outside the source tree too.
 pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../scenarios/quick.toml");
-
-/// How operations are issued.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LoadMode {
-    /// C workers each issue the next op when the previous one completes.
-    Closed,
-    /// Ops are due on a fixed schedule at `rate` ops per second, spread over the workers;
-    /// latency runs from when each op was due.
-    Open,
-}
-
-impl LoadMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            LoadMode::Closed => "closed",
-            LoadMode::Open => "open",
-        }
-    }
-}
 
 /// The run protocol of one workload, after defaults and overrides.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,13 +69,6 @@ impl Default for RunConfig {
     }
 }
 
-/// The default `max_error_rate`: 1% of a trial's ops.
-pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
-
-fn default_max_error_rate() -> f64 {
-    DEFAULT_MAX_ERROR_RATE
-}
-
 /// A parsed, validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -104,48 +77,6 @@ pub struct Scenario {
     /// Where it was read from (`<built-in>` for the embedded default).
     pub path: PathBuf,
     pub workloads: Vec<(WorkloadSpec, RunConfig)>,
-}
-
-fn one() -> u32 {
-    1
-}
-
-/// One point of the matrix: workload × model × concurrency × mode, with its protocol.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Cell {
-    /// Stable name, e.g. `sleep[latency=10ms]/threads/c16/closed`.
-    pub id: String,
-    pub workload: WorkloadSpec,
-    pub model: ModelKind,
-    /// Concurrency asked for.
-    pub concurrency: u32,
-    pub mode: LoadMode,
-    /// Open mode: the offered rate, in ops per second.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
-    pub warmup: HumanDuration,
-    pub duration: HumanDuration,
-    pub trials: u32,
-    pub pool_size: u32,
-    pub process_cap: u32,
-    #[serde(default = "one")]
-    pub event_loops: u32,
-    pub trial_timeout: HumanDuration,
-    /// A trial whose failed ops are more than this fraction of its ops is failed, with the
-    /// rate and the first error as its reason.
-    #[serde(default = "default_max_error_rate")]
-    pub max_error_rate: f64,
-    /// Process id of the embedded target this cell's trials talk to (set at run time).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_pid: Option<u32>,
-    /// Set at run time when a service the cell needs is unreachable: why, and how to start
-    /// it. The cell's trials are recorded as skipped and not run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skip: Option<String>,
-    /// Counted mode (`cargo bench`): the trial runs exactly this many ops, every one
-    /// measured, with no warm-up, and its window is the time they took.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ops: Option<u64>,
 }
 
 impl Scenario {

@@ -14,7 +14,7 @@ use crate::measure::record::{Figures, SCHEMA_VERSION, TrialStatus, utc_now_rfc33
 use crate::measure::rusage::{Rusage, raise_nofile_limit};
 use crate::measure::{Mono, Recorder, Tally, TrialRecord, Window};
 use crate::model;
-use crate::scenario::Cell;
+use crate::plan::{Cell, ModelKind};
 use crate::server::{Sut, wrk};
 use crate::workload::db::ConnCounter;
 use crate::workload::{Workload, WorkloadVisitor};
@@ -95,8 +95,8 @@ impl TrialCtx {
 fn counted_lead(cell: &Cell) -> Duration {
     let c = cell.concurrency;
     let processes = match cell.model {
-        model::ModelKind::Processes => c.min(cell.process_cap),
-        model::ModelKind::AsyncProcesses => c.min(cell.event_loops),
+        ModelKind::Processes => c.min(cell.process_cap),
+        ModelKind::AsyncProcesses => c.min(cell.event_loops),
         _ => 0,
     };
     Duration::from_millis(5) + Duration::from_micros(50) * c + Duration::from_millis(2) * processes

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::server::wrk::WrkFigures;
 
-use crate::scenario::Cell;
-use crate::workload::ErrorKind;
+use crate::op::ErrorKind;
+use crate::plan::Cell;
 
 /// Version of the record layout; bumped when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;

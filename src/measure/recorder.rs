@@ -16,8 +16,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use hdrhistogram::Histogram;
 
-use crate::model::driver::Timing;
-use crate::workload::{ErrorKind, OpError};
+use crate::op::Timing;
+use crate::op::{ErrorKind, OpError};
 
 /// Highest latency the histogram resolves, in nanoseconds (one hour); longer ops saturate.
 const MAX_NS: u64 = 3_600_000_000_000;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::processes::{Plan, run_workers, worker_count};
-use super::runtime::{AsyncRt, Tokio};
-use super::tokio_current_thread::TokioSpawner;
+use crate::rt::spawn::TokioSpawner;
+use crate::rt::{AsyncRt, Tokio};
 use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;

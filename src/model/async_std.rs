@@ -3,43 +3,25 @@
 //! `block_on` (feature `unstable`). async-io's reactor thread still exists and shows in
 //! `peak_threads`. async-std is discontinued upstream; it stays for comparison.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::driver::{Spawner, trial_tasks};
-use super::runtime::{AsyncRt, AsyncStd};
+use super::driver::trial_tasks;
+use crate::rt::spawn::AsyncStdSpawner;
+use crate::rt::{AsyncRt, AsyncStd};
 use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
-
-pub struct LocalSpawner;
-
-impl Spawner for LocalSpawner {
-    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let handle = async_std::task::spawn_local(task);
-        async move {
-            handle.await;
-            Ok(())
-        }
-    }
-
-    fn detach<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        drop(async_std::task::spawn_local(task));
-    }
-}
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
     // Start the runtime (reactor, timers) before the idle footprint.
     async_std::task::block_on(AsyncStd::sleep(Duration::from_millis(1)));
     ctx.mark_idle();
-    async_std::task::block_on(trial_tasks::<W, AsyncStd, _>(workload, ctx, &LocalSpawner))
+    async_std::task::block_on(trial_tasks::<W, AsyncStd, _>(
+        workload,
+        ctx,
+        &AsyncStdSpawner,
+    ))
 }
 
 /// The server: a local task per connection inside one `block_on`.
@@ -47,6 +29,6 @@ pub fn serve(serving: Serving) -> anyhow::Result<()> {
     async_std::task::block_on(async {
         AsyncStd::sleep(Duration::from_millis(1)).await;
         serving.ready();
-        serving.accept_loop::<AsyncStd, _>(&LocalSpawner).await
+        serving.accept_loop::<AsyncStd, _>(&AsyncStdSpawner).await
     })
 }

@@ -30,9 +30,11 @@ use serde::{Deserialize, Serialize};
 use crate::measure::counters::Counts;
 use crate::measure::rusage::Rusage;
 use crate::measure::{Mono, Recorder, Window};
-use crate::model::runtime::AsyncRt;
+use crate::op::{OpError, Timing};
+use crate::rt::AsyncRt;
+use crate::rt::spawn::Spawner;
 use crate::trial::TrialCtx;
-use crate::workload::{OpError, Workload};
+use crate::workload::Workload;
 
 /// An op that starts this much after it was due counts as started late.
 pub const LATE: Duration = Duration::from_millis(1);
@@ -157,19 +159,6 @@ impl Schedule {
             _ => false,
         }
     }
-}
-
-/// How long a finished op took.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Timing {
-    /// From the op's start (closed) or from when it was due (open).
-    pub latency: Duration,
-    /// Open mode only: from the op's actual start (the uncorrected latency).
-    pub service: Option<Duration>,
-    /// Open mode: started more than [`LATE`] after it was due.
-    pub late: bool,
-    /// Open mode, an op that waited for its due time: how late it woke (the pacing error).
-    pub pace_lag: Option<Duration>,
 }
 
 /// Where a worker's finished ops go.
@@ -377,19 +366,6 @@ impl Sink for OwnedShard {
 /// sessions in one entry (a `Vec` of them), not a box per session.
 pub type Parked = Vec<Box<dyn std::any::Any + Send>>;
 
-/// How an async model spawns a task on its runtime.
-pub trait Spawner {
-    /// Spawns `task`; the returned future resolves when it ends, with an error if it panicked.
-    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
-    where
-        F: Future<Output = ()> + Send + 'static;
-
-    /// Spawns `task` and lets it run on its own (a server's connection).
-    fn detach<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static;
-}
-
 /// What the tasks of one async run share, behind one `Arc`: one pointer per task.
 pub struct Tasks<W: Workload, R: AsyncRt> {
     workload: Arc<W>,
@@ -585,7 +561,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::runtime::{AsyncStd, Smol, Tokio};
+    use crate::rt::{AsyncStd, Smol, Tokio};
     use crate::workload::sleep::Sleep;
 
     /// The state of one sleep task beside the state of a bare loop of the same runtime

@@ -26,19 +26,16 @@ use tokio_uring::net::TcpStream;
 use super::driver::{OwnedShard, Pace, Schedule, observe, stop};
 use crate::measure::counters::CONNECTS;
 use crate::measure::{Mono, Window};
-use crate::model::runtime::drop_cached_pages;
+use crate::op::{ErrorKind, OpError};
+use crate::rt::drop_cached_pages;
 use crate::trial::TrialCtx;
+use crate::workload::WorkloadSpec;
 use crate::workload::disk::{Cache, DiskRead, DiskWrite, ReadSession, WriteSession};
 use crate::workload::stream::{Exchange, Progress, closed, read_buf_len, resolve, timed_out};
 use crate::workload::tcp_echo::{EchoExchange, TcpEcho};
-use crate::workload::{ErrorKind, OpError, WorkloadKind, WorkloadSpec};
 
 /// The workloads this model runs.
-pub const WORKLOADS: [WorkloadKind; 3] = [
-    WorkloadKind::TcpEcho,
-    WorkloadKind::DiskRead,
-    WorkloadKind::DiskWrite,
-];
+pub use crate::plan::IO_URING_WORKLOADS as WORKLOADS;
 
 /// `None` when this process may set up an io_uring; otherwise why not.
 pub fn probe() -> Option<String> {

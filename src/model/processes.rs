@@ -32,15 +32,18 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Mutex;
 
-use super::driver::{Pace, Sink, Timing, Usage, blocking_loop_with_cpu, run_tasks};
-use super::runtime::{AsyncRt, Tokio};
+use super::driver::{Pace, Sink, Usage, blocking_loop_with_cpu, run_tasks};
+
 use super::spawn_error;
-use super::tokio_current_thread::TokioSpawner;
 use crate::measure::rusage::raise_nofile_limit;
 use crate::measure::{Mono, Window};
+use crate::op::Timing;
+use crate::op::{ErrorKind, OpError};
+use crate::rt::spawn::TokioSpawner;
+use crate::rt::{AsyncRt, Tokio};
 use crate::server::{Serving, serve_blocking};
 use crate::trial::TrialCtx;
-use crate::workload::{ErrorKind, OpError, Workload, WorkloadSpec, WorkloadVisitor};
+use crate::workload::{Workload, WorkloadSpec, WorkloadVisitor};
 
 /// Ops a worker buffers before sending them (64 × 16 bytes = 1 KiB). One write per 64 ops
 /// keeps the system call at about 10 ns per op (`cargo bench --bench overhead`; with 8 it

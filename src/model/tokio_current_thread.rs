@@ -1,34 +1,14 @@
 //! `tokio-current-thread`: C tasks on one tokio `current_thread` runtime.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::driver::{Spawner, trial_tasks};
-use super::runtime::{AsyncRt, Tokio};
+use super::driver::trial_tasks;
+use crate::rt::spawn::TokioSpawner;
+use crate::rt::{AsyncRt, Tokio};
 use crate::server::Serving;
 use crate::trial::TrialCtx;
 use crate::workload::Workload;
-
-/// Spawns onto the tokio runtime the caller is inside.
-pub struct TokioSpawner;
-
-impl Spawner for TokioSpawner {
-    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let handle = tokio::spawn(task);
-        async move { handle.await.map_err(|e| e.to_string()) }
-    }
-
-    fn detach<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        drop(tokio::spawn(task));
-    }
-}
 
 /// Builds nothing per op: the runtime is built, and its timer ticked once, before the
 /// idle footprint is taken.

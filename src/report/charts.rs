@@ -15,7 +15,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::model::ModelKind;
+use crate::plan::ModelKind;
 
 /// Size of every chart, in pixels.
 pub const WIDTH: u32 = 880;

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::summary::{CellStatus, Summary};
 use crate::measure::TrialRecord;
 use crate::measure::record::TrialStatus;
-use crate::scenario::Cell;
+use crate::plan::Cell;
 
 /// Progress of a run, on stderr.
 pub enum Progress {

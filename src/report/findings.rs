@@ -17,7 +17,7 @@
 //!    and otherwise "undecided". The evidence says how many agree and names each
 //!    comparison's cells (workload label, model, C), with their ranges.
 
-use crate::model::ModelKind;
+use crate::plan::ModelKind;
 use crate::report::summary::{CellStatus, CellSummary, Summary};
 use crate::report::sweeps::{Sweep, SweepKind, sweeps};
 use crate::workload::RUN_TIME_PARAMS;

@@ -14,8 +14,8 @@ use super::findings::{Finding, findings, label};
 use super::summary::{CellStatus, CellSummary, Summary, summarize};
 use crate::measure::TrialRecord;
 use crate::measure::machine::Machine;
-use crate::model::ModelKind;
-use crate::scenario::Cell;
+use crate::plan::Cell;
+use crate::plan::ModelKind;
 
 /// One workload's cells and charts.
 pub struct Group<'a> {

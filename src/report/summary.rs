@@ -14,9 +14,9 @@ use crate::measure::TrialRecord;
 use crate::measure::histogram;
 use crate::measure::machine::Machine;
 use crate::measure::record::TrialStatus;
-use crate::scenario::Cell;
+use crate::op::ErrorKind;
+use crate::plan::Cell;
 use crate::stats::spread;
-use crate::workload::ErrorKind;
 
 /// The format version of summary.json (2: each figure carries its trials' `values`; 3: the
 /// merged latency histogram, each percentile's `merged` value, and error rates).

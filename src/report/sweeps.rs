@@ -13,7 +13,7 @@
 
 use super::charts::{Chart, Point, Scale, Series};
 use super::summary::{CellStatus, CellSummary, Summary};
-use crate::model::ModelKind;
+use crate::plan::ModelKind;
 use crate::units::HumanDuration;
 use crate::workload::RUN_TIME_PARAMS;
 

@@ -33,9 +33,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::rusage::raise_nofile_limit;
-use crate::model::ModelKind;
-use crate::model::driver::Spawner;
-use crate::model::runtime::AsyncRt;
+use crate::plan::ModelKind;
+use crate::rt::AsyncRt;
+use crate::rt::spawn::Spawner;
 use crate::workload::stream::MAX_READ_BUF;
 use proto::{Next, Protocol, ServerConn};
 

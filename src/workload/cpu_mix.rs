@@ -25,9 +25,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::Workload;
 use super::tcp_echo::TcpEcho;
-use super::{ErrorKind, OpError, Workload};
-use crate::model::runtime::AsyncRt;
+use crate::op::{ErrorKind, OpError};
+use crate::rt::AsyncRt;
 use crate::units::{HumanDuration, HumanSize};
 
 /// What an op waits on.

@@ -42,9 +42,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{ErrorKind, OpError, WorkloadSpec};
+use super::WorkloadSpec;
+
 use crate::measure::{Mono, Window};
-use crate::model::runtime::AsyncRt;
+use crate::op::{ErrorKind, OpError};
+use crate::rt::AsyncRt;
 
 /// The default addresses: the ports `scripts/services.sh` starts its servers on.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://iobench@127.0.0.1:54329/iobench";

@@ -30,9 +30,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Workload;
 use super::db::Rng;
-use super::{ErrorKind, OpError, Workload};
-use crate::model::runtime::{AsyncRt, drop_cached_pages};
+use crate::op::{ErrorKind, OpError};
+use crate::rt::{AsyncRt, drop_cached_pages};
 use crate::units::HumanSize;
 
 /// Whether a read may come from the page cache.

@@ -24,9 +24,10 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use serde::{Deserialize, Serialize};
 
+use super::Workload;
 use super::stream::{SLACK, resolve};
-use super::{ErrorKind, OpError, Workload};
-use crate::model::runtime::AsyncRt;
+use crate::op::{ErrorKind, OpError};
+use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

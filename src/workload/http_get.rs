@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::Workload;
 use super::stream::{Conn, Exchange, Progress, Timed, connect_async, connect_blocking, resolve};
-use super::{ErrorKind, OpError, Workload};
-use crate::model::runtime::AsyncRt;
+use crate::op::{ErrorKind, OpError};
+use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
 
 /// Largest `/bytes/{n}` the routes serve.

@@ -20,12 +20,12 @@ pub mod sleep;
 pub mod stream;
 pub mod tcp_echo;
 
-use std::borrow::Cow;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::runtime::AsyncRt;
+use crate::op::OpError;
+use crate::rt::AsyncRt;
 use crate::target::TargetKind;
 
 /// The closed list of workloads. Adding one is a compile error wherever it must be handled.
@@ -486,7 +486,7 @@ impl WorkloadSpec {
     }
 
     /// For a server workload, what the model's server serves; `None` for client workloads.
-    pub fn server(&self, cell: &crate::scenario::Cell) -> Option<crate::server::ServerSpec> {
+    pub fn server(&self, cell: &crate::plan::Cell) -> Option<crate::server::ServerSpec> {
         match self {
             WorkloadSpec::HttpServe(h) => Some(serve::http_server(h, cell)),
             WorkloadSpec::EchoServe(e) => Some(serve::echo_server(e, cell)),
@@ -674,77 +674,4 @@ pub trait Workload: Send + Sync + 'static {
         &self,
         session: &mut Self::AsyncSession<R>,
     ) -> impl Future<Output = Result<(), OpError>> + Send;
-}
-
-/// Why an operation did not count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    Timeout,
-    Refused,
-    Reset,
-    /// The reply did not match what was expected (wrong bytes, early wake-up).
-    Mismatch,
-    /// A resource limit: thread spawn EAGAIN, file descriptors, process cap.
-    ResourceExhausted,
-    Other,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
-        ErrorKind::Timeout,
-        ErrorKind::Refused,
-        ErrorKind::Reset,
-        ErrorKind::Mismatch,
-        ErrorKind::ResourceExhausted,
-        ErrorKind::Other,
-    ];
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// A failed operation: its kind and a human explanation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpError {
-    pub kind: ErrorKind,
-    pub message: Cow<'static, str>,
-}
-
-impl OpError {
-    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        OpError {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for OpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.kind, self.message)
-    }
-}
-
-impl From<std::io::Error> for OpError {
-    fn from(e: std::io::Error) -> Self {
-        use std::io::ErrorKind as K;
-        let kind = match e.kind() {
-            K::TimedOut | K::WouldBlock => ErrorKind::Timeout,
-            K::ConnectionRefused => ErrorKind::Refused,
-            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-                ErrorKind::Reset
-            }
-            _ if matches!(
-                e.raw_os_error(),
-                Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN)
-            ) =>
-            {
-                ErrorKind::ResourceExhausted
-            }
-            _ => ErrorKind::Other,
-        };
-        OpError::new(kind, e.to_string())
-    }
 }

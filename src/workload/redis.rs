@@ -20,12 +20,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::Workload;
 use super::db::{
     AsyncPool, BlockingPool, Connector, PoolConfig, PoolSlot, Rng, app_name, boxed_in_debug,
     checkout_async, checkout_blocking, past_deadline, socket_addr, within,
 };
-use super::{ErrorKind, OpError, Workload};
-use crate::model::runtime::AsyncRt;
+use crate::op::{ErrorKind, OpError};
+use crate::rt::AsyncRt;
 use crate::units::{HumanDuration, HumanSize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

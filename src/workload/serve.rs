@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::http_get::{HttpExchange, HttpGet};
 use super::stream::{Exchange as _, read_buf_len};
 use super::tcp_echo::{HEADER, TcpEcho};
-use crate::scenario::Cell;
+use crate::plan::Cell;
 use crate::server::ServerSpec;
 use crate::server::proto::Protocol;
 use crate::units::{HumanDuration, HumanSize};

@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ErrorKind, OpError, Workload};
-use crate::model::runtime::AsyncRt;
+use super::Workload;
+
+use crate::op::{ErrorKind, OpError};
+use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

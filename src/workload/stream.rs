@@ -22,9 +22,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::{ErrorKind, OpError};
 use crate::measure::counters::{CONNECTS, RETRIES};
-use crate::model::runtime::AsyncRt;
+use crate::op::{ErrorKind, OpError};
+use crate::rt::AsyncRt;
 
 /// Whether a reply is complete.
 #[derive(Debug, PartialEq, Eq)]
@@ -441,7 +441,7 @@ pub fn resolve(target: Option<&str>) -> Result<SocketAddr, OpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::runtime::Tokio;
+    use crate::rt::Tokio;
     use crate::workload::tcp_echo::EchoExchange;
     use std::net::TcpListener;
 

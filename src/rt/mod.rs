@@ -5,6 +5,8 @@
 //! reactor. async-std and smol sockets both implement the `futures-io` traits, tokio's its
 //! own.
 
+pub mod spawn;
+
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -339,7 +341,7 @@ impl AsyncRt for Smol {
     }
 
     fn spawn_detached(f: impl Future<Output = ()> + Send + 'static) {
-        crate::model::smol::EXECUTOR.with(|ex| ex.spawn(f).detach());
+        crate::rt::spawn::EXECUTOR.with(|ex| ex.spawn(f).detach());
     }
 
     futures_io_files!(smol::fs, smol::unblock);
