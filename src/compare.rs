@@ -45,49 +45,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::figure::{Better, Figure, Gate};
 use crate::report::summary::{CellStatus, CellSummary, SUMMARY_SCHEMA, Summary};
 use crate::stats::{LogTest, RatioInterval, median};
-
-/// A compared figure and the direction that is better.
-pub struct Figure {
-    pub path: &'static str,
-    pub name: &'static str,
-    pub unit: &'static str,
-    pub higher_is_better: bool,
-    /// In the gated family by default (the others only with `gate_all`).
-    pub primary: bool,
-}
-
-pub const FIGURES: [Figure; 4] = [
-    Figure {
-        path: "throughput_ops_per_sec",
-        name: "throughput",
-        unit: "ops/s",
-        higher_is_better: true,
-        primary: true,
-    },
-    Figure {
-        path: "latency_us.p99",
-        name: "p99 latency",
-        unit: "µs",
-        higher_is_better: false,
-        primary: true,
-    },
-    Figure {
-        path: "peak_pss_bytes",
-        name: "peak memory",
-        unit: "bytes",
-        higher_is_better: false,
-        primary: false,
-    },
-    Figure {
-        path: "cpu_secs_per_1k_ops",
-        name: "CPU per 1k ops",
-        unit: "s",
-        higher_is_better: false,
-        primary: false,
-    },
-];
 
 /// The name of the rows that say a cell's trials failed, and of the error-rate rows.
 pub const TRIALS: &str = "trials";
@@ -210,15 +170,15 @@ impl Pending {
     /// A row of figure `f` for `cell`, to be judged with `test`.
     pub fn new(
         cell: &str,
-        f: &Figure,
+        f: Figure,
         o: &Options,
         (base, new): (&[f64], &[f64]),
         test: Result<LogTest, String>,
     ) -> Pending {
         let row = row(
             cell,
-            f.name,
-            f.unit,
+            f.label(),
+            f.unit(),
             (median(base), median(new)),
             (base.len(), new.len()),
             Verdict::Inconclusive,
@@ -226,8 +186,8 @@ impl Pending {
         );
         Pending {
             row: Comparison {
-                higher_is_better: f.higher_is_better,
-                gated: f.primary || o.gate_all,
+                higher_is_better: f.better() == Better::Higher,
+                gated: f.gate() == Gate::Primary || o.gate_all,
                 ..row
             },
             test,
@@ -448,23 +408,9 @@ impl Report {
     }
 }
 
-fn values(c: &CellSummary, path: &str) -> Option<Vec<f64>> {
-    let mut v = c.figures.get(path.split('.').next()?)?;
-    for part in path.split('.').skip(1) {
-        v = v.get(part)?;
-    }
-    let vals: Vec<f64> = v
-        .get("values")?
-        .as_array()?
-        .iter()
-        .filter_map(|x| x.as_f64())
-        .collect();
-    (!vals.is_empty()).then_some(vals)
-}
-
 /// A cell's error rate, pooled over its ok trials.
 fn cell_error_rate(c: &CellSummary) -> Option<f64> {
-    let (failed, ok) = (values(c, "failed_ops")?, values(c, "ops")?);
+    let (failed, ok) = (c.values(Figure::FailedOps)?, c.values(Figure::Ops)?);
     pooled_error_rate(failed.into_iter().zip(ok))
 }
 
@@ -559,14 +505,14 @@ pub fn compare(base: &Summary, new: &Summary, o: &Options) -> Result<Report, Err
         if let (Some(rb), Some(rn)) = (cell_error_rate(b), cell_error_rate(n)) {
             fixed.push(error_rate_row(&b.id, (rb, rn), trials, o));
         }
-        for f in &FIGURES {
-            if let (Some(bv), Some(nv)) = (values(b, f.path), values(n, f.path)) {
+        for f in Figure::compared() {
+            if let (Some(bv), Some(nv)) = (b.values(f), n.values(f)) {
                 let test = LogTest::welch(&bv, &nv);
                 let mut p = Pending::new(&b.id, f, o, (&bv, &nv), test);
                 // The cell's own figure where the summary has one (a p99 from the merged
                 // histogram), else the median of the trials.
-                p.row.base_median = b.value(f.path).or(p.row.base_median);
-                p.row.new_median = n.value(f.path).or(p.row.new_median);
+                p.row.base_median = b.value(f).or(p.row.base_median);
+                p.row.new_median = n.value(f).or(p.row.new_median);
                 pending.push(p);
             }
         }
@@ -589,7 +535,7 @@ fn order_by_cell(rows: &mut [Comparison], base: &Summary) {
         let cell = base.cells.iter().position(|b| b.id == c.cell);
         let fig = [TRIALS, ERROR_RATE]
             .into_iter()
-            .chain(FIGURES.iter().map(|f| f.name))
+            .chain(Figure::compared().map(Figure::label))
             .position(|n| n == c.figure);
         (cell, fig)
     };
@@ -704,18 +650,15 @@ mod tests {
 
     /// A gated figure better when higher (or lower).
     fn gated(higher_is_better: bool) -> Figure {
-        Figure {
-            path: "x",
-            name: "x",
-            unit: "",
-            higher_is_better,
-            primary: true,
+        match higher_is_better {
+            true => Figure::Throughput,
+            false => Figure::P99,
         }
     }
 
     fn one(base: &[f64], new: &[f64], higher_is_better: bool, o: &Options) -> Verdict {
         let f = gated(higher_is_better);
-        let p = Pending::new("c", &f, o, (base, new), LogTest::welch(base, new));
+        let p = Pending::new("c", f, o, (base, new), LogTest::welch(base, new));
         judge(vec![p], o)[0].verdict
     }
 
@@ -725,7 +668,7 @@ mod tests {
         // The row under test, among m − 1 others that cannot reject.
         let mut all = vec![Pending::new(
             "c",
-            &f,
+            f,
             &o,
             (ratios, ratios),
             LogTest::paired(ratios),
@@ -734,7 +677,7 @@ mod tests {
             let same = [1.0, 1.01, 0.99];
             all.push(Pending::new(
                 "d",
-                &f,
+                f,
                 &o,
                 (&same, &same),
                 LogTest::paired(&same),
@@ -805,7 +748,7 @@ mod tests {
         let b = [1000.0, 1025.0, 990.0];
         let n = [945.0, 970.0, 935.0];
         let o = Options::default();
-        let f = &FIGURES[0];
+        let f = Figure::Throughput;
         let mut all = vec![Pending::new("c", f, &o, (&b, &n), LogTest::welch(&b, &n))];
         for _ in 1..42 {
             all.push(Pending::new("d", f, &o, (&b, &b), LogTest::welch(&b, &b)));
@@ -823,7 +766,7 @@ mod tests {
         // Ten tests with p-values a little above α / 10 except the first: Bonferroni takes
         // only the first; Holm then compares the second with α / 9, and so on.
         let o = Options::default();
-        let f = &FIGURES[0];
+        let f = Figure::Throughput;
         let mut rows = Vec::new();
         let big = LogTest {
             diff: -0.2,
@@ -864,7 +807,7 @@ mod tests {
             ..Options::default()
         };
         let mut rng = Rng::seeded(2026);
-        let f = &FIGURES[0];
+        let f = Figure::Throughput;
         let (tables, per_table) = (60, 40);
         let mut alarms = 0;
         for n in [3, 6] {
@@ -902,7 +845,17 @@ mod tests {
     #[test]
     fn the_gate_fails_on_a_regression_a_missing_cell_or_an_inconclusive_row_if_asked() {
         let o = Options::default();
-        let row = |v: Verdict| fixed_row("c", FIGURES[0].name, "", (0.0, 1.0), (3, 3), v, None);
+        let row = |v: Verdict| {
+            fixed_row(
+                "c",
+                Figure::Throughput.label(),
+                "",
+                (0.0, 1.0),
+                (3, 3),
+                v,
+                None,
+            )
+        };
         assert!(Report::new(vec![row(Verdict::NoChange)], vec![], vec![], &o).passed);
         assert!(!Report::new(vec![row(Verdict::Regressed)], vec![], vec![], &o).passed);
         assert!(!Report::new(vec![], vec!["c".into()], vec![], &o).passed);

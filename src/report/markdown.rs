@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::page::Page;
-use super::summary::{CellStatus, CellSummary};
+use super::summary::{CellStatus, CellSummary, Stat};
+use crate::figure::Figure;
 
 /// The columns of a cell table, shared with the HTML report.
 pub const COLUMNS: [&str; 10] = [
@@ -33,8 +34,8 @@ pub fn status_text(c: &CellSummary) -> String {
 /// A cell's row, as plain text per column.
 pub fn row(c: &CellSummary) -> [String; 10] {
     use super::console::{kib, micros, num};
-    let t = "throughput_ops_per_sec";
-    let range = match (c.stat(t, "min"), c.stat(t, "max")) {
+    let t = Figure::Throughput;
+    let range = match (c.stat(t, Stat::Min), c.stat(t, Stat::Max)) {
         (Some(a), Some(b)) => format!("{}–{}", num(Some(a)), num(Some(b))),
         _ => "-".into(),
     };
@@ -42,15 +43,15 @@ pub fn row(c: &CellSummary) -> [String; 10] {
         c.model.clone(),
         c.concurrency.to_string(),
         status_text(c),
-        num(c.median(t)),
+        num(c.stat(t, Stat::Median)),
         range,
-        c.stat(t, "cv")
+        c.stat(t, Stat::Cv)
             .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
-        c.value("latency_us.p99").map_or("-".into(), micros),
-        kib(c.value("mem_per_op_bytes")),
-        c.value("cpu_secs_per_1k_ops")
+        c.value(Figure::P99).map_or("-".into(), micros),
+        kib(c.value(Figure::MemPerOp)),
+        c.value(Figure::CpuPer1kOps)
             .map_or("-".into(), |v| format!("{v:.4}")),
-        c.value("peak_threads")
+        c.value(Figure::PeakThreads)
             .map_or("-".into(), |v| format!("{v:.0}")),
     ]
 }
