@@ -24,8 +24,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
-use iobench::measure::record::TrialStatus;
 use iobench::orchestrator::run_one;
+use iobench::record::TrialStatus;
 use iobench::scenario::Scenario;
 use iobench::{Cell, ModelKind};
 

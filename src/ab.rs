@@ -27,11 +27,11 @@ use crate::compare::{
 };
 use crate::error::Error;
 use crate::figure::Figure;
-use crate::measure::TrialRecord;
 use crate::measure::machine::Machine;
-use crate::measure::record::TrialStatus;
 use crate::orchestrator::{self, PrivateBinary, run_one};
 use crate::plan::Cell;
+use crate::record::TrialRecord;
+use crate::record::TrialStatus;
 use crate::report::summary::summarize;
 use crate::run::{prepare, start_folder, write_json};
 use crate::scenario::Scenario;

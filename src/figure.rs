@@ -11,7 +11,7 @@
 //! A cell's figures are read with `CellSummary::value`, `stat` and `values`, which take a
 //! [`Figure`].
 
-use crate::measure::record::Figures;
+use crate::record::Figures;
 
 /// A figure that iobench reads from summaries and records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -276,7 +276,7 @@ impl Figure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::record::LatencyUs;
+    use crate::measure::histogram::LatencyUs;
 
     #[test]
     fn the_list_is_every_figure_once_in_order() {

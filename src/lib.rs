@@ -25,6 +25,7 @@ pub mod model;
 pub mod op;
 pub mod orchestrator;
 pub mod plan;
+pub mod record;
 pub mod report;
 pub mod rt;
 pub mod run;

@@ -181,7 +181,7 @@ fn report_command(dir: &std::path::Path, export: &ExportArgs) -> Result<ExitCode
             dir.display()
         )));
     }
-    let r = iobench::report::page::regenerate(dir)?;
+    let r = iobench::report::write::regenerate(dir)?;
     if r.unreadable_lines > 0 {
         eprintln!(
             "warning: {} line(s) of results.jsonl could not be read (a run cut short mid-write); the report leaves them out",
@@ -245,7 +245,8 @@ fn main() -> ExitCode {
             .map(|()| ExitCode::SUCCESS)
             .map_err(Error::from),
         Some(Command::Sut { model, spec }) => match serde_json::from_str(&spec) {
-            Ok(spec) => server::sut_main(model, spec)
+            Ok(spec) => server::Serving::bind(spec)
+                .and_then(|s| iobench::model::serve(model, s))
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(Error::from),
             Err(e) => Err(Error::Usage(format!("--spec is not a server spec: {e}"))),

@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::measure::TrialRecord;
-use crate::measure::record::utc_now_rfc3339;
 use crate::plan::Cell;
+use crate::record::TrialRecord;
+use crate::record::utc_now_rfc3339;
 use crate::report::console::Progress;
 use crate::stats::Rng;
 
@@ -70,43 +70,6 @@ impl Drop for PrivateBinary {
             let _ = std::fs::remove_file(&self.path);
         }
     }
-}
-
-/// Maps every page of this process's executable (`MADV_POPULATE_READ`), so that code run
-/// for the first time during the window (the harness's, the workload's, the runtime's) is
-/// not counted as memory per op. A trial calls it before its idle sample: the binary's
-/// code becomes a fixed cost, the same for every model, and a worker process that runs
-/// the same file adds only its own pages to the tree's PSS. Returns false where nothing
-/// was mapped (kernels before 5.14 lack the call).
-pub fn map_own_executable() -> bool {
-    let (Ok(exe), Ok(maps)) = (
-        std::fs::read_link("/proc/self/exe"),
-        std::fs::read_to_string("/proc/self/maps"),
-    ) else {
-        return false;
-    };
-    let mut mapped = false;
-    for line in maps.lines() {
-        // "start-end perms offset dev inode path"
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(path)) = (f.next(), f.nth(4)) else {
-            continue;
-        };
-        if Path::new(path) != exe {
-            continue;
-        }
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
-            continue;
-        };
-        // SAFETY: advice on a range this process maps; POPULATE_READ only faults its pages
-        // in as a read would.
-        let r = unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_POPULATE_READ) };
-        mapped |= r == 0;
-    }
-    mapped
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -204,12 +167,12 @@ pub fn run_all(
         let record = match &cell.skip {
             Some(why) => {
                 let mut r = TrialRecord::failed(cell, t, utc_now_rfc3339(), why.clone());
-                r.status = crate::measure::record::TrialStatus::Skipped;
+                r.status = crate::record::TrialStatus::Skipped;
                 r
             }
             None => run_one(exe, cell, t)?,
         };
-        if interrupted() && record.status != crate::measure::record::TrialStatus::Ok {
+        if interrupted() && record.status != crate::record::TrialStatus::Ok {
             // Cut short by Ctrl-C: not a result.
             return Ok((records, true));
         }
@@ -386,7 +349,7 @@ mod tests {
 
     #[test]
     fn the_executable_is_mapped_whole() {
-        if !map_own_executable() {
+        if !crate::measure::memory::map_own_executable() {
             return; // a kernel before 5.14: nothing to check
         }
         let exe = std::fs::read_link("/proc/self/exe").unwrap();

@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::measure::machine::Machine;
-use crate::measure::record::{civil_from_unix, utc_now_rfc3339};
 use crate::measure::rusage::raise_nofile_limit;
 use crate::orchestrator::{self, ResultsFile};
 use crate::plan::Cell;
 use crate::plan::ModelKind;
+use crate::record::{civil_from_unix, utc_now_rfc3339};
 use crate::report::console::{Progress, summary_table};
 use crate::report::summary::{CellStatus, Summary, summarize};
 use crate::scenario::{DEFAULT_SCENARIO_PATH, DEFAULT_SCENARIO_TOML, Overrides, Scenario};
@@ -160,7 +160,7 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunO
     drop(trial_exe);
     let summary = summarize(&names.join(", "), machine, &cells, &records);
     write_json(&dir.join("summary.json"), &summary)?;
-    let report = crate::report::page::write(&dir, &summary)
+    let report = crate::report::write::write(&dir, &summary)
         .map(|w| w.html)
         .map_err(|e| format!("{e:#}"));
     Ok(RunOutcome {

@@ -5,102 +5,23 @@
 //! Not here: spawning, timeouts and persistence (that is `orchestrator`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::measure::counters::Counts;
 use crate::measure::histogram::{self, percentiles};
-use crate::measure::memory::{Sampler, SamplerReport, TreeSample, sample_tree};
-use crate::measure::record::{Figures, SCHEMA_VERSION, TrialStatus, utc_now_rfc3339};
-use crate::measure::rusage::{Rusage, raise_nofile_limit};
-use crate::measure::{Mono, Recorder, Tally, TrialRecord, Window};
+use crate::measure::memory::{Sampler, SamplerReport};
+use crate::measure::rusage::raise_nofile_limit;
+use crate::measure::{Mono, Tally, Window};
 use crate::model;
-use crate::plan::{Cell, ModelKind};
+use crate::model::ctx::TrialCtx;
+use crate::plan::Cell;
+use crate::record::TrialRecord;
+use crate::record::{Figures, SCHEMA_VERSION, TrialStatus, utc_now_rfc3339};
 use crate::server::{Sut, wrk};
 use crate::workload::db::ConnCounter;
 use crate::workload::{Workload, WorkloadVisitor};
 
-/// How often the sampler reads memory during the window.
-pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
-/// Recorder shards: enough that thousands of threads rarely share a lock.
-const RECORDER_SHARDS: usize = 16;
 /// Threads the harness adds to a trial process (the sampler; a database workload's
 /// connection counter is one more).
 const HARNESS_THREADS: u64 = 1;
-
-/// What a model may touch while it runs a trial.
-pub struct TrialCtx {
-    pub cell: Cell,
-    /// The process tree measured: this process, or the server under test.
-    root: u32,
-    pub recorder: Arc<Recorder>,
-    sampler: Option<Sampler>,
-    started: Mono,
-    idle: Option<TreeSample>,
-    window: Option<Window>,
-    /// CPU used by worker processes during the window, which they measure themselves.
-    pub worker_rusage: Rusage,
-    /// Retries and connects of worker processes during the window, likewise.
-    pub worker_counts: Counts,
-    /// Async sessions kept open until the sampler's last reading (dropped with the ctx).
-    pub parked: model::driver::Parked,
-    /// Database workloads: counts the trial's connections on the server.
-    db_counter: Option<ConnCounter>,
-}
-
-impl TrialCtx {
-    fn new(cell: &Cell, root: u32) -> anyhow::Result<TrialCtx> {
-        crate::workload::new_trial_tag();
-        Ok(TrialCtx {
-            cell: cell.clone(),
-            root,
-            recorder: Arc::new(Recorder::new(RECORDER_SHARDS, cell.rate.is_some())),
-            sampler: Some(Sampler::spawn(SAMPLE_INTERVAL, root, cell.target_pid)?),
-            started: Mono::now(),
-            idle: None,
-            window: None,
-            worker_rusage: Rusage::default(),
-            worker_counts: Counts::default(),
-            parked: Vec::new(),
-            db_counter: ConnCounter::start(&cell.workload),
-        })
-    }
-
-    /// Takes the idle footprint. Models call it once their fixed infrastructure (a runtime)
-    /// exists and before any worker, task, process or connection does.
-    pub fn mark_idle(&mut self) {
-        crate::orchestrator::map_own_executable();
-        self.idle = Some(sample_tree(self.root));
-    }
-
-    /// Starts warm-up now (or a counted window) and hands the window to the sampler.
-    pub fn open_window(&mut self) -> Window {
-        let w = match self.cell.ops {
-            Some(n) => Window::counted(n, counted_lead(&self.cell), self.cell.trial_timeout.0),
-            None => Window::starting_now(self.cell.warmup.0, self.cell.duration.0),
-        };
-        if let Some(s) = &self.sampler {
-            s.begin(w);
-        }
-        if let Some(c) = &self.db_counter {
-            c.begin(w);
-        }
-        self.window = Some(w);
-        w
-    }
-}
-
-/// How far ahead a counted window starts: time for the model to hand it to every worker
-/// (a condition variable wakes C threads; a pipe carries it to each worker process), so
-/// that the batch's time is the ops' and not the hand-over's.
-fn counted_lead(cell: &Cell) -> Duration {
-    let c = cell.concurrency;
-    let processes = match cell.model {
-        ModelKind::Processes => c.min(cell.process_cap),
-        ModelKind::AsyncProcesses => c.min(cell.event_loops),
-        _ => 0,
-    };
-    Duration::from_millis(5) + Duration::from_micros(50) * c + Duration::from_millis(2) * processes
-}
 
 struct RunModel<'a>(&'a mut TrialCtx);
 
@@ -137,7 +58,7 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
     let started_at = utc_now_rfc3339();
     let failed = |why: String| TrialRecord::failed(cell, trial, utc_now_rfc3339(), why);
     // A server workload: the model serves in its own process, this one is the client.
-    let mut sut = match cell.workload.server(cell) {
+    let mut sut = match crate::server::ServerSpec::of(cell) {
         None => None,
         Some(spec) => match Sut::start(cell.model, &spec) {
             Ok(s) => Some(s),

@@ -3,26 +3,24 @@
 
 mod common;
 
-use common::{bin, scenario};
+use common::{bin, run, scenario};
 
 const GOOD: &str = "name = \"x\"\n[run]\ntrials = 1\nduration = \"1s\"\nmodels = [\"threads\"]\n[[workload]]\nkind = \"sleep\"\n";
 
+/// Runs `toml` and asserts that it is refused with exit 2 before anything runs: the
+/// scenario's file at `line_col`, `words` and a hint on stderr, and no run folder.
 fn rejects(toml: &str, line_col: &str, words: &str) {
-    let (_dir, path, out) = scenario(toml);
-    let output = bin()
-        .arg("run")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    let at = format!("{}:{line_col}", path.display());
+    let r = run(toml, &[]);
+    let stderr = r.stderr();
+    assert_eq!(r.code(), Some(2), "{stderr}");
+    let at = format!("{}:{line_col}", r.scenario.display());
     assert!(stderr.contains(&at), "expected `{at}` in:\n{stderr}");
     assert!(stderr.contains(words), "expected `{words}` in:\n{stderr}");
     assert!(stderr.contains("hint:"), "no hint in:\n{stderr}");
-    assert!(!out.exists(), "a run folder was written for a bad scenario");
+    assert!(
+        !r.out.exists(),
+        "a run folder was written for a bad scenario"
+    );
 }
 
 #[test]
@@ -32,41 +30,28 @@ fn the_good_one_is_good() {
     iobench::Scenario::load(&path).unwrap();
 }
 
-#[test]
-fn toml_syntax_error() {
-    rejects(&GOOD.replace("[run]", "[run"), "2:5", "");
+/// One test per case: `name: "from" => "to" at "line:col" says "words";` replaces `from`
+/// with `to` in GOOD, and the run must be refused at that line and column with those words.
+macro_rules! rejected {
+    ($($name:ident: $from:literal => $to:literal at $at:literal says $words:literal;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                rejects(&GOOD.replace($from, $to), $at, $words);
+            }
+        )*
+    };
 }
 
-#[test]
-fn unknown_key() {
-    rejects(
-        &GOOD.replace("trials = 1", "trails = 1"),
-        "3:1",
-        "unknown field `trails`",
-    );
-}
-
-#[test]
-fn unknown_model() {
-    rejects(&GOOD.replace("\"threads\"", "\"fibers\""), "5:11", "fibers");
-}
-
-#[test]
-fn zero_duration() {
-    rejects(
-        &GOOD.replace("\"1s\"", "\"0s\""),
-        "4:12",
-        "longer than zero",
-    );
-}
-
-#[test]
-fn unknown_workload_kind() {
-    rejects(
-        &GOOD.replace("kind = \"sleep\"", "kind = \"nap\""),
-        "7:8",
-        "nap",
-    );
+rejected! {
+    toml_syntax_error: "[run]" => "[run" at "2:5" says "";
+    unknown_key: "trials = 1" => "trails = 1" at "3:1" says "unknown field `trails`";
+    unknown_model: "\"threads\"" => "\"fibers\"" at "5:11" says "fibers";
+    zero_duration: "\"1s\"" => "\"0s\"" at "4:12" says "longer than zero";
+    unknown_workload_kind: "kind = \"sleep\"" => "kind = \"nap\"" at "7:8" says "nap";
+    a_model_that_does_not_run_the_workload:
+        "\"threads\"" => "\"threads\", \"io-uring\"" at "5:10"
+        says "model `io-uring` does not run workload `sleep`";
 }
 
 #[test]
@@ -83,14 +68,8 @@ fn an_out_folder_holding_a_run_is_refused() {
     let (_dir, path, out) = scenario(GOOD);
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("results.jsonl"), "{}\n").unwrap();
-    let output = bin()
-        .arg("run")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    let output = common::run_command(&path, &out).output().unwrap();
+    common::assert_exit(&output, 2);
     assert!(String::from_utf8_lossy(&output.stderr).contains("already holds a run"));
     assert_eq!(
         std::fs::read_to_string(out.join("results.jsonl")).unwrap(),
@@ -101,25 +80,8 @@ fn an_out_folder_holding_a_run_is_refused() {
 
 #[test]
 fn a_cell_declared_twice_is_refused() {
-    let twice = format!("{GOOD}[[workload]]\nkind = \"sleep\"\n");
-    let (_dir, path, out) = scenario(&twice);
-    let output = bin()
-        .arg("run")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("declared twice"));
-    assert!(!out.exists());
-}
-
-#[test]
-fn a_model_that_does_not_run_the_workload() {
-    rejects(
-        &GOOD.replace("\"threads\"", "\"threads\", \"io-uring\""),
-        "5:10",
-        "model `io-uring` does not run workload `sleep`",
-    );
+    let r = run(&format!("{GOOD}[[workload]]\nkind = \"sleep\"\n"), &[]);
+    r.assert_exit(2);
+    assert!(r.stderr().contains("declared twice"), "{}", r.stderr());
+    assert!(!r.out.exists());
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::bin;
+use common::{assert_exit, bin, read_json};
 use serde_json::{Value, json};
 
 /// A summary of one cell whose throughput trials are `tput` (other figures steady).
@@ -42,11 +42,29 @@ fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
     p
 }
 
-fn compare(base: &Path, new: &Path) -> (Option<i32>, String, Value) {
+/// The summary of `CELL` alone, its throughput trials `tput`.
+fn one_cell(tput: &[f64]) -> Value {
+    summary("ci", &[(CELL, tput)])
+}
+
+/// `iobench compare` of summary `base` against summary `new`: (exit code, stdout and
+/// stderr, verdicts).
+fn compare(base: &Value, new: &Value) -> (Option<i32>, String, Value) {
     compare_with(base, new, &[])
 }
 
-fn compare_with(base: &Path, new: &Path, extra: &[&str]) -> (Option<i32>, String, Value) {
+/// [`compare`] with `extra` arguments, the summaries written to a fresh folder first.
+fn compare_with(base: &Value, new: &Value, extra: &[&str]) -> (Option<i32>, String, Value) {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        write(d.path(), "a.json", base),
+        write(d.path(), "b.json", new),
+    );
+    compare_files(&a, &b, extra)
+}
+
+/// `iobench compare BASE NEW EXTRA… --json VERDICTS`, on files.
+fn compare_files(base: &Path, new: &Path, extra: &[&str]) -> (Option<i32>, String, Value) {
     let json = new.with_extension("verdicts.json");
     let out = bin()
         .arg("compare")
@@ -85,10 +103,8 @@ const CELL: &str = "sleep[latency=10ms]/threads/c10/closed";
 
 #[test]
 fn identical_runs_show_no_change() {
-    let d = tempfile::tempdir().unwrap();
-    let s = summary("ci", &[(CELL, &TIGHT)]);
-    let (a, b) = (write(d.path(), "a.json", &s), write(d.path(), "b.json", &s));
-    let (code, out, v) = compare(&a, &b);
+    let s = one_cell(&TIGHT);
+    let (code, out, v) = compare(&s, &s);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(verdict(&v, "throughput"), "no_change");
     assert_eq!(verdict(&v, "peak memory"), "no_change");
@@ -97,43 +113,32 @@ fn identical_runs_show_no_change() {
 
 #[test]
 fn a_tight_20_percent_drop_is_a_regression() {
-    let d = tempfile::tempdir().unwrap();
     let slower: Vec<f64> = TIGHT.iter().map(|x| x * 0.8).collect();
-    let a = write(d.path(), "a.json", &summary("ci", &[(CELL, &TIGHT)]));
-    let b = write(d.path(), "b.json", &summary("ci", &[(CELL, &slower)]));
-    let (code, out, v) = compare(&a, &b);
+    let (base, new) = (one_cell(&TIGHT), one_cell(&slower));
+    let (code, out, v) = compare(&base, &new);
     assert_eq!(code, Some(3), "{out}");
     assert_eq!(verdict(&v, "throughput"), "regressed");
     assert!(out.contains("REGRESSED") && out.contains("-20.0%"), "{out}");
     // The other way round it is an improvement, and nothing regressed.
-    let (code, _, v) = compare(&b, &a);
+    let (code, _, v) = compare(&new, &base);
     assert_eq!(code, Some(0));
     assert_eq!(verdict(&v, "throughput"), "improved");
 }
 
 #[test]
 fn a_20_percent_drop_inside_wide_noise_is_inconclusive() {
-    let d = tempfile::tempdir().unwrap();
     let noisy = [600.0, 1400.0, 1000.0, 750.0, 1250.0];
     let slower: Vec<f64> = noisy.iter().map(|x| x * 0.8).collect();
-    let a = write(d.path(), "a.json", &summary("ci", &[(CELL, &noisy)]));
-    let b = write(d.path(), "b.json", &summary("ci", &[(CELL, &slower)]));
-    let (code, out, v) = compare(&a, &b);
+    let (code, out, v) = compare(&one_cell(&noisy), &one_cell(&slower));
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(verdict(&v, "throughput"), "inconclusive");
 }
 
 #[test]
 fn cells_in_one_run_only_are_listed() {
-    let d = tempfile::tempdir().unwrap();
     let other = "sleep[latency=10ms]/smol/c10/closed";
-    let a = write(d.path(), "a.json", &summary("ci", &[(CELL, &TIGHT)]));
-    let b = write(
-        d.path(),
-        "b.json",
-        &summary("ci", &[(CELL, &TIGHT), (other, &TIGHT)]),
-    );
-    let (code, out, v) = compare(&a, &b);
+    let both = summary("ci", &[(CELL, &TIGHT), (other, &TIGHT)]);
+    let (code, out, v) = compare(&one_cell(&TIGHT), &both);
     assert_eq!(code, Some(0));
     assert!(
         out.contains("Cells only in NEW") && out.contains(other),
@@ -155,16 +160,11 @@ fn failed_cell(id: &str, trials: usize) -> Value {
 
 #[test]
 fn a_cell_that_fails_in_new_fails_the_gate_and_is_named() {
-    let d = tempfile::tempdir().unwrap();
     let other = "sleep[latency=10ms]/smol/c10/closed";
     let base = summary("ci", &[(CELL, &TIGHT), (other, &TIGHT)]);
     let mut new = base.clone();
     new["cells"][0] = failed_cell(CELL, TIGHT.len());
-    let (a, b) = (
-        write(d.path(), "a.json", &base),
-        write(d.path(), "b.json", &new),
-    );
-    let (code, out, v) = compare(&a, &b);
+    let (code, out, v) = compare(&base, &new);
     assert_eq!(code, Some(3), "{out}");
     let row = row(&v, "trials");
     assert_eq!(row["cell"], CELL);
@@ -179,25 +179,22 @@ fn a_cell_that_fails_in_new_fails_the_gate_and_is_named() {
 
 #[test]
 fn a_missing_cell_fails_the_gate_unless_allowed() {
-    let d = tempfile::tempdir().unwrap();
     let other = "sleep[latency=10ms]/smol/c10/closed";
-    let a = write(
-        d.path(),
-        "a.json",
-        &summary("ci", &[(CELL, &TIGHT), (other, &TIGHT)]),
+    let (base, new) = (
+        summary("ci", &[(CELL, &TIGHT), (other, &TIGHT)]),
+        one_cell(&TIGHT),
     );
-    let b = write(d.path(), "b.json", &summary("ci", &[(CELL, &TIGHT)]));
-    let (code, out, v) = compare(&a, &b);
+    let (code, out, v) = compare(&base, &new);
     assert_eq!(code, Some(3), "{out}");
     assert_eq!(v["missing"][0], other);
     assert!(out.contains("missing") && out.contains(other), "{out}");
-    let (code, out, _) = compare_with(&a, &b, &["--allow-missing"]);
+    let (code, out, _) = compare_with(&base, &new, &["--allow-missing"]);
     assert_eq!(code, Some(0), "{out}");
 }
 
 /// A summary whose cell has `ops` and `failed_ops` per trial.
 fn with_errors(failed: &[f64]) -> Value {
-    let mut s = summary("ci", &[(CELL, &TIGHT)]);
+    let mut s = one_cell(&TIGHT);
     let spread = |v: &[f64]| json!({"median": v[0], "min": v[0], "max": v[0], "cv": null, "n": v.len(), "values": v});
     s["cells"][0]["ops"] = spread(&[10_000.0; 5]);
     s["cells"][0]["failed_ops"] = spread(failed);
@@ -206,18 +203,15 @@ fn with_errors(failed: &[f64]) -> Value {
 
 #[test]
 fn a_rise_of_the_error_rate_fails_the_gate() {
-    let d = tempfile::tempdir().unwrap();
-    let a = write(d.path(), "a.json", &with_errors(&[0.0; 5]));
+    let base = with_errors(&[0.0; 5]);
     // 0.5% of ops fail in NEW: above the default allowance of 0.1%.
-    let b = write(d.path(), "b.json", &with_errors(&[50.0; 5]));
-    let (code, out, v) = compare(&a, &b);
+    let (code, out, v) = compare(&base, &with_errors(&[50.0; 5]));
     assert_eq!(code, Some(3), "{out}");
     let row = row(&v, "error rate");
     assert_eq!(row["verdict"], "regressed", "{row}");
     assert!(out.contains("0.498%"), "{out}");
     // A few failures in 50,000 ops are within the allowance.
-    let c = write(d.path(), "c.json", &with_errors(&[1.0, 0.0, 2.0, 0.0, 1.0]));
-    let (code, out, _) = compare(&a, &c);
+    let (code, out, _) = compare(&base, &with_errors(&[1.0, 0.0, 2.0, 0.0, 1.0]));
     assert_eq!(code, Some(0), "{out}");
 }
 
@@ -240,10 +234,7 @@ fn a_a_fixtures_from_one_distribution_give_no_regression() {
         let r: Vec<(&str, &[f64])> = v.iter().map(|(i, x)| (i.as_str(), x.as_slice())).collect();
         summary("ci", &r)
     };
-    let d = tempfile::tempdir().unwrap();
-    let a = write(d.path(), "a.json", &as_refs(&cells(0)));
-    let b = write(d.path(), "b.json", &as_refs(&cells(1000)));
-    let (code, out, v) = compare(&a, &b);
+    let (code, out, v) = compare(&as_refs(&cells(0)), &as_refs(&cells(1000)));
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(v["regressed"], 0, "{out}");
     assert_eq!(v["improved"], 0, "{out}");
@@ -255,21 +246,21 @@ fn a_a_fixtures_from_one_distribution_give_no_regression() {
 #[test]
 fn bad_input_exits_2_and_says_which() {
     let d = tempfile::tempdir().unwrap();
-    let a = write(d.path(), "a.json", &summary("ci", &[(CELL, &TIGHT)]));
+    let a = write(d.path(), "a.json", &one_cell(&TIGHT));
     let missing = d.path().join("nope.json");
-    let (code, out, _) = compare(&a, &missing);
+    let (code, out, _) = compare_files(&a, &missing, &[]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("nope.json"), "{out}");
 
     let other = write(d.path(), "c.json", &summary("other", &[(CELL, &TIGHT)]));
-    let (code, out, _) = compare(&a, &other);
+    let (code, out, _) = compare_files(&a, &other, &[]);
     assert_eq!(code, Some(2));
     assert!(out.contains("scenario"), "{out}");
 
-    let mut old = summary("ci", &[(CELL, &TIGHT)]);
+    let mut old = one_cell(&TIGHT);
     old["schema"] = json!(2);
     let old = write(d.path(), "old.json", &old);
-    let (code, out, _) = compare(&old, &a);
+    let (code, out, _) = compare_files(&old, &a, &[]);
     assert_eq!(code, Some(2));
     assert!(out.contains("format 2"), "{out}");
 }
@@ -280,12 +271,8 @@ fn a_run_exports_baselines_and_ci_formats_of_the_documented_shape() {
                 models = [\"threads\"]\nconcurrency = [4]\n[[workload]]\nkind = \"sleep\"\nlatency = \"5ms\"\n";
     let (dir, path, out) = common::scenario(toml);
     let f = |n: &str| dir.path().join(n);
-    let r = bin()
+    let r = common::run_command(&path, &out)
         .current_dir(dir.path())
-        .arg("run")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
         .args(["--save-baseline", "test-base"])
         .arg("--export")
         .arg("bmf")
@@ -298,11 +285,10 @@ fn a_run_exports_baselines_and_ci_formats_of_the_documented_shape() {
         .arg(f("bench.csv"))
         .output()
         .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_exit(&r, 0);
     let id = "sleep[latency=5ms]/threads/c4/closed";
 
-    let bmf: Value =
-        serde_json::from_str(&std::fs::read_to_string(f("bmf.json")).unwrap()).unwrap();
+    let bmf = read_json(&f("bmf.json"));
     let t = &bmf[id]["throughput"];
     let (v, lo, hi) = (
         t["value"].as_f64().unwrap(),
@@ -312,10 +298,7 @@ fn a_run_exports_baselines_and_ci_formats_of_the_documented_shape() {
     assert!(lo <= v && v <= hi && v > 0.0, "{t}");
     assert!(bmf[id]["latency-p99-us"]["value"].as_f64().unwrap() > 0.0);
 
-    let big: Value =
-        serde_json::from_str(&std::fs::read_to_string(f("gab.json")).unwrap()).unwrap();
-    let small: Value =
-        serde_json::from_str(&std::fs::read_to_string(f("gab.smaller.json")).unwrap()).unwrap();
+    let (big, small) = (read_json(&f("gab.json")), read_json(&f("gab.smaller.json")));
     for item in big
         .as_array()
         .unwrap()
@@ -344,13 +327,7 @@ fn a_run_exports_baselines_and_ci_formats_of_the_documented_shape() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        cmp.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&cmp.stdout),
-        String::from_utf8_lossy(&cmp.stderr)
-    );
+    assert_exit(&cmp, 0);
     assert!(f("reports/baselines/test-base.json").is_file());
 }
 
@@ -362,27 +339,14 @@ fn ab_runs_two_builds_interleaved() {
     let exe = env!("CARGO_BIN_EXE_iobench");
     // At 0.001 over the gated table (Holm), a false alarm from noise is one run in a
     // thousand or fewer: the same build on both sides must pass.
-    let r = ab(dir.path(), exe, exe, &path, &out);
-    let stdout = String::from_utf8_lossy(&r.stdout);
-    assert_eq!(
-        r.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    assert_exit(&ab(dir.path(), exe, exe, &path, &out), 0);
     for side in ["a", "b"] {
         let recs = common::read_records(&out.join(side));
         assert_eq!(recs.len(), 8, "side {side}");
         assert!(recs.iter().all(|r| r["status"] == "ok"));
     }
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
-    let t = v["comparisons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["figure"] == "throughput")
-        .unwrap();
+    let v = read_json(&out.join("compare.json"));
+    let t = row(&v, "throughput");
     assert_eq!(t["base_trials"], 8, "eight pairs");
     // A steady sleep's throughput is the same build's on both sides.
     assert_ne!(t["verdict"], "regressed", "{t}");
@@ -436,22 +400,12 @@ fn ab_finds_a_b_that_is_really_slower() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&slower, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let r = ab(dir.path(), exe, slower.to_str().unwrap(), &path, &out);
-    let stdout = String::from_utf8_lossy(&r.stdout);
-    assert_eq!(
-        r.status.code(),
-        Some(3),
-        "{stdout}{}",
-        String::from_utf8_lossy(&r.stderr)
+    assert_exit(
+        &ab(dir.path(), exe, slower.to_str().unwrap(), &path, &out),
+        3,
     );
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
-    let t = v["comparisons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["figure"] == "throughput")
-        .unwrap();
+    let v = read_json(&out.join("compare.json"));
+    let t = row(&v, "throughput");
     assert_eq!(t["verdict"], "regressed", "{t}");
     let b = common::read_records(&out.join("b"));
     assert!(

@@ -3,14 +3,11 @@
 
 mod common;
 
-use common::run;
+use common::{cells, find, get, run_ok};
 
 /// Median throughput of each cell, by (workload kind, model).
 fn throughputs(r: &common::Run) -> Vec<(String, String, f64)> {
-    let s = r.summary();
-    s["cells"]
-        .as_array()
-        .unwrap()
+    cells(&r.summary())
         .iter()
         .map(|c| {
             assert_eq!(c["status"], "ok", "{c}");
@@ -41,8 +38,7 @@ kind = "cpu-mix"
 wait = "5ms"
 compute = "0s"
 "#;
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(toml, &[]);
     let t = throughputs(&r);
     for model in ["threads", "tokio-current-thread", "processes"] {
         let of = |kind: &str| {
@@ -76,18 +72,12 @@ kind = "cpu-mix"
 wait = "500us"
 compute = "5ms"
 "#;
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(toml, &[]);
     let s = r.summary();
     let of = |model: &str, path: &str| {
-        let c = s["cells"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["model"] == model)
-            .unwrap();
+        let c = find(cells(&s), "model", model);
         assert_eq!(c["status"], "ok", "{c}");
-        common::get(c, path)["median"].as_f64().unwrap()
+        get(c, path)["median"].as_f64().unwrap()
     };
     let tput = |m| of(m, "throughput_ops_per_sec");
     // CPU seconds per op, as each model measured it. Every model computes the same rounds,
@@ -137,8 +127,7 @@ block_every = 4
 kind = "sleep"
 latency = "5ms"
 "#;
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(toml, &[]);
     let t = throughputs(&r);
     let of = |model: &str| t[..2].iter().find(|(_, m, _)| m == model).unwrap().2;
     // 16 tasks, one op in 4 sleeping 5 ms on the loop's thread: each blocking sleep holds
@@ -182,8 +171,7 @@ wait = "5ms"
 compute = "2ms"
 block_every = 4
 "#;
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(toml, &[]);
     for f in ["sweep1-stall-throughput.png", "sweep1-stall-p99.svg"] {
         assert!(r.out.join("charts").join(f).is_file(), "{f} missing");
     }

@@ -4,9 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{read_records, run};
+use common::{model_of, read_records, reason, run, run_ok, wait_for};
 
 /// The scratch folders iobench left in `dir`.
 fn leftovers(dir: &Path) -> Vec<String> {
@@ -41,28 +41,15 @@ dir = "{}"
         scratch_parent.path().display()
     );
     let (_dir, path, out) = common::scenario(&toml);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iobench"))
-        .arg("run")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = common::spawn_run(&path, &out, &[]);
     // Once the read set exists and the first trial has started, change one file: same
     // size, other bytes.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let manifest = loop {
-        let found = leftovers(scratch_parent.path())
+    let manifest = wait_for("a scratch folder", Duration::from_secs(30), || {
+        leftovers(scratch_parent.path())
             .first()
-            .map(|n| scratch_parent.path().join(n).join("MANIFEST"));
-        if let Some(m) = found.filter(|m| m.is_file()) {
-            break m;
-        }
-        assert!(Instant::now() < deadline, "no scratch folder appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+            .map(|n| scratch_parent.path().join(n).join("MANIFEST"))
+            .filter(|m| m.is_file())
+    });
     std::thread::sleep(Duration::from_millis(500));
     let victim = manifest.with_file_name("f00000");
     // Overwritten in place (no truncation), so a reader never sees it short.
@@ -73,11 +60,11 @@ dir = "{}"
         .unwrap();
     f.write_all(&[0x5a; 8 * 1024]).unwrap();
     drop(f);
-    assert!(child.wait().unwrap().success());
+    common::assert_exit(&child.wait_with_output().unwrap(), 0);
     let records = read_records(&out);
     assert_eq!(records.len(), 2);
     for r in &records {
-        let model = r["cell"]["model"].as_str().unwrap();
+        let model = model_of(r);
         let mismatches = r["errors"]["mismatch"].as_u64().unwrap_or(0);
         assert!(
             mismatches > 0,
@@ -120,8 +107,7 @@ trial_timeout = "1001ms"
 "#,
         scratch_parent.path().display()
     );
-    let r = run(&toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&toml, &[]);
     let records = r.records();
     assert_eq!(records[0]["status"], "failed", "{}", records[0]);
     assert!(
@@ -137,7 +123,7 @@ fn disk_sizes_outside_4kib_to_1mib_are_refused_with_their_line() {
         "name = \"x\"\n[[workload]]\nkind = \"disk-read\"\nsize = \"2MiB\"\n",
         &[],
     );
-    assert_eq!(r.code(), Some(2));
+    r.assert_exit(2);
     assert!(r.stderr().contains(":4:8:"), "{}", r.stderr());
     assert!(
         r.stderr().contains("outside 4KiB to 1MiB"),
@@ -215,8 +201,7 @@ dir = "{}"
     );
     // Without fsync: the read-back is what is tested, and one fdatasync on this VM's disk
     // has been seen to take 500 ms, longer than the whole window.
-    let r = run(&toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&toml, &[]);
     let records = r.records();
     assert_eq!(records.len(), 6);
     for rec in &records {
@@ -273,12 +258,12 @@ dir = "{}"
         stop.store(true, Ordering::Relaxed);
         r
     });
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    r.assert_exit(0);
     let records = r.records();
     assert_eq!(records.len(), 3);
     for rec in &records {
         assert_eq!(rec["status"], "failed", "{rec}");
-        let why = rec["reason"].as_str().unwrap();
+        let why = reason(rec);
         assert!(
             why.contains("read-back failed") && why.contains("CRC-32"),
             "{why}"

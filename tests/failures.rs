@@ -3,11 +3,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{read_records, run, scenario};
+use common::procs::{alive, child_with, children_with};
+use common::{assert_exit, find, read_records, reason, run_ok, scenario, wait_for};
+use tempfile::TempDir;
 
 #[test]
 fn a_trial_past_its_timeout_is_failed_and_the_run_goes_on() {
@@ -28,29 +30,17 @@ kind = "sleep"
 latency = "5ms"
 "#;
     let started = Instant::now();
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(toml, &[]);
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "the hung trial was not killed in time"
     );
     let records = r.records();
     assert_eq!(records.len(), 2);
-    let of = |latency: &str| {
-        records
-            .iter()
-            .find(|x| x["cell"]["workload"]["latency"] == latency)
-            .unwrap()
-    };
+    let of = |latency: &str| find(&records, "cell.workload.latency", latency);
     let (hung, other) = (of("20s"), of("5ms"));
     assert_eq!(hung["status"], "failed");
-    assert!(
-        hung["reason"]
-            .as_str()
-            .unwrap()
-            .contains("timed out after 1500ms"),
-        "{hung}"
-    );
+    assert!(reason(hung).contains("timed out after 1500ms"), "{hung}");
     assert!(
         hung["throughput_ops_per_sec"].is_null(),
         "a failed trial has no figures: {hung}"
@@ -61,65 +51,8 @@ latency = "5ms"
     assert_eq!(summary["cells"][1]["status"], "ok");
 }
 
-/// The pids of `parent`'s children whose command line contains all of `words`.
-fn children_with(parent: u32, words: &[&str]) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let ppid: u32 = rest
-            .split(' ')
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if ppid == parent && words.iter().all(|w| cmdline.contains(w)) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `iobench run`, its trials in the order the scenario declares its cells.
-fn spawn_run(path: &Path, out: &Path) -> Child {
-    let seed = common::declared_order_seed(&std::fs::read_to_string(path).unwrap());
-    Command::new(env!("CARGO_BIN_EXE_iobench"))
-        .arg("run")
-        .arg(path)
-        .arg("--out")
-        .arg(out)
-        .args(["--seed", &seed])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Alive and not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rfind(')').map(|i| s[i + 2..].starts_with('Z')))
-        .is_some_and(|zombie| !zombie)
-}
+/// How long the tests below wait for a trial or its workers to start, or to end.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// A short cell, a long one that the test interrupts, and a short one after it.
 fn three_cells(long_model: &str) -> String {
@@ -147,33 +80,31 @@ latency = "3ms"
     )
 }
 
+/// Starts the run of `three_cells(long_model)`, its trials in the order declared; returns
+/// its folder, its run folder and the running `iobench run`.
+fn start_three_cells(long_model: &str) -> (TempDir, PathBuf, Child) {
+    let toml = three_cells(long_model);
+    let (dir, path, out) = scenario(&toml);
+    let seed = common::declared_order_seed(&toml);
+    let child = common::spawn_run(&path, &out, &["--seed", &seed]);
+    (dir, out, child)
+}
+
 #[test]
 fn a_killed_trial_is_failed_and_the_run_goes_on() {
-    let (_dir, path, out) = scenario(&three_cells("threads"));
-    let child = spawn_run(&path, &out);
-    let victim = wait_for("the long trial", || {
-        children_with(child.id(), &["trial", "latency\":\"11ms"])
-            .first()
-            .copied()
+    let (_dir, out, child) = start_three_cells("threads");
+    let victim = wait_for("the long trial", WAIT, || {
+        child_with(child.id(), &["trial", "latency\":\"11ms"])
     });
     // SAFETY: signalling a process this test found as a child of its own child.
     unsafe { libc::kill(victim as i32, libc::SIGKILL) };
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&child.wait_with_output().unwrap(), 0);
     let records = read_records(&out);
     assert_eq!(records.len(), 3, "every cell recorded");
     let killed: Vec<_> = records.iter().filter(|r| r["status"] == "failed").collect();
     assert_eq!(killed.len(), 1, "{records:?}");
     assert!(
-        killed[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("killed by signal 9 (SIGKILL)"),
+        reason(killed[0]).contains("killed by signal 9 (SIGKILL)"),
         "{}",
         killed[0]
     );
@@ -182,15 +113,12 @@ fn a_killed_trial_is_failed_and_the_run_goes_on() {
 
 #[test]
 fn ctrl_c_stops_the_run_keeps_finished_trials_and_leaves_no_process() {
-    let (_dir, path, out) = scenario(&three_cells("processes"));
-    let child = spawn_run(&path, &out);
+    let (_dir, out, child) = start_three_cells("processes");
     // Wait until the first cell is on disk and the long processes trial has its workers.
-    let trial = wait_for("the processes trial", || {
-        children_with(child.id(), &["trial", "\"model\":\"processes\""])
-            .first()
-            .copied()
+    let trial = wait_for("the processes trial", WAIT, || {
+        child_with(child.id(), &["trial", "\"model\":\"processes\""])
     });
-    let workers = wait_for("its workers", || {
+    let workers = wait_for("its workers", WAIT, || {
         let w = children_with(trial, &["worker"]);
         (w.len() == 2).then_some(w)
     });
@@ -203,7 +131,7 @@ fn ctrl_c_stops_the_run_keeps_finished_trials_and_leaves_no_process() {
         started.elapsed() < Duration::from_secs(10),
         "Ctrl-C did not stop the run promptly"
     );
-    assert_eq!(output.status.code(), Some(130));
+    assert_exit(&output, 130);
     let records = read_records(&out);
     assert_eq!(
         records.len(),
@@ -215,7 +143,7 @@ fn ctrl_c_stops_the_run_keeps_finished_trials_and_leaves_no_process() {
         out.join("summary.json").exists(),
         "summary written from what finished"
     );
-    wait_for("the trial and its workers to end", || {
+    wait_for("the trial and its workers to end", WAIT, || {
         (!alive(trial) && workers.iter().all(|w| !alive(*w))).then_some(())
     });
 }
@@ -270,24 +198,22 @@ target = "{addr}"
 
 #[test]
 fn a_trial_whose_errors_pass_max_error_rate_fails_with_the_rate_and_the_first_error() {
-    let r = run(&flaky_echo_toml(flaky_echo_server(), ""), &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&flaky_echo_toml(flaky_echo_server(), ""), &[]);
     let rec = &r.records()[0];
     assert_eq!(rec["status"], "failed", "{rec}");
-    let reason = rec["reason"].as_str().unwrap();
+    let why = reason(rec);
     assert!(
-        reason.contains("above max_error_rate 1%") && reason.contains("first"),
-        "{reason}"
+        why.contains("above max_error_rate 1%") && why.contains("first"),
+        "{why}"
     );
 }
 
 #[test]
 fn failed_and_retried_ops_are_figures() {
-    let r = run(
+    let r = run_ok(
         &flaky_echo_toml(flaky_echo_server(), "max_error_rate = 0.9"),
         &[],
     );
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
     let rec = &r.records()[0];
     assert_eq!(rec["status"], "ok", "{rec}");
     let (ok, failed) = (

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::run;
+use common::run_ok;
 
 /// Connects per op: about one with `keep_alive = false` (the server closes after each
 /// reply, the client connects before each op), about none with `true` (the connections of
@@ -23,8 +23,7 @@ fn connects_per_op_follow_keep_alive_and_nothing_is_resent() {
                  concurrency = [4]\npool_size = 8\n[[workload]]\n{table}\n\
                  keep_alive = {keep_alive}\n"
             );
-            let r = run(&toml, &[]);
-            assert_eq!(r.code(), Some(0), "{}", r.stderr());
+            let r = run_ok(&toml, &[]);
             let recs = r.records();
             assert_eq!(recs.len(), 2, "{}", r.stderr());
             for rec in &recs {
@@ -61,8 +60,7 @@ fn clients_a_fixed_worker_server_never_serves_are_unfinished_ops() {
     let toml = "name = \"starved\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\n\
                 duration = \"300ms\"\nmodels = [\"sequential\"]\nconcurrency = [4]\n\
                 [[workload]]\nkind = \"http-serve\"\npath = \"/json\"\ntimeout = \"1500ms\"\n";
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(toml, &[]);
     let rec = &r.records()[0];
     assert_eq!(rec["status"], "ok", "{rec}");
     assert_eq!(rec["unfinished_ops"], 3, "three clients wait: {rec}");

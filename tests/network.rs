@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::run;
+use common::{reason, run, run_ok};
 
 fn echo_scenario(target: &str, extra: &str) -> String {
     format!(
@@ -63,34 +63,24 @@ fn serve(mut s: TcpStream, reply: fn(&mut [u8]), end: Instant) {
 #[test]
 fn a_wrong_echo_is_an_error_not_a_success() {
     let addr = fake_echo(|r| r[50] ^= 0xff, Duration::from_secs(20));
-    let r = run(&echo_scenario(&addr, ""), &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&echo_scenario(&addr, ""), &[]);
     for rec in r.records() {
         assert_eq!(rec["status"], "failed", "{rec}");
         assert_eq!(rec["ops"], 0, "{rec}");
         assert!(rec["errors"]["mismatch"].as_u64().unwrap() > 0, "{rec}");
-        assert!(
-            rec["reason"].as_str().unwrap().contains("echo differs"),
-            "{rec}"
-        );
+        assert!(reason(&rec).contains("echo differs"), "{rec}");
     }
 }
 
 #[test]
 fn a_target_that_is_down_fails_the_trial_quickly_with_refused() {
-    // Bind then drop: a port on which nothing listens.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let addr = format!("127.0.0.1:{}", common::free_port());
     let started = Instant::now();
-    let r = run(&echo_scenario(&addr, ""), &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&echo_scenario(&addr, ""), &[]);
     assert!(started.elapsed() < Duration::from_secs(20));
     for rec in r.records() {
         assert_eq!(rec["status"], "failed", "{rec}");
-        assert!(rec["reason"].as_str().unwrap().contains("Refused"), "{rec}");
+        assert!(reason(&rec).contains("Refused"), "{rec}");
     }
 }
 
@@ -99,14 +89,13 @@ fn a_target_that_stops_mid_trial_gives_errors_and_a_finished_trial() {
     // Serves through the warm-up and the first part of the 3 s window, then goes away.
     // (Far more than 1% of the ops fail: the trial is kept only with max_error_rate = 1.)
     let addr = fake_echo(|_| {}, Duration::from_millis(1500));
-    let r = run(
+    let r = run_ok(
         &echo_scenario(
             &addr,
             "models = [\"threads\"]\nduration = \"3s\"\nmax_error_rate = 1.0\n",
         ),
         &[],
     );
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
     let rec = &r.records()[0];
     assert_eq!(
         rec["status"], "ok",
@@ -161,8 +150,7 @@ fn http_scenario(target: Option<&str>, extra: &str) -> String {
 #[test]
 fn a_wrong_http_body_is_an_error_not_a_success() {
     let addr = fake_http(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nHello, bob");
-    let r = run(&http_scenario(Some(&addr), ""), &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&http_scenario(Some(&addr), ""), &[]);
     for rec in r.records() {
         assert_eq!(rec["status"], "failed", "{rec}");
         assert!(rec["errors"]["mismatch"].as_u64().unwrap() > 0, "{rec}");
@@ -180,11 +168,10 @@ fn a_wrong_http_body_is_an_error_not_a_success() {
 #[test]
 fn a_timed_out_request_is_a_timeout_error_never_a_success() {
     // The embedded server waits 1 s; the client gives up after 100 ms.
-    let r = run(
+    let r = run_ok(
         &http_scenario(None, "server_delay = \"1s\"\ntimeout = \"100ms\"\n"),
         &[],
     );
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
     let records = r.records();
     assert_eq!(records.len(), 2);
     for rec in records {
@@ -230,8 +217,7 @@ fn a_dns_answer_with_the_wrong_address_is_an_error_not_a_success() {
          kind = \"dns\"\ntarget = \"{}\"\n",
         lying_dns()
     );
-    let r = run(&toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&toml, &[]);
     for rec in r.records() {
         assert_eq!(rec["status"], "failed", "{rec}");
         assert!(rec["errors"]["mismatch"].as_u64().unwrap() > 0, "{rec}");
@@ -248,8 +234,7 @@ fn an_unanswered_dns_query_is_retried_then_a_timeout() {
          kind = \"dns\"\ntimeout = \"50ms\"\nretries = 1\ntarget = \"{}\"\n",
         silent.local_addr().unwrap()
     );
-    let r = run(&toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&toml, &[]);
     let mut received = 0;
     let mut buf = [0u8; 1500];
     silent.set_nonblocking(true).unwrap();
@@ -278,8 +263,7 @@ fn an_unanswered_dns_query_is_retried_then_a_timeout() {
 fn the_embedded_target_is_stopped_when_the_run_ends() {
     let toml = "name = \"t\"\n[run]\ntrials = 1\nwarmup = \"0s\"\nduration = \"200ms\"\n\
                 models = [\"smol\"]\nconcurrency = [2]\n[[workload]]\nkind = \"tcp-echo\"\n";
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(toml, &[]);
     let rec = &r.records()[0];
     assert_eq!(rec["status"], "ok", "{rec}");
     let addr = rec["cell"]["workload"]["target"]

@@ -2,46 +2,46 @@
 
 mod common;
 
-use common::{get, run};
+use common::{get, model_of, run, run_ok};
 
-#[test]
-fn below_capacity_the_rate_is_met_and_corrected_latency_stays_close_to_uncorrected() {
-    // 20 workers of 5 ms ops could do 4,000 ops/s; 500 are asked for (sequential, which
-    // can do 200, has a test of its own below).
-    let toml = r#"
+/// An open-loop scenario: `models` at C = `c` asked for `rate` ops/s, each op a sleep of
+/// `latency`, one trial of a 1 s window after 200 ms of warm-up.
+fn open_sleep(rate: u32, models: &[&str], c: u32, latency: &str) -> String {
+    let models: Vec<String> = models.iter().map(|m| format!("\"{m}\"")).collect();
+    let models = models.join(", ");
+    format!(
+        r#"
 name = "open"
 [run]
 trials = 1
 warmup = "200ms"
 duration = "1s"
 mode = "open"
-rate = 500
-concurrency = [20]
+rate = {rate}
+models = [{models}]
+concurrency = [{c}]
 [[workload]]
 kind = "sleep"
-latency = "5ms"
-"#;
+latency = "{latency}"
+"#
+    )
+}
+
+#[test]
+fn below_capacity_the_rate_is_met_and_corrected_latency_stays_close_to_uncorrected() {
+    // 20 workers of 5 ms ops could do 4,000 ops/s; 500 are asked for (sequential, which
+    // can do 200, has a test of its own below).
     let models: Vec<&str> = iobench::ModelKind::SUBJECTS
         .iter()
         .filter(|m| m.runs(iobench::WorkloadKind::Sleep))
         .map(|m| m.name())
         .filter(|m| *m != "sequential")
         .collect();
-    let list = models
-        .iter()
-        .map(|m| format!("\"{m}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let toml = toml.replace(
-        "mode = \"open\"",
-        &format!("mode = \"open\"\nmodels = [{list}]"),
-    );
-    let r = run(&toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&open_sleep(500, &models, 20, "5ms"), &[]);
     let records = r.records();
     assert_eq!(records.len(), models.len());
     for rec in &records {
-        let model = rec["cell"]["model"].as_str().unwrap();
+        let model = model_of(rec);
         assert_eq!(rec["status"], "ok", "{rec}");
         assert_eq!(rec["target_rate_ops_per_sec"], 500.0);
         // At most 20% over the rate: a loop that does not pace (a closed loop) does 4,000.
@@ -73,22 +73,7 @@ latency = "5ms"
 #[test]
 fn above_capacity_the_queue_shows_in_the_corrected_tail_only() {
     // One op at a time of 10 ms can do 100 ops/s; 300 are asked for (3× its capacity).
-    let toml = r#"
-name = "open"
-[run]
-trials = 1
-warmup = "200ms"
-duration = "1s"
-mode = "open"
-rate = 300
-models = ["sequential"]
-concurrency = [1]
-[[workload]]
-kind = "sleep"
-latency = "10ms"
-"#;
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&open_sleep(300, &["sequential"], 1, "10ms"), &[]);
     let records = r.records();
     assert_eq!(records.len(), 1);
     let rec = &records[0];

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::run;
+use common::{cells, procs, read_json, run, run_ok};
 
 #[test]
 fn sleep_at_c50_reaches_half_of_ideal_except_sequential() {
@@ -18,15 +18,14 @@ concurrency = [50]
 kind = "sleep"
 latency = "20ms"
 "#;
-    let r = run(toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(toml, &[]);
     // The run ends in its report, and the console points at it.
     for f in ["report.html", "report.md", "charts/w1-throughput.png"] {
         assert!(r.out.join(f).is_file(), "{f} missing");
     }
     assert!(r.stdout().contains("report.html"), "{}", r.stdout());
     let summary = r.summary();
-    let cells = summary["cells"].as_array().unwrap();
+    let cells = cells(&summary);
     assert_eq!(
         cells.len(),
         iobench::ModelKind::SUBJECTS.len(),
@@ -134,15 +133,13 @@ latency = "1ms"
         .map(|seed| run(toml, &["--seed", seed]))
         .collect();
     for r in &runs {
-        assert_eq!(r.code(), Some(0), "{}", r.stderr());
+        r.assert_exit(0);
         assert!(
             r.stderr().contains("--seed"),
             "the seed is printed: {}",
             r.stderr()
         );
-        let info: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(r.out.join("run.json")).unwrap())
-                .unwrap();
+        let info = read_json(&r.out.join("run.json"));
         assert!(info["seed"].is_u64(), "run.json keeps the seed");
     }
     let (a, b, c) = (order(&runs[0]), order(&runs[1]), order(&runs[2]));
@@ -172,27 +169,18 @@ latency = "1ms"
 "#,
     );
     let copy = out.join(".iobench-trials");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iobench"))
-        .arg("run")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_run(&scenario, &out, &[]);
     // The processes that run the copy: the trial and its two workers.
     let mut most = 0;
     while child.try_wait().unwrap().is_none() {
-        let running = std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| std::fs::read_link(e.ok()?.path().join("exe")).ok())
-            .filter(|exe| exe == &copy)
+        let running = procs::pids()
+            .into_iter()
+            .filter(|&pid| procs::exe(pid).is_some_and(|exe| exe == copy))
             .count();
         most = most.max(running);
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(child.wait().unwrap().success());
+    common::assert_exit(&child.wait_with_output().unwrap(), 0);
     assert!(most >= 3, "at most {most} processes ran {}", copy.display());
     assert!(!copy.exists(), "the copy is removed when the run ends");
 }

@@ -4,7 +4,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{bin, get, run, scenario};
+use common::procs::{cmdline, parent, pids};
+use common::{bin, error_count, find, get, reason, run_ok, scenario, wait_for};
 
 fn server_scenario(models: &str, c: u32, duration: &str, table: &str) -> String {
     format!(
@@ -24,14 +25,10 @@ fn the_sequential_server_is_sequential() {
         "1s",
         "kind = \"http-serve\"\npath = \"/json\"\ndelay = \"10ms\"\nkeep_alive = false",
     );
-    let r = run(&toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&toml, &[]);
     let recs = r.records();
     let ops = |model: &str| {
-        let rec = recs
-            .iter()
-            .find(|rec| rec["cell"]["model"] == model)
-            .unwrap();
+        let rec = find(&recs, "cell.model", model);
         assert_eq!(rec["status"], "ok", "{rec}");
         rec["throughput_ops_per_sec"].as_f64().unwrap()
     };
@@ -59,31 +56,13 @@ fn a_server_killed_mid_trial_fails_the_trial() {
         let (_dir, path, out) = scenario(&toml);
         // The long cell first: it is the one killed.
         let seed = common::declared_order_seed(&toml);
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_iobench"))
-            .arg("run")
-            .arg(&path)
-            .arg("--out")
-            .arg(&out)
-            .args(["--seed", &seed])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = common::spawn_run(&path, &out, &["--seed", &seed]);
         let started = Instant::now();
         // Wait for the first cell's server, let it serve a moment, then kill it.
-        let pid = loop {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no server started"
-            );
-            if let Some(pid) = find_sut(child.id() as i32) {
-                break pid;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let pid = wait_for("a server", Duration::from_secs(20), || find_sut(child.id()));
         std::thread::sleep(Duration::from_millis(800));
         // SAFETY: kill sends a signal to the pid found above.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         let output = child.wait_with_output().unwrap();
         assert!(
             started.elapsed() < Duration::from_secs(30),
@@ -99,43 +78,23 @@ fn a_server_killed_mid_trial_fails_the_trial() {
         let recs = common::read_records(&out);
         assert_eq!(recs.len(), 2, "{model}: both cells have a record");
         let killed = &recs[0];
-        let errors: u64 = killed["errors"]
-            .as_object()
-            .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
-            .unwrap_or(0);
         assert!(
-            killed["status"] == "failed" || errors > 0,
+            killed["status"] == "failed" || error_count(killed) > 0,
             "{model}: a killed server must show: {killed}"
         );
         if killed["status"] == "failed" {
-            let reason = killed["reason"].as_str().unwrap();
-            assert!(reason.contains("server"), "{model}: {reason}");
+            let why = reason(killed);
+            assert!(why.contains("server"), "{model}: {why}");
         }
         assert_eq!(recs[1]["status"], "ok", "{model}: the next cell runs");
     }
 }
 
 /// The pid of the `iobench sut` that run `run` started: a child of one of its trials.
-fn find_sut(run: i32) -> Option<i32> {
-    let ppid = |pid: i32| -> Option<i32> {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        s[s.rfind(')')? + 2..]
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-        if args.get(1) == Some(&&b"sut"[..]) && ppid(pid).and_then(ppid) == Some(run) {
-            return Some(pid);
-        }
-    }
-    None
+fn find_sut(run: u32) -> Option<u32> {
+    pids().into_iter().find(|&pid| {
+        cmdline(pid).split('\0').nth(1) == Some("sut") && parent(pid).and_then(parent) == Some(run)
+    })
 }
 
 /// wrk runs against the same server after iobench's window, and both are recorded.
@@ -147,8 +106,7 @@ fn wrk_cross_checks_the_same_server() {
         "1s",
         "kind = \"http-serve\"\nload_generator = \"wrk\"",
     );
-    let r = run(&toml, &[]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let r = run_ok(&toml, &[]);
     let rec = &r.records()[0];
     assert_eq!(
         rec["status"], "ok",

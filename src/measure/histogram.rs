@@ -11,8 +11,6 @@ use base64::engine::general_purpose::STANDARD;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
-use crate::measure::record::LatencyUs;
-
 /// The histogram as a base64 string; `None` when it is empty.
 pub fn encode(h: &Histogram<u64>) -> Option<String> {
     if h.is_empty() {
@@ -50,6 +48,17 @@ pub fn merge<'a>(encoded: impl IntoIterator<Item = &'a str>) -> Option<Histogram
 
 fn us(ns: u64) -> f64 {
     ns as f64 / 1000.0
+}
+
+/// Latency percentiles of verified ops, in microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LatencyUs {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+    pub mean: f64,
 }
 
 /// Percentiles of a histogram of nanoseconds, in microseconds; `None` when it is empty.

@@ -1,5 +1,5 @@
 //! Measurement: the monotonic clock, the latency recorder, resource usage, memory of the
-//! process tree, the trial record and the machine stamp.
+//! process tree and the machine stamp.
 //!
 //! Not here: deciding what to run (`orchestrator`) or summarising trials (`stats`, `report`).
 
@@ -8,10 +8,8 @@ pub mod counters;
 pub mod histogram;
 pub mod machine;
 pub mod memory;
-pub mod record;
 pub mod recorder;
 pub mod rusage;
 
 pub use clock::{Mono, Window};
-pub use record::TrialRecord;
 pub use recorder::{Recorder, Tally};

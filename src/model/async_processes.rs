@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::processes::{Plan, run_workers, worker_count};
+use crate::model::ctx::TrialCtx;
 use crate::rt::spawn::TokioSpawner;
 use crate::rt::{AsyncRt, Tokio};
 use crate::server::Serving;
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::driver::trial_tasks;
+use crate::model::ctx::TrialCtx;
 use crate::rt::spawn::AsyncStdSpawner;
 use crate::rt::{AsyncRt, AsyncStd};
 use crate::server::Serving;
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {

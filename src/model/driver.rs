@@ -30,10 +30,10 @@ use serde::{Deserialize, Serialize};
 use crate::measure::counters::Counts;
 use crate::measure::rusage::Rusage;
 use crate::measure::{Mono, Recorder, Window};
+use crate::model::ctx::{Parked, TrialCtx};
 use crate::op::{OpError, Timing};
 use crate::rt::AsyncRt;
 use crate::rt::spawn::Spawner;
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 /// An op that starts this much after it was due counts as started late.
@@ -359,12 +359,6 @@ impl Sink for OwnedShard {
         self.recorder.shard(self.index).record_unfinished_ns(lag_ns);
     }
 }
-
-/// Sessions kept after their tasks end, so that their connections outlive the window's
-/// last reading (a server's thread per connection exits when its connection closes, and
-/// its CPU time would leave the server's total with it). An async run parks all its
-/// sessions in one entry (a `Vec` of them), not a box per session.
-pub type Parked = Vec<Box<dyn std::any::Any + Send>>;
 
 /// What the tasks of one async run share, behind one `Arc`: one pointer per task.
 pub struct Tasks<W: Workload, R: AsyncRt> {

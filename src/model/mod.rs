@@ -16,6 +16,7 @@
 
 pub mod async_processes;
 pub mod async_std;
+pub mod ctx;
 pub mod driver;
 pub mod io_uring;
 pub mod processes;
@@ -28,9 +29,9 @@ pub mod tokio_multi_thread;
 
 use std::sync::Arc;
 
+use crate::model::ctx::TrialCtx;
 use crate::plan::ModelKind;
 use crate::server::Serving;
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 /// Runs `workload` under `kind` for one trial; returns how many workers (threads, jobs,

@@ -37,12 +37,12 @@ use super::driver::{Pace, Sink, Usage, blocking_loop_with_cpu, run_tasks};
 use super::spawn_error;
 use crate::measure::rusage::raise_nofile_limit;
 use crate::measure::{Mono, Window};
+use crate::model::ctx::TrialCtx;
 use crate::op::Timing;
 use crate::op::{ErrorKind, OpError};
 use crate::rt::spawn::TokioSpawner;
 use crate::rt::{AsyncRt, Tokio};
 use crate::server::{Serving, serve_blocking};
-use crate::trial::TrialCtx;
 use crate::workload::{Workload, WorkloadSpec, WorkloadVisitor};
 
 /// Ops a worker buffers before sending them (64 × 16 bytes = 1 KiB). One write per 64 ops

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::driver::trial_tasks;
+use crate::model::ctx::TrialCtx;
 use crate::rt::spawn::{EXECUTOR, SmolSpawner};
 use crate::rt::{AsyncRt, Smol};
 use crate::server::Serving;
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {

@@ -10,8 +10,8 @@ use std::sync::mpsc;
 
 use super::driver::{Pace, Schedule, Shard, observe, stop};
 use crate::measure::{Mono, Recorder, Window};
+use crate::model::ctx::TrialCtx;
 use crate::server::{Serving, serve_blocking};
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 struct Shared<W> {

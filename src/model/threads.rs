@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::driver::{Gate, Pace, Shard, blocking_loop};
 use super::spawn_error;
+use crate::model::ctx::TrialCtx;
 use crate::server::{Serving, serve_blocking};
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {

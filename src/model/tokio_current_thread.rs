@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::driver::trial_tasks;
+use crate::model::ctx::TrialCtx;
 use crate::rt::spawn::TokioSpawner;
 use crate::rt::{AsyncRt, Tokio};
 use crate::server::Serving;
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 /// Builds nothing per op: the runtime is built, and its timer ticked once, before the

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::tokio_current_thread::run_on;
 use super::tokio_current_thread::serve_on;
+use crate::model::ctx::TrialCtx;
 use crate::server::Serving;
-use crate::trial::TrialCtx;
 use crate::workload::Workload;
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {

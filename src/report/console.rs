@@ -9,9 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::summary::{CellStatus, Summary};
 use crate::figure::Figure;
-use crate::measure::TrialRecord;
-use crate::measure::record::TrialStatus;
 use crate::plan::Cell;
+use crate::record::TrialRecord;
+use crate::record::TrialStatus;
 
 /// Progress of a run, on stderr.
 pub enum Progress {

@@ -6,8 +6,7 @@
 use std::fmt::Write;
 
 use super::findings::Verdict;
-use super::markdown::{COLUMNS, row, status_text};
-use super::page::Page;
+use super::page::{COLUMNS, Page, row, status_text};
 use super::summary::CellStatus;
 
 /// Text made safe for HTML content and attribute values.

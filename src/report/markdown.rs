@@ -3,58 +3,8 @@
 
 use std::fmt::Write;
 
-use super::page::Page;
-use super::summary::{CellStatus, CellSummary, Stat};
-use crate::figure::Figure;
-
-/// The columns of a cell table, shared with the HTML report.
-pub const COLUMNS: [&str; 10] = [
-    "model",
-    "C",
-    "status",
-    "ops/s (median)",
-    "ops/s min–max",
-    "CV",
-    "p99",
-    "KiB per op",
-    "CPU s per 1k ops",
-    "threads",
-];
-
-pub fn status_text(c: &CellSummary) -> String {
-    match c.status {
-        CellStatus::Ok => "ok".into(),
-        CellStatus::Partial => format!("{}/{} ok", c.trials.ok, c.trials.ok + c.trials.failed),
-        CellStatus::Failed => "failed".into(),
-        CellStatus::Missing => "missing".into(),
-        CellStatus::Skipped => "skipped".into(),
-    }
-}
-
-/// A cell's row, as plain text per column.
-pub fn row(c: &CellSummary) -> [String; 10] {
-    use super::console::{kib, micros, num};
-    let t = Figure::Throughput;
-    let range = match (c.stat(t, Stat::Min), c.stat(t, Stat::Max)) {
-        (Some(a), Some(b)) => format!("{}–{}", num(Some(a)), num(Some(b))),
-        _ => "-".into(),
-    };
-    [
-        c.model.clone(),
-        c.concurrency.to_string(),
-        status_text(c),
-        num(c.stat(t, Stat::Median)),
-        range,
-        c.stat(t, Stat::Cv)
-            .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
-        c.value(Figure::P99).map_or("-".into(), micros),
-        kib(c.value(Figure::MemPerOp)),
-        c.value(Figure::CpuPer1kOps)
-            .map_or("-".into(), |v| format!("{v:.4}")),
-        c.value(Figure::PeakThreads)
-            .map_or("-".into(), |v| format!("{v:.0}")),
-    ]
-}
+use super::page::{COLUMNS, Page, row, status_text};
+use super::summary::CellStatus;
 
 /// Text made safe for a Markdown table cell.
 pub fn md(s: &str) -> String {

@@ -11,3 +11,4 @@ pub mod markdown;
 pub mod page;
 pub mod summary;
 pub mod sweeps;
+pub mod write;

@@ -1,21 +1,16 @@
-//! The report of a run folder: charts (charts/*.svg and *.png), report.html and report.md,
-//! built from `summary.json`'s cells. `iobench run` writes it at the end; `iobench report
-//! DIR` writes it again from `run.json` and `results.jsonl`, also for an interrupted run
-//! (missing cells are said to be missing) and one whose last line was cut short.
+//! What a report shows ([`Page`]): `summary.json`'s cells grouped by workload, their charts
+//! drawn (charts/*.svg and *.png), the findings, the problems and the warnings. The pages
+//! (`html`, `markdown`) render a `Page`; `write` writes them.
 
 use crate::workload::RUN_TIME_PARAMS;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
-use serde::Deserialize;
 
 use super::charts::{Chart, Point, Scale, Series};
 use super::findings::{Finding, findings, label};
-use super::summary::{CellStatus, CellSummary, Stat, Summary, summarize};
+use super::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::figure::Figure;
-use crate::measure::TrialRecord;
-use crate::measure::machine::Machine;
-use crate::plan::Cell;
 use crate::plan::ModelKind;
 
 /// One workload's cells and charts.
@@ -42,40 +37,53 @@ pub struct Page<'a> {
     pub sweeps: Vec<(String, Vec<(Chart, String)>)>,
 }
 
-/// The protocols of a run folder's cells, from its run.json: trials, warm-up, window, mode.
-fn protocol(dir: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(dir.join("run.json")) else {
-        return Vec::new();
-    };
-    let Ok(run) = serde_json::from_str::<RunFile>(&text) else {
-        return Vec::new();
-    };
-    let mut lines: Vec<(String, usize)> = Vec::new();
-    for c in &run.cells {
-        let line = format!(
-            "{} trial(s) of {} after {} warm-up, {} loop{}",
-            c.trials,
-            c.duration,
-            c.warmup,
-            c.mode.name(),
-            c.rate.map_or(String::new(), |r| format!(" at {r} ops/s"))
-        );
-        match lines.iter_mut().find(|(l, _)| *l == line) {
-            Some((_, n)) => *n += 1,
-            None => lines.push((line, 1)),
-        }
+/// The columns of a cell table, in both pages.
+pub const COLUMNS: [&str; 10] = [
+    "model",
+    "C",
+    "status",
+    "ops/s (median)",
+    "ops/s min–max",
+    "CV",
+    "p99",
+    "KiB per op",
+    "CPU s per 1k ops",
+    "threads",
+];
+
+pub fn status_text(c: &CellSummary) -> String {
+    match c.status {
+        CellStatus::Ok => "ok".into(),
+        CellStatus::Partial => format!("{}/{} ok", c.trials.ok, c.trials.ok + c.trials.failed),
+        CellStatus::Failed => "failed".into(),
+        CellStatus::Missing => "missing".into(),
+        CellStatus::Skipped => "skipped".into(),
     }
-    lines
-        .into_iter()
-        .map(|(l, n)| format!("{n} cell(s): {l}"))
-        .collect()
 }
 
-/// Where a report was written.
-pub struct Written {
-    pub html: PathBuf,
-    pub markdown: PathBuf,
-    pub charts: usize,
+/// A cell's row, as plain text per column.
+pub fn row(c: &CellSummary) -> [String; 10] {
+    use super::console::{kib, micros, num};
+    let t = Figure::Throughput;
+    let range = match (c.stat(t, Stat::Min), c.stat(t, Stat::Max)) {
+        (Some(a), Some(b)) => format!("{}–{}", num(Some(a)), num(Some(b))),
+        _ => "-".into(),
+    };
+    [
+        c.model.clone(),
+        c.concurrency.to_string(),
+        status_text(c),
+        num(c.stat(t, Stat::Median)),
+        range,
+        c.stat(t, Stat::Cv)
+            .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
+        c.value(Figure::P99).map_or("-".into(), micros),
+        kib(c.value(Figure::MemPerOp)),
+        c.value(Figure::CpuPer1kOps)
+            .map_or("-".into(), |v| format!("{v:.4}")),
+        c.value(Figure::PeakThreads)
+            .map_or("-".into(), |v| format!("{v:.0}")),
+    ]
 }
 
 /// A figure of a cell as a chart point (median and min–max across trials).
@@ -284,9 +292,20 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
     out
 }
 
+/// Renders `chart` into `charts_dir` as PNG and SVG; returns it with its SVG text.
+fn draw(charts_dir: &Path, chart: Chart) -> anyhow::Result<(Chart, String)> {
+    let svg = chart.render(&charts_dir.join(format!("{}.png", chart.name)))?;
+    std::fs::write(charts_dir.join(format!("{}.svg", chart.name)), &svg)?;
+    Ok((chart, svg))
+}
+
 impl<'a> Page<'a> {
     /// Groups the cells by workload and draws every chart into `charts_dir`.
-    pub fn build(summary: &'a Summary, charts_dir: &Path) -> anyhow::Result<Page<'a>> {
+    pub fn build(
+        summary: &'a Summary,
+        charts_dir: &Path,
+        protocol: Vec<String>,
+    ) -> anyhow::Result<Page<'a>> {
         std::fs::create_dir_all(charts_dir)
             .with_context(|| format!("cannot create {}", charts_dir.display()))?;
         let mut groups: Vec<Group<'a>> = Vec::new();
@@ -308,22 +327,13 @@ impl<'a> Page<'a> {
         }
         for (i, g) in groups.iter_mut().enumerate() {
             for chart in charts_for(i, &brief(g.cells[0], &g.label), &g.cells) {
-                let png = charts_dir.join(format!("{}.png", chart.name));
-                let svg = chart.render(&png)?;
-                std::fs::write(charts_dir.join(format!("{}.svg", chart.name)), &svg)?;
-                g.charts.push((chart, svg));
+                g.charts.push(draw(charts_dir, chart)?);
             }
         }
         let mut sweeps = Vec::new();
         for (i, w) in super::sweeps::sweeps(summary).iter().enumerate() {
-            let mut charts = Vec::new();
-            for chart in w.charts(i) {
-                let png = charts_dir.join(format!("{}.png", chart.name));
-                let svg = chart.render(&png)?;
-                std::fs::write(charts_dir.join(format!("{}.svg", chart.name)), &svg)?;
-                charts.push((chart, svg));
-            }
-            sweeps.push((w.label.clone(), charts));
+            let charts = w.charts(i).into_iter().map(|c| draw(charts_dir, c));
+            sweeps.push((w.label.clone(), charts.collect::<anyhow::Result<_>>()?));
         }
         Ok(Page {
             sweeps,
@@ -341,7 +351,7 @@ impl<'a> Page<'a> {
                 .filter(|c| ok(c))
                 .flat_map(|c| warnings(c).into_iter().map(|w| (c.id.clone(), w)))
                 .collect(),
-            protocol: charts_dir.parent().map(protocol).unwrap_or_default(),
+            protocol,
         })
     }
 
@@ -359,66 +369,4 @@ impl<'a> Page<'a> {
         }
         t
     }
-}
-
-/// Writes charts/, report.html and report.md into `dir`.
-pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
-    let page = Page::build(summary, &dir.join("charts"))?;
-    let html = dir.join("report.html");
-    let markdown = dir.join("report.md");
-    std::fs::write(&html, super::html::render(&page))?;
-    std::fs::write(&markdown, super::markdown::render(&page))?;
-    Ok(Written {
-        html,
-        markdown,
-        charts: page.groups.iter().map(|g| g.charts.len()).sum::<usize>()
-            + page.sweeps.iter().map(|(_, c)| c.len()).sum::<usize>(),
-    })
-}
-
-/// `run.json` as `iobench report` reads it back.
-#[derive(Deserialize)]
-struct RunFile {
-    scenarios: Vec<String>,
-    machine: Machine,
-    cells: Vec<Cell>,
-}
-
-/// What `iobench report DIR` did.
-pub struct Regenerated {
-    pub written: Written,
-    pub summary: Summary,
-    pub records: usize,
-    /// Lines of results.jsonl that could not be read (a run killed mid-write).
-    pub unreadable_lines: usize,
-}
-
-/// Rebuilds summary.json and the report of a run folder from run.json and results.jsonl.
-pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
-    let run_json = dir.join("run.json");
-    let text = std::fs::read_to_string(&run_json)
-        .with_context(|| format!("cannot read {}", run_json.display()))?;
-    let run: RunFile = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not an iobench run.json", run_json.display()))?;
-    let results = dir.join("results.jsonl");
-    let text = std::fs::read_to_string(&results).unwrap_or_default();
-    let mut records = Vec::new();
-    let mut unreadable_lines = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<TrialRecord>(line) {
-            Ok(r) => records.push(r),
-            Err(_) => unreadable_lines += 1,
-        }
-    }
-    let summary = summarize(&run.scenarios.join(", "), run.machine, &run.cells, &records);
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary)? + "\n",
-    )?;
-    Ok(Regenerated {
-        written: write(dir, &summary)?,
-        summary,
-        records: records.len(),
-        unreadable_lines,
-    })
 }

@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::figure::{Figure, Read};
-use crate::measure::TrialRecord;
 use crate::measure::histogram;
 use crate::measure::machine::Machine;
-use crate::measure::record::TrialStatus;
 use crate::op::ErrorKind;
 use crate::plan::Cell;
+use crate::record::TrialRecord;
+use crate::record::TrialStatus;
 use crate::stats::spread;
 
 /// The format version of summary.json (2: each figure carries its trials' `values`; 3: the
@@ -302,7 +302,8 @@ impl CellSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::record::{Figures, LatencyUs, SCHEMA_VERSION};
+    use crate::measure::histogram::LatencyUs;
+    use crate::record::{Figures, SCHEMA_VERSION};
     use crate::scenario::{DEFAULT_SCENARIO_TOML, Scenario};
 
     /// A trial whose every listed figure is measured, each at its own value times `k`.

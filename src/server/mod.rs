@@ -33,10 +33,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::rusage::raise_nofile_limit;
+use crate::plan::Cell;
 use crate::plan::ModelKind;
 use crate::rt::AsyncRt;
 use crate::rt::spawn::Spawner;
-use crate::workload::stream::MAX_READ_BUF;
+use crate::units::HumanDuration;
+use crate::workload::WorkloadSpec;
+use crate::workload::serve::{EchoServe, HttpServe};
+use crate::workload::stream::{MAX_READ_BUF, read_buf_len};
+use crate::workload::tcp_echo::HEADER;
 use proto::{Next, Protocol, ServerConn};
 
 /// What a server under test does; the same for every model.
@@ -57,6 +62,57 @@ pub struct ServerSpec {
     /// Bytes of a connection's read buffer: the longest request of the workload.
     #[serde(default = "max_read_buf")]
     pub read_buf: usize,
+}
+
+impl ServerSpec {
+    /// What the server under test of `cell` serves, if its workload is a server workload.
+    pub fn of(cell: &Cell) -> Option<ServerSpec> {
+        match &cell.workload {
+            WorkloadSpec::HttpServe(h) => Some(http_server(h, cell)),
+            WorkloadSpec::EchoServe(e) => Some(echo_server(e, cell)),
+            _ => None,
+        }
+    }
+}
+
+/// What the server under test of `cell` serves; `request` is the longest request it
+/// reads, which sizes its read buffer.
+fn spec(
+    protocol: Protocol,
+    delay: HumanDuration,
+    keep_alive: bool,
+    request: usize,
+    cell: &Cell,
+) -> ServerSpec {
+    ServerSpec {
+        protocol,
+        delay: delay.0,
+        pool_size: cell.pool_size,
+        processes: cell.process_cap,
+        event_loops: cell.event_loops,
+        keep_alive,
+        read_buf: read_buf_len(request),
+    }
+}
+
+fn http_server(h: &HttpServe, cell: &Cell) -> ServerSpec {
+    spec(
+        Protocol::Http,
+        h.delay,
+        h.keep_alive,
+        h.largest_request(),
+        cell,
+    )
+}
+
+fn echo_server(e: &EchoServe, cell: &Cell) -> ServerSpec {
+    spec(
+        Protocol::Echo,
+        e.delay,
+        e.keep_alive,
+        HEADER + e.payload.0 as usize,
+        cell,
+    )
 }
 
 fn kept() -> bool {
@@ -251,23 +307,23 @@ pub async fn serve_async<R: AsyncRt>(mut s: R::Tcp, spec: Arc<ServerSpec>) {
     }
 }
 
-/// Entry point of `iobench sut`: serve `spec` under `model` until killed.
-pub fn sut_main(model: ModelKind, spec: ServerSpec) -> anyhow::Result<()> {
-    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a signal for this process.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    raise_nofile_limit();
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    // std listens with a backlog of 128; a burst of C connects needs more. Calling listen
-    // again on a listening socket changes its backlog.
-    // SAFETY: listen on the fd the listener owns.
-    unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
-    crate::model::serve(
-        model,
-        Serving {
+impl Serving {
+    /// What `iobench sut` does before its model serves: dies with its parent, raises the
+    /// file limit, binds a loopback port with a backlog for C connects at once.
+    pub fn bind(spec: ServerSpec) -> anyhow::Result<Serving> {
+        // SAFETY: prctl with PR_SET_PDEATHSIG only sets a signal for this process.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        raise_nofile_limit();
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        // std listens with a backlog of 128; a burst of C connects needs more. Calling listen
+        // again on a listening socket changes its backlog.
+        // SAFETY: listen on the fd the listener owns.
+        unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
+        Ok(Serving {
             listener,
             spec: Arc::new(spec),
-        },
-    )
+        })
+    }
 }
 
 /// The trial's handle on its server under test: started, listening, killed on drop.

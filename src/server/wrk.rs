@@ -7,22 +7,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-/// What one wrk run measured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct WrkFigures {
-    pub requests_per_sec: f64,
-    pub requests: u64,
-    pub latency_p50_us: f64,
-    pub latency_p75_us: f64,
-    pub latency_p90_us: f64,
-    pub latency_p99_us: f64,
-    /// Socket errors (connect, read, write, timeout) and non-2xx/3xx responses.
-    pub errors: u64,
-    /// wrk's run length in whole seconds (it takes no finer duration).
-    pub secs: u64,
-}
+use crate::record::WrkFigures;
 
 /// The wrk command line for `connections` over `threads` threads for `secs` seconds.
 fn command(addr: SocketAddr, path: &str, connections: u32, threads: u32, secs: u64) -> Command {

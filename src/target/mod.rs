@@ -14,41 +14,7 @@ pub mod timer;
 use std::io::Write;
 use std::net::SocketAddr;
 
-use serde::{Deserialize, Serialize};
-
-/// The closed list of embedded targets.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetKind {
-    /// TCP: echoes each request, after the delay its header asks for.
-    Echo,
-    /// HTTP/1.1 (hyper): `/`, `/{name}`, `/json`, `/bytes/{n}`, `?delay=10ms`.
-    Http,
-    /// UDP DNS: A records of a synthetic zone, a first label `d<µs>` delays the answer.
-    Dns,
-}
-
-impl TargetKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            TargetKind::Echo => "echo",
-            TargetKind::Http => "http",
-            TargetKind::Dns => "dns",
-        }
-    }
-}
+pub use crate::workload::targets::TargetKind;
 
 /// Runs a target until killed (or, with `watch_stdin`, until stdin closes). The first line
 /// on stdout is the address it bound.

@@ -18,6 +18,7 @@ pub mod redis;
 pub mod serve;
 pub mod sleep;
 pub mod stream;
+pub mod targets;
 pub mod tcp_echo;
 
 use std::future::Future;
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::op::OpError;
 use crate::rt::AsyncRt;
-use crate::target::TargetKind;
+use targets::TargetKind;
 
 /// The closed list of workloads. Adding one is a compile error wherever it must be handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -483,15 +484,6 @@ impl WorkloadSpec {
             _ => {}
         }
         w
-    }
-
-    /// For a server workload, what the model's server serves; `None` for client workloads.
-    pub fn server(&self, cell: &crate::plan::Cell) -> Option<crate::server::ServerSpec> {
-        match self {
-            WorkloadSpec::HttpServe(h) => Some(serve::http_server(h, cell)),
-            WorkloadSpec::EchoServe(e) => Some(serve::echo_server(e, cell)),
-            _ => None,
-        }
     }
 
     /// Threads of the client runtime that drives a server workload.

@@ -12,11 +12,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::http_get::{HttpExchange, HttpGet};
-use super::stream::{Exchange as _, read_buf_len};
-use super::tcp_echo::{HEADER, TcpEcho};
-use crate::plan::Cell;
-use crate::server::ServerSpec;
-use crate::server::proto::Protocol;
+use super::stream::Exchange as _;
+use super::tcp_echo::TcpEcho;
 use crate::units::{HumanDuration, HumanSize};
 
 /// Who drives the load: iobench's own client, and optionally wrk after it.
@@ -85,7 +82,7 @@ impl HttpServe {
 
     /// The longest request the server reads: the client's, with the longest local
     /// `Host` (wrk's is shorter).
-    fn largest_request(&self) -> usize {
+    pub fn largest_request(&self) -> usize {
         let client = HttpGet {
             target: None,
             ..self.client()
@@ -136,44 +133,4 @@ impl EchoServe {
             keep_alive: self.keep_alive,
         }
     }
-}
-
-/// What the server under test of `cell` serves; `request` is the longest request it
-/// reads, which sizes its read buffer.
-fn server_spec(
-    protocol: Protocol,
-    delay: HumanDuration,
-    keep_alive: bool,
-    request: usize,
-    cell: &Cell,
-) -> ServerSpec {
-    ServerSpec {
-        protocol,
-        delay: delay.0,
-        pool_size: cell.pool_size,
-        processes: cell.process_cap,
-        event_loops: cell.event_loops,
-        keep_alive,
-        read_buf: read_buf_len(request),
-    }
-}
-
-pub fn http_server(h: &HttpServe, cell: &Cell) -> ServerSpec {
-    server_spec(
-        Protocol::Http,
-        h.delay,
-        h.keep_alive,
-        h.largest_request(),
-        cell,
-    )
-}
-
-pub fn echo_server(e: &EchoServe, cell: &Cell) -> ServerSpec {
-    server_spec(
-        Protocol::Echo,
-        e.delay,
-        e.keep_alive,
-        HEADER + e.payload.0 as usize,
-        cell,
-    )
 }

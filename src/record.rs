@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::server::wrk::WrkFigures;
-
+use crate::measure::histogram::LatencyUs;
 use crate::op::ErrorKind;
 use crate::plan::Cell;
 
@@ -23,15 +22,19 @@ pub enum TrialStatus {
     Skipped,
 }
 
-/// Latency percentiles of verified ops, in microseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LatencyUs {
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p99_9: f64,
-    pub max: f64,
-    pub mean: f64,
+/// What one wrk run measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WrkFigures {
+    pub requests_per_sec: f64,
+    pub requests: u64,
+    pub latency_p50_us: f64,
+    pub latency_p75_us: f64,
+    pub latency_p90_us: f64,
+    pub latency_p99_us: f64,
+    /// Socket errors (connect, read, write, timeout) and non-2xx/3xx responses.
+    pub errors: u64,
+    /// wrk's run length in whole seconds (it takes no finer duration).
+    pub secs: u64,
 }
 
 /// What one trial measured. Every field is `None` on a failed trial.

@@ -1,0 +1,113 @@
+//! Writes a run folder's report: charts/, report.html and report.md from a summary
+//! (`iobench run` at its end), or everything again from `run.json` and `results.jsonl`
+//! (`iobench report DIR`), also for an interrupted run (missing cells are said to be
+//! missing) and one whose last line was cut short.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use super::page::Page;
+use super::summary::{Summary, summarize};
+use crate::measure::machine::Machine;
+use crate::plan::Cell;
+use crate::record::TrialRecord;
+
+/// Where a report was written.
+pub struct Written {
+    pub html: PathBuf,
+    pub markdown: PathBuf,
+    pub charts: usize,
+}
+
+/// Writes charts/, report.html and report.md into `dir`.
+pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
+    let page = Page::build(summary, &dir.join("charts"), protocol(dir))?;
+    let html = dir.join("report.html");
+    let markdown = dir.join("report.md");
+    std::fs::write(&html, super::html::render(&page))?;
+    std::fs::write(&markdown, super::markdown::render(&page))?;
+    Ok(Written {
+        html,
+        markdown,
+        charts: page.groups.iter().map(|g| g.charts.len()).sum::<usize>()
+            + page.sweeps.iter().map(|(_, c)| c.len()).sum::<usize>(),
+    })
+}
+
+/// `run.json` as `iobench report` reads it back.
+#[derive(Deserialize)]
+struct RunFile {
+    scenarios: Vec<String>,
+    machine: Machine,
+    cells: Vec<Cell>,
+}
+
+/// What `iobench report DIR` did.
+pub struct Regenerated {
+    pub written: Written,
+    pub summary: Summary,
+    pub records: usize,
+    /// Lines of results.jsonl that could not be read (a run killed mid-write).
+    pub unreadable_lines: usize,
+}
+
+/// Rebuilds summary.json and the report of a run folder from run.json and results.jsonl.
+pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
+    let run_json = dir.join("run.json");
+    let text = std::fs::read_to_string(&run_json)
+        .with_context(|| format!("cannot read {}", run_json.display()))?;
+    let run: RunFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an iobench run.json", run_json.display()))?;
+    let results = dir.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap_or_default();
+    let mut records = Vec::new();
+    let mut unreadable_lines = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<TrialRecord>(line) {
+            Ok(r) => records.push(r),
+            Err(_) => unreadable_lines += 1,
+        }
+    }
+    let summary = summarize(&run.scenarios.join(", "), run.machine, &run.cells, &records);
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+    Ok(Regenerated {
+        written: write(dir, &summary)?,
+        summary,
+        records: records.len(),
+        unreadable_lines,
+    })
+}
+
+/// The protocols of a run folder's cells, from its run.json: trials, warm-up, window, mode.
+fn protocol(dir: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(dir.join("run.json")) else {
+        return Vec::new();
+    };
+    let Ok(run) = serde_json::from_str::<RunFile>(&text) else {
+        return Vec::new();
+    };
+    let mut lines: Vec<(String, usize)> = Vec::new();
+    for c in &run.cells {
+        let line = format!(
+            "{} trial(s) of {} after {} warm-up, {} loop{}",
+            c.trials,
+            c.duration,
+            c.warmup,
+            c.mode.name(),
+            c.rate.map_or(String::new(), |r| format!(" at {r} ops/s"))
+        );
+        match lines.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, n)) => *n += 1,
+            None => lines.push((line, 1)),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(l, n)| format!("{n} cell(s): {l}"))
+        .collect()
+}
