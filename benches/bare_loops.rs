@@ -13,37 +13,251 @@
 //! with cells over 0.25 KiB flagged. The full table follows. Environment: `OVERHEAD_C=1,100`, `OVERHEAD_WINDOW_SECS=3`,
 //! `OVERHEAD_MODELS=threads,smol`, `OVERHEAD_TRIALS=1` (harness trials per cell),
 //! `OVERHEAD_HARNESS_SUMMARY=path/summary.json` (reuse a harness run of the same cells),
-//! `OVERHEAD_SLEEP_MS=1000` (the sleep of every op; 10 unless set).
+//! `OVERHEAD_SLEEP_MS=1000` (the sleep of every op; 10 unless set). The models are
+//! `ModelKind`'s default ones that have a bare loop (all but async-processes); a value that
+//! is not accepted stops the bench before anything runs, with the variable and what it
+//! accepts. `cargo bench --bench bare_loops -- --test` is the smoke check (a second).
 //!
 //! A bare loop counts finished ops in a per-worker atomic counter (processes: in a shared
 //! file mapping) that the coordinator reads at the window's start and end, and reads the
 //! clock once per op to stop on its own; memory is read from /proc the same way the harness
-//! reads it, outside the loop. Bare worker processes are exec'd like the model's.
+//! reads it, outside the loop. Bare worker processes are exec'd like the model's. The bench
+//! runs each cell's bare loop in a process of its own (`--case MODEL C`), and the processes
+//! loop's workers are this binary again (`--bare-worker PATH I K`).
 
+use std::future::Future;
 use std::io::Write;
-use std::process::Command;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, anyhow};
+use iobench::ModelKind;
+use iobench::figure::Figure;
 use iobench::measure::memory::{TreeSample, sample_tree};
 use iobench::measure::rusage::{Rusage, raise_nofile_limit};
+use iobench::report::summary::{Stat, Summary};
+use tokio::runtime::Builder;
 
 /// How long each op sleeps: `OVERHEAD_SLEEP_MS` (10 ms unless set; 1000 for a run of a
-/// million tasks, which one thread could not serve every 10 ms). Worker processes read the
-/// same variable, which they inherit.
+/// million tasks, which one thread could not serve every 10 ms), set once by `main`. Worker
+/// processes read the same variable, which they inherit.
+static SLEEP: OnceLock<Duration> = OnceLock::new();
+
 fn latency() -> Duration {
-    static L: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *L.get_or_init(|| {
-        Duration::from_millis(
-            std::env::var("OVERHEAD_SLEEP_MS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(10),
-        )
+    *SLEEP
+        .get()
+        .expect("main sets the sleep before any loop runs")
+}
+
+const POOL: u32 = 64;
+const WARMUP: Duration = Duration::from_secs(1);
+
+/// What this run of the binary does, read once from its arguments and environment.
+struct Args {
+    /// `OVERHEAD_SLEEP_MS`.
+    sleep: Duration,
+    mode: Mode,
+}
+
+enum Mode {
+    /// Run without `--bench` (as `cargo test --all-targets` runs it): nothing to do.
+    Skip,
+    /// `--bench --test`: the bare loops still run.
+    Smoke,
+    /// `--case MODEL C`: one cell's bare loop, its figures printed on one line for the bench.
+    Case {
+        model: ModelKind,
+        c: u32,
+        window: Duration,
+    },
+    /// `--bare-worker PATH I K`: worker `I` of `K` of the processes bare loop.
+    BareWorker {
+        path: PathBuf,
+        index: usize,
+        workers: usize,
+    },
+    /// `--bench`: every cell, bare and through the harness.
+    Full(Plan),
+}
+
+/// The cells of a full run and how the harness runs them.
+struct Plan {
+    /// `OVERHEAD_MODELS`.
+    models: Vec<ModelKind>,
+    /// `OVERHEAD_C`.
+    cs: Vec<u32>,
+    /// `OVERHEAD_TRIALS`.
+    trials: u32,
+    /// `OVERHEAD_WINDOW_SECS`.
+    window: Duration,
+    /// `OVERHEAD_HARNESS_SUMMARY`: a harness run of the same cells to reuse.
+    summary: Option<PathBuf>,
+}
+
+const SLEEP_ACCEPTS: &str = "a whole number of milliseconds, at least 1";
+const WINDOW_ACCEPTS: &str = "a number of seconds above 0, e.g. 3 or 0.5";
+const C_ACCEPTS: &str = "a whole number, at least 1";
+const TRIALS_ACCEPTS: &str = "a whole number of trials, at least 1";
+const INDEX_ACCEPTS: &str = "a whole number";
+
+impl Args {
+    /// `args` without the program's name. Arguments other than the ones above (cargo's and
+    /// criterion's, given to every bench) are left alone.
+    fn parse(args: &[String]) -> anyhow::Result<Args> {
+        let sleep = env_or("OVERHEAD_SLEEP_MS", 10, |v| {
+            number(v, SLEEP_ACCEPTS, |&ms: &u64| ms >= 1)
+        })
+        .map(Duration::from_millis)?;
+        let has = |flag: &str| args.iter().any(|a| a == flag);
+        let mode = if let Some(v) = values(args, "--bare-worker", "PATH I K")? {
+            let arg = |name: &str, v: &str| {
+                number(v, INDEX_ACCEPTS, |_: &usize| true)
+                    .with_context(|| format!("--bare-worker PATH I K: {name}"))
+            };
+            let (index, workers) = (arg("I", &v[1])?, arg("K", &v[2])?);
+            if index >= workers {
+                anyhow::bail!("--bare-worker PATH I K: I = {index} is not below K = {workers}");
+            }
+            Mode::BareWorker {
+                path: PathBuf::from(&v[0]),
+                index,
+                workers,
+            }
+        } else if let Some(v) = values(args, "--case", "MODEL C")? {
+            Mode::Case {
+                model: bare_model(&v[0]).context("--case MODEL C: MODEL")?,
+                c: concurrency(&v[1]).context("--case MODEL C: C")?,
+                window: window()?,
+            }
+        } else if !has("--bench") {
+            Mode::Skip
+        } else if has("--test") {
+            Mode::Smoke
+        } else {
+            Mode::Full(Plan {
+                models: env_list("OVERHEAD_MODELS", default_models(), bare_model)?,
+                cs: env_list("OVERHEAD_C", vec![1, 100, 1000, 10000], concurrency)?,
+                trials: env_or("OVERHEAD_TRIALS", 1, |v| {
+                    number(v, TRIALS_ACCEPTS, |&n: &u32| n >= 1)
+                })?,
+                window: window()?,
+                summary: env_or("OVERHEAD_HARNESS_SUMMARY", None, |v| {
+                    Ok(Some(PathBuf::from(v)))
+                })?,
+            })
+        };
+        Ok(Args { sleep, mode })
+    }
+}
+
+/// The `n` values after `flag`, when `flag` is there.
+fn values<'a>(args: &'a [String], flag: &str, names: &str) -> anyhow::Result<Option<&'a [String]>> {
+    let n = names.split(' ').count();
+    let Some(i) = args.iter().position(|a| a == flag) else {
+        return Ok(None);
+    };
+    match args.get(i + 1..i + 1 + n) {
+        Some(v) => Ok(Some(v)),
+        None => Err(anyhow!(
+            "{flag} {names}: takes {n} values, given {:?}",
+            &args[i + 1..]
+        )),
+    }
+}
+
+/// `v` as a `T` that `valid` accepts; the error says what `v` was and what is accepted.
+fn number<T: std::str::FromStr>(
+    v: &str,
+    accepts: &str,
+    valid: impl Fn(&T) -> bool,
+) -> anyhow::Result<T> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|x| valid(x))
+        .ok_or_else(|| anyhow!("{v:?} is not accepted: expected {accepts}"))
+}
+
+/// Environment variable `name` through `parse`, or `default` when it is unset or empty.
+fn env_or<T>(
+    name: &str,
+    default: T,
+    parse: impl Fn(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(default),
+        Ok(v) => parse(&v).with_context(|| format!("environment variable {name}")),
+        Err(std::env::VarError::NotPresent) => Ok(default),
+        Err(e) => Err(anyhow!("environment variable {name}: {e}")),
+    }
+}
+
+/// A comma-separated environment variable, each item through `item` (empty items skipped).
+fn env_list<T>(
+    name: &str,
+    default: Vec<T>,
+    item: impl Fn(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<Vec<T>> {
+    env_or(name, default, |v| {
+        let items: Vec<T> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(&item)
+            .collect::<anyhow::Result<_>>()?;
+        if items.is_empty() {
+            anyhow::bail!("{v:?} lists nothing: expected a comma-separated list");
+        }
+        Ok(items)
     })
 }
-const POOL: u32 = 64;
+
+fn concurrency(v: &str) -> anyhow::Result<u32> {
+    number(v, C_ACCEPTS, |&c: &u32| c >= 1)
+}
+
+fn window() -> anyhow::Result<Duration> {
+    env_or("OVERHEAD_WINDOW_SECS", Duration::from_secs(3), |v| {
+        let secs = number(v, WINDOW_ACCEPTS, |&s: &f64| s > 0.0)?;
+        Duration::try_from_secs_f64(secs)
+            .map_err(|_| anyhow!("{v:?} is too long: expected {WINDOW_ACCEPTS}"))
+    })
+}
+
+/// The models a full run has unless told: the default ones that have a bare loop.
+fn default_models() -> Vec<ModelKind> {
+    ModelKind::SUBJECTS
+        .iter()
+        .copied()
+        .filter(|&m| bare_loop(m).is_some())
+        .collect()
+}
+
+/// A model by name, one that has a bare loop.
+fn bare_model(name: &str) -> anyhow::Result<ModelKind> {
+    let names = || {
+        ModelKind::ALL
+            .iter()
+            .filter(|&&m| bare_loop(m).is_some())
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match ModelKind::from_name(name) {
+        Some(m) if bare_loop(m).is_some() => Ok(m),
+        Some(_) => Err(anyhow!(
+            "{name:?} has no bare loop: expected one of {}",
+            names()
+        )),
+        None => Err(anyhow!(
+            "{name:?} is not a model: expected one of {}",
+            names()
+        )),
+    }
+}
 
 /// One counter per worker, padded so workers do not share a cache line.
 #[repr(align(64))]
@@ -146,140 +360,168 @@ fn async_case<F: FnOnce(Arc<Shared>, u32) + Send + 'static>(
     r
 }
 
-fn run_case(model: &str, c: u32, warmup: Duration, window: Duration) -> Bare {
+/// A model's bare loop: `n` workers (threads, pool jobs, processes or tasks), a warm-up, a
+/// window.
+type BareLoop = fn(n: u32, warmup: Duration, window: Duration) -> Bare;
+
+/// Each model's bare loop; `None` for one that has none.
+fn bare_loop(model: ModelKind) -> Option<BareLoop> {
+    let run: BareLoop = match model {
+        ModelKind::Sequential | ModelKind::Threads => threads_case,
+        ModelKind::ThreadPool => pool_case,
+        ModelKind::Processes => processes_case,
+        ModelKind::TokioCurrentThread => {
+            |n, w, d| tokio_case(Builder::new_current_thread(), n, w, d)
+        }
+        ModelKind::TokioMultiThread => |n, w, d| tokio_case(Builder::new_multi_thread(), n, w, d),
+        ModelKind::AsyncStd => async_std_case,
+        ModelKind::Smol => smol_case,
+        ModelKind::AsyncProcesses | ModelKind::IoUring => return None,
+    };
+    Some(run)
+}
+
+/// The ops `model` has in flight at concurrency `c`: its workers, threads, jobs, processes
+/// or tasks.
+fn in_flight(model: ModelKind, c: u32) -> u32 {
     match model {
-        "sequential" | "threads" => {
-            let n = if model == "sequential" { 1 } else { c };
-            let idle = sample_tree(std::process::id());
-            // All threads start together (like the harness's gate), so spawning 10,000
-            // threads on a loaded machine does not eat into their run.
-            let start = Arc::new(std::sync::Barrier::new(n as usize + 1));
-            let shared = Arc::new(std::sync::OnceLock::<Arc<Shared>>::new());
-            let hs: Vec<_> = (0..n as usize)
-                .map(|i| {
-                    let (start, shared) = (start.clone(), shared.clone());
-                    std::thread::spawn(move || {
-                        start.wait();
-                        let s = shared.get().expect("set before the barrier");
-                        while s.running() {
-                            std::thread::sleep(latency());
-                            s.done(i);
-                        }
-                    })
-                })
-                .collect();
-            let s = shared
-                .get_or_init(|| Shared::new(n as usize, warmup + window))
-                .clone();
-            start.wait();
-            let r = observe(|| s.total(), warmup, window, idle, Rusage::default);
-            s.stop.store(true, Ordering::Relaxed);
-            hs.into_iter().for_each(|h| h.join().unwrap());
-            r
-        }
-        "thread-pool" => {
-            let k = c.min(POOL) as usize;
-            let idle = sample_tree(std::process::id());
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(k)
-                .build()
-                .unwrap();
-            let shared = Shared::new(k, warmup + window);
-            fn job(s: Arc<Shared>, i: usize) {
-                std::thread::sleep(latency());
-                s.done(i);
-                if s.running() {
-                    rayon::spawn_fifo(move || job(s, i));
-                }
-            }
-            for i in 0..k {
-                let s = shared.clone();
-                pool.spawn_fifo(move || job(s, i));
-            }
-            let r = observe(|| shared.total(), warmup, window, idle, Rusage::default);
-            shared.stop.store(true, Ordering::Relaxed);
-            std::thread::sleep(latency() * 3);
-            r
-        }
-        "processes" => processes_case(c.min(POOL), warmup, window),
-        "tokio-current-thread" | "tokio-multi-thread" => {
-            let rt = if model == "tokio-current-thread" {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap()
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap()
-            };
-            rt.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await });
-            async_case(c, warmup, window, move |s, c| {
-                rt.block_on(async move {
-                    let hs: Vec<_> = (0..c as usize)
-                        .map(|i| {
-                            let s = s.clone();
-                            tokio::spawn(async move {
-                                while s.running() {
-                                    tokio::time::sleep(latency()).await;
-                                    s.done(i);
-                                }
-                            })
-                        })
-                        .collect();
-                    for h in hs {
-                        h.await.unwrap();
-                    }
-                })
-            })
-        }
-        "async-std" => {
-            async_std::task::block_on(async_std::task::sleep(Duration::from_millis(1)));
-            async_case(c, warmup, window, |s, c| {
-                async_std::task::block_on(async move {
-                    let hs: Vec<_> = (0..c as usize)
-                        .map(|i| {
-                            let s = s.clone();
-                            async_std::task::spawn_local(async move {
-                                while s.running() {
-                                    async_std::task::sleep(latency()).await;
-                                    s.done(i);
-                                }
-                            })
-                        })
-                        .collect();
-                    for h in hs {
-                        h.await;
-                    }
-                })
-            })
-        }
-        "smol" => async_case(c, warmup, window, |s, c| {
-            let ex = smol::LocalExecutor::new();
-            smol::block_on(ex.run(async {
-                let hs: Vec<_> = (0..c as usize)
-                    .map(|i| {
-                        let s = s.clone();
-                        ex.spawn(async move {
-                            while s.running() {
-                                smol::Timer::after(latency()).await;
-                                s.done(i);
-                            }
-                        })
-                    })
-                    .collect();
-                for h in hs {
-                    h.await;
-                }
-            }))
-        }),
-        other => panic!("no bare loop for model {other}"),
+        ModelKind::Sequential => 1,
+        ModelKind::ThreadPool | ModelKind::Processes => c.min(POOL),
+        ModelKind::Threads
+        | ModelKind::TokioCurrentThread
+        | ModelKind::AsyncStd
+        | ModelKind::Smol
+        | ModelKind::TokioMultiThread
+        | ModelKind::AsyncProcesses
+        | ModelKind::IoUring => c,
     }
 }
 
+/// `model`'s bare loop at concurrency `c` (a model that `bare_model` accepted).
+fn run_case(model: ModelKind, c: u32, warmup: Duration, window: Duration) -> Bare {
+    let run = bare_loop(model).expect("the model has a bare loop");
+    run(in_flight(model, c), warmup, window)
+}
+
+/// `n` threads, each sleeping and counting (sequential: one).
+fn threads_case(n: u32, warmup: Duration, window: Duration) -> Bare {
+    let idle = sample_tree(std::process::id());
+    // All threads start together (like the harness's gate), so spawning 10,000
+    // threads on a loaded machine does not eat into their run.
+    let start = Arc::new(std::sync::Barrier::new(n as usize + 1));
+    let shared = Arc::new(OnceLock::<Arc<Shared>>::new());
+    let hs: Vec<_> = (0..n as usize)
+        .map(|i| {
+            let (start, shared) = (start.clone(), shared.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let s = shared.get().expect("set before the barrier");
+                while s.running() {
+                    std::thread::sleep(latency());
+                    s.done(i);
+                }
+            })
+        })
+        .collect();
+    let s = shared
+        .get_or_init(|| Shared::new(n as usize, warmup + window))
+        .clone();
+    start.wait();
+    let r = observe(|| s.total(), warmup, window, idle, Rusage::default);
+    s.stop.store(true, Ordering::Relaxed);
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    r
+}
+
+/// A rayon pool of `k` threads, `k` clients each resubmitting its job.
+fn pool_case(k: u32, warmup: Duration, window: Duration) -> Bare {
+    let k = k as usize;
+    let idle = sample_tree(std::process::id());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(k)
+        .build()
+        .unwrap();
+    let shared = Shared::new(k, warmup + window);
+    fn job(s: Arc<Shared>, i: usize) {
+        std::thread::sleep(latency());
+        s.done(i);
+        if s.running() {
+            rayon::spawn_fifo(move || job(s, i));
+        }
+    }
+    for i in 0..k {
+        let s = shared.clone();
+        pool.spawn_fifo(move || job(s, i));
+    }
+    let r = observe(|| shared.total(), warmup, window, idle, Rusage::default);
+    shared.stop.store(true, Ordering::Relaxed);
+    std::thread::sleep(latency() * 3);
+    r
+}
+
+/// A bare task: sleeps on its runtime's timer and counts until it is stopped.
+async fn bare_task<S: Future>(s: Arc<Shared>, i: usize, sleep: impl Fn(Duration) -> S) {
+    while s.running() {
+        sleep(latency()).await;
+        s.done(i);
+    }
+}
+
+/// Starts `n` bare tasks with `spawn`, then awaits each handle and gives what it returns to
+/// `check`.
+async fn bare_tasks<H: Future>(
+    s: Arc<Shared>,
+    n: u32,
+    spawn: impl Fn(Arc<Shared>, usize) -> H,
+    check: impl Fn(H::Output),
+) {
+    let hs: Vec<H> = (0..n as usize).map(|i| spawn(s.clone(), i)).collect();
+    for h in hs {
+        check(h.await);
+    }
+}
+
+/// `n` tasks on the tokio runtime `builder` makes (its timer ticked once first).
+fn tokio_case(mut builder: Builder, n: u32, warmup: Duration, window: Duration) -> Bare {
+    let rt = builder.enable_all().build().unwrap();
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await });
+    async_case(n, warmup, window, move |s, n| {
+        rt.block_on(bare_tasks(
+            s,
+            n,
+            |s, i| tokio::spawn(bare_task(s, i, tokio::time::sleep)),
+            Result::unwrap,
+        ))
+    })
+}
+
+/// `n` tasks spawned locally inside async-std's `block_on`.
+fn async_std_case(n: u32, warmup: Duration, window: Duration) -> Bare {
+    async_std::task::block_on(async_std::task::sleep(Duration::from_millis(1)));
+    async_case(n, warmup, window, |s, n| {
+        async_std::task::block_on(bare_tasks(
+            s,
+            n,
+            |s, i| async_std::task::spawn_local(bare_task(s, i, async_std::task::sleep)),
+            drop,
+        ))
+    })
+}
+
+/// `n` tasks on a smol `LocalExecutor`.
+fn smol_case(n: u32, warmup: Duration, window: Duration) -> Bare {
+    async_case(n, warmup, window, |s, n| {
+        let ex = smol::LocalExecutor::new();
+        smol::block_on(ex.run(bare_tasks(
+            s,
+            n,
+            |s, i| ex.spawn(bare_task(s, i, smol::Timer::after)),
+            drop,
+        )))
+    })
+}
 /// Counters in a shared file mapping: slot `i` for worker `i`, slot `k` is the stop flag.
-fn map_counters(path: &std::path::Path, slots: usize) -> &'static [Counter] {
+fn map_counters(path: &Path, slots: usize) -> &'static [Counter] {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -307,8 +549,8 @@ fn map_counters(path: &std::path::Path, slots: usize) -> &'static [Counter] {
 
 /// A worker process, started as the `processes` model starts its workers: this same
 /// binary, exec'd. It counts ops in the shared mapping until the stop slot is set.
-fn bare_worker(path: &str, i: usize, k: usize) {
-    let slots = map_counters(std::path::Path::new(path), k + 1);
+fn bare_worker(path: &Path, i: usize, k: usize) {
+    let slots = map_counters(path, k + 1);
     while slots[k].0.load(Ordering::Relaxed) == 0 {
         std::thread::sleep(latency());
         slots[i].0.fetch_add(1, Ordering::Relaxed);
@@ -359,26 +601,23 @@ fn processes_case(k: u32, warmup: Duration, window: Duration) -> Bare {
     r
 }
 
-fn env_list(name: &str, default: &str) -> Vec<String> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// Runs the same cells through `iobench run`; returns the path of a copy of its summary.
-fn run_harness(models: &[String], cs: &[u32], trials: u32, window: Duration) -> std::path::PathBuf {
+fn run_harness(plan: &Plan) -> PathBuf {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("overhead.toml");
-    let quoted: Vec<String> = models.iter().map(|m| format!("\"{m}\"")).collect();
+    let quoted: Vec<String> = plan
+        .models
+        .iter()
+        .map(|m| format!("\"{}\"", m.name()))
+        .collect();
     std::fs::write(
         &scenario,
         format!(
-            "name = \"overhead\"\n[run]\ntrials = {trials}\nwarmup = \"1s\"\nduration = \"{}ms\"\nmodels = [{}]\nconcurrency = {cs:?}\npool_size = {POOL}\nprocess_cap = {POOL}\n[[workload]]\nkind = \"sleep\"\nlatency = \"{}ms\"\n",
-            window.as_millis(),
+            "name = \"overhead\"\n[run]\ntrials = {}\nwarmup = \"1s\"\nduration = \"{}ms\"\nmodels = [{}]\nconcurrency = {:?}\npool_size = {POOL}\nprocess_cap = {POOL}\n[[workload]]\nkind = \"sleep\"\nlatency = \"{}ms\"\n",
+            plan.trials,
+            plan.window.as_millis(),
             quoted.join(", "),
+            plan.cs,
             latency().as_millis()
         ),
     )
@@ -394,85 +633,105 @@ fn run_harness(models: &[String], cs: &[u32], trials: u32, window: Duration) -> 
         .status()
         .unwrap();
     assert!(status.success(), "iobench run failed");
-    let keep = std::path::PathBuf::from("target/overhead-summary.json");
+    let keep = PathBuf::from("target/overhead-summary.json");
     std::fs::copy(out.join("summary.json"), &keep).unwrap();
     keep
 }
 
-const MODELS: &str = "sequential,threads,thread-pool,processes,tokio-current-thread,async-std,smol,tokio-multi-thread";
-
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let window = Duration::from_secs_f64(
-        std::env::var("OVERHEAD_WINDOW_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(3.0),
-    );
-    let warmup = Duration::from_secs(1);
-    if let Some(i) = args.iter().position(|a| a == "--bare-worker") {
-        bare_worker(
-            &args[i + 1],
-            args[i + 2].parse().unwrap(),
-            args[i + 3].parse().unwrap(),
-        );
-        return;
-    }
-    if let Some(i) = args.iter().position(|a| a == "--case") {
-        raise_nofile_limit();
-        let (model, c): (&str, u32) = (&args[i + 1], args[i + 2].parse().unwrap());
-        let b = run_case(model, c, warmup, window);
-        let cpu = b.cpu.user_secs + b.cpu.sys_secs;
-        println!(
-            "{} {} {} {} {}",
-            b.ops as f64 / b.secs,
-            b.peak_pss as f64 - b.idle.pss_bytes.unwrap_or(0) as f64,
-            cpu * 1000.0 / b.ops.max(1) as f64,
-            b.ops,
-            b.secs
-        );
-        return;
-    }
-    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it,
-    // and a test run should not spend minutes here.
-    if !args.iter().any(|a| a == "--bench") {
-        println!("bare_loops: skipped (run it with `cargo bench --bench bare_loops`)");
-        return;
-    }
-    // `cargo bench -- --test`: a smoke check that the bare loops still run, in a second.
-    if args.iter().any(|a| a == "--test") {
-        for model in ["threads", "processes", "smol"] {
-            let b = run_case(
-                model,
-                2,
-                Duration::from_millis(50),
-                Duration::from_millis(200),
-            );
-            assert!(b.ops > 0, "the bare {model} loop ran no op");
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Args { sleep, mode } = match Args::parse(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bare_loops: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    SLEEP.set(sleep).expect("the sleep is set once");
+    match mode {
+        Mode::BareWorker {
+            path,
+            index,
+            workers,
+        } => bare_worker(&path, index, workers),
+        Mode::Case { model, c, window } => {
+            raise_nofile_limit();
+            let b = run_case(model, c, WARMUP, window);
+            let cpu = b.cpu.user_secs + b.cpu.sys_secs;
             println!(
-                "bare_loops: {model} ran {} ops in {:.2} s: ok",
-                b.ops, b.secs
+                "{} {} {} {} {}",
+                b.ops as f64 / b.secs,
+                b.peak_pss as f64 - b.idle.pss_bytes.unwrap_or(0) as f64,
+                cpu * 1000.0 / b.ops.max(1) as f64,
+                b.ops,
+                b.secs
             );
         }
-        return;
+        // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without
+        // it, and a test run should not spend minutes here.
+        Mode::Skip => {
+            println!("bare_loops: skipped (run it with `cargo bench --bench bare_loops`)")
+        }
+        // `cargo bench -- --test`: a smoke check that the bare loops still run, in a second.
+        Mode::Smoke => {
+            for model in [ModelKind::Threads, ModelKind::Processes, ModelKind::Smol] {
+                let b = run_case(
+                    model,
+                    2,
+                    Duration::from_millis(50),
+                    Duration::from_millis(200),
+                );
+                let name = model.name();
+                assert!(b.ops > 0, "the bare {name} loop ran no op");
+                println!(
+                    "bare_loops: {name} ran {} ops in {:.2} s: ok",
+                    b.ops, b.secs
+                );
+            }
+        }
+        Mode::Full(plan) => {
+            if let Err(e) = full(&plan) {
+                eprintln!("bare_loops: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
     }
-    let models = env_list("OVERHEAD_MODELS", MODELS);
-    let cs: Vec<u32> = env_list("OVERHEAD_C", "1,100,1000,10000")
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    let trials: u32 = std::env::var("OVERHEAD_TRIALS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
+    ExitCode::SUCCESS
+}
 
+/// Every cell's bare loop (each in a process of its own) beside the harness's figures.
+fn full(plan: &Plan) -> anyhow::Result<()> {
+    let Plan {
+        models,
+        cs,
+        trials,
+        window,
+        ..
+    } = plan;
     // The harness's figures for the same cells (or a summary.json given to reuse).
-    let summary_path = match std::env::var("OVERHEAD_HARNESS_SUMMARY") {
-        Ok(p) => std::path::PathBuf::from(p),
-        Err(_) => run_harness(&models, &cs, trials, window),
+    let summary_path = match &plan.summary {
+        Some(p) => p.clone(),
+        None => run_harness(plan),
     };
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    let summary: Summary = std::fs::read_to_string(&summary_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|s| Ok(serde_json::from_str(&s)?))
+        .with_context(|| format!("the harness's summary {}", summary_path.display()))?;
+    let harness = |m: ModelKind, c: u32| {
+        (summary.cells.iter()).find(|x| x.model == m.name() && x.concurrency == c)
+    };
+    let missing: Vec<String> = (models.iter())
+        .flat_map(|&m| cs.iter().map(move |&c| (m, c)))
+        .filter(|&(m, c)| harness(m, c).is_none())
+        .map(|(m, c)| format!("{} at C = {c}", m.name()))
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the harness's summary {} has no cell of {}",
+            summary_path.display(),
+            missing.join(", ")
+        );
+    }
 
     let mut table = vec![
         format!(
@@ -484,13 +743,14 @@ fn main() {
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|".into(),
     ];
     // The headline: (harness growth − bare growth) per in-flight op, per model and C.
-    let mut headline: Vec<(String, u32, Option<f64>)> = Vec::new();
-    for m in &models {
-        for &c in &cs {
-            eprintln!("bare loop: {m} at C = {c}");
+    let mut headline: Vec<(ModelKind, u32, Option<f64>)> = Vec::new();
+    for &m in models {
+        let name = m.name();
+        for &c in cs {
+            eprintln!("bare loop: {name} at C = {c}");
             let exe = std::env::current_exe().unwrap();
             let o = Command::new(exe)
-                .args(["--case", m, &c.to_string()])
+                .args(["--case", name, &c.to_string()])
                 .output()
                 .unwrap();
             let line = String::from_utf8_lossy(&o.stdout);
@@ -500,47 +760,37 @@ fn main() {
                 .collect();
             if v.len() < 3 {
                 table.push(format!(
-                    "| {m} | {c} | bare loop failed: {} |",
+                    "| {name} | {c} | bare loop failed: {} |",
                     String::from_utf8_lossy(&o.stderr)
                         .lines()
                         .last()
                         .unwrap_or("")
                 ));
-                headline.push((m.clone(), c, None));
+                headline.push((m, c, None));
                 continue;
             }
             let (bare_tput, bare_mem, bare_cpu) = (v[0], v[1] / f64::from(c), v[2]);
-            let cell = summary["cells"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|x| x["model"] == m.as_str() && x["concurrency"] == c)
-                .unwrap();
-            let med = |path: &str| path.split('.').fold(cell, |v, k| &v[k])["median"].as_f64();
+            let cell = harness(m, c).expect("every cell was found above");
+            let med = |f: Figure| cell.stat(f, Stat::Median);
             let ideal = f64::from(c) / latency().as_secs_f64();
             let (h_tput, h_mem, h_cpu, h_p99) = (
-                med("throughput_ops_per_sec"),
-                med("mem_per_op_bytes"),
-                med("cpu_secs_per_1k_ops"),
-                med("latency_us.p99"),
+                med(Figure::Throughput),
+                med(Figure::MemPerOp),
+                med(Figure::CpuPer1kOps),
+                med(Figure::P99),
             );
-            let in_flight = match m.as_str() {
-                "sequential" => 1,
-                "thread-pool" | "processes" => c.min(POOL),
-                _ => c,
-            };
             // Medians of peak and idle (one trial: that trial's growth).
-            let h_growth = med("peak_pss_bytes")
-                .zip(med("idle_pss_bytes"))
+            let h_growth = med(Figure::PeakPss)
+                .zip(med(Figure::IdlePss))
                 .map(|(p, i)| p - i);
             headline.push((
-                m.clone(),
+                m,
                 c,
-                h_growth.map(|g| (g - v[1]) / f64::from(in_flight) / 1024.0),
+                h_growth.map(|g| (g - v[1]) / f64::from(in_flight(m, c)) / 1024.0),
             ));
             let f = |x: Option<f64>, d: usize| x.map_or("-".into(), |x| format!("{x:.d$}"));
             table.push(format!(
-                "| {m} | {c} | {:.3} | {} | {} | {:.2} | {} | {} | {:.4} | {} | {} |",
+                "| {name} | {c} | {:.3} | {} | {} | {:.2} | {} | {} | {:.4} | {} | {} |",
                 bare_tput / ideal,
                 f(h_tput.map(|t| t / ideal), 3),
                 f(h_tput.map(|t| (t / bare_tput - 1.0) * 100.0), 1) + "%",
@@ -558,21 +808,22 @@ fn main() {
     );
     println!("| model | {} |", cs.map_join(" | ", |c| format!("C = {c}")));
     println!("|---|{}", "---:|".repeat(cs.len()));
-    for m in &models {
+    for &m in models {
         let row = cs.map_join(" | ", |&c| {
-            match headline.iter().find(|(hm, hc, _)| hm == m && *hc == c) {
+            match headline.iter().find(|&&(hm, hc, _)| hm == m && hc == c) {
                 Some((_, _, Some(d))) if *d > HARNESS_KIB_BUDGET => format!("**{d:.2}** (over)"),
                 Some((_, _, Some(d))) => format!("{d:.2}"),
                 _ => "-".into(),
             }
         });
-        println!("| {m} | {row} |");
+        println!("| {} | {row} |", m.name());
     }
     println!();
     for l in table {
         println!("{l}");
     }
     let _ = std::io::stdout().flush();
+    Ok(())
 }
 
 /// The harness's own memory that a cell may show, KiB per in-flight op.

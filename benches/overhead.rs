@@ -21,7 +21,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use iobench::measure::{Mono, Recorder, Window};
 use iobench::model::driver::{
     OwnedShard, Pace, Shard, Sink, Tasks, async_loop, blocking_loop, observe,
@@ -166,46 +167,37 @@ fn drivers(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    g.bench_function("async-tokio-current-thread", |b| {
-        b.iter_custom(|iters| {
-            let (w, window, pace, sink) = task(iters);
-            let t0 = Instant::now();
-            tokio.block_on(async_loop::<Noop, Tokio, _>(
-                Tasks::new(w, window),
-                0,
-                pace,
-                sink,
-            ));
-            t0.elapsed()
-        })
+    bench_async_loop::<Tokio>(
+        &mut g,
+        "async-tokio-current-thread",
+        &task,
+        |t, pace, sink| tokio.block_on(async_loop(t, 0, pace, sink)),
+    );
+    bench_async_loop::<AsyncStd>(&mut g, "async-async-std", &task, |t, pace, sink| {
+        async_std::task::block_on(async_loop(t, 0, pace, sink))
     });
-    g.bench_function("async-async-std", |b| {
-        b.iter_custom(|iters| {
-            let (w, window, pace, sink) = task(iters);
-            let t0 = Instant::now();
-            async_std::task::block_on(async_loop::<Noop, AsyncStd, _>(
-                Tasks::new(w, window),
-                0,
-                pace,
-                sink,
-            ));
-            t0.elapsed()
-        })
-    });
-    g.bench_function("async-smol", |b| {
-        b.iter_custom(|iters| {
-            let (w, window, pace, sink) = task(iters);
-            let t0 = Instant::now();
-            smol::block_on(async_loop::<Noop, Smol, _>(
-                Tasks::new(w, window),
-                0,
-                pace,
-                sink,
-            ));
-            t0.elapsed()
-        })
+    bench_async_loop::<Smol>(&mut g, "async-smol", &task, |t, pace, sink| {
+        smol::block_on(async_loop(t, 0, pace, sink))
     });
     g.finish();
+}
+
+/// The async loop on runtime `R` around `task(iters)`'s no-op workload, `run` driving it to
+/// its end (the runtime's `block_on`). The timing starts before `Tasks::new`.
+fn bench_async_loop<R: AsyncRt>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    task: &impl Fn(u64) -> (Arc<Noop>, Window, Pace, OwnedShard),
+    run: impl Fn(Arc<Tasks<Noop, R>>, Pace, OwnedShard),
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let (w, window, pace, sink) = task(iters);
+            let t0 = Instant::now();
+            run(Tasks::new(w, window), pace, sink);
+            t0.elapsed()
+        })
+    });
 }
 
 criterion_group! {

@@ -35,6 +35,7 @@ pub enum Figure {
     UnfinishedOps,
     RetriedOps,
     MemorySamples,
+    IdlePss,
 }
 
 /// Which way a figure is better.
@@ -89,7 +90,7 @@ fn count(n: Option<u64>) -> Option<f64> {
 impl Figure {
     /// Every figure, in declaration order (a test checks): the compared ones in the order of
     /// the gate's rows and the exports.
-    pub const ALL: [Figure; 19] = [
+    pub const ALL: [Figure; 20] = [
         Figure::Throughput,
         Figure::P99,
         Figure::PeakPss,
@@ -109,6 +110,7 @@ impl Figure {
         Figure::UnfinishedOps,
         Figure::RetriedOps,
         Figure::MemorySamples,
+        Figure::IdlePss,
     ];
 
     /// The latency percentiles, lowest first.
@@ -237,6 +239,14 @@ impl Figure {
                 Neither,
                 Gate::No,
                 |f| count(f.memory_samples),
+            ),
+            Figure::IdlePss => row(
+                "idle_pss_bytes",
+                "idle memory",
+                "bytes",
+                Lower,
+                Gate::No,
+                |f| count(f.idle_pss_bytes),
             ),
         }
     }

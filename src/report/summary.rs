@@ -341,6 +341,7 @@ mod tests {
                 unfinished_ops: n(6.0),
                 retried_ops: n(7.0),
                 memory_samples: n(20.0),
+                idle_pss_bytes: n(5e6),
                 ..Figures::default()
             },
         }
