@@ -13,7 +13,7 @@
 //!    summary.json), so either can be reported or compared later.
 //! 4. For each cell and figure, the pairs where both trials were ok give ratios B / A; the
 //!    verdict comes from their geometric mean and its Student-t interval (a paired t test
-//!    on the logarithms; `compare::decide_paired`).
+//!    on the logarithms: `stats::LogTest::paired`, judged by `compare::judge`).
 //!
 //! Both binaries must read the cell format this one writes (`iobench trial --cell`). Each
 //! side runs from its own copy (OUT/iobench-a, OUT/iobench-b), so that neither shares its
@@ -22,19 +22,20 @@
 use std::path::{Path, PathBuf};
 
 use crate::compare::{
-    Comparison, FIGURES, LogTest, Options, Pending, Report, TRIALS, Verdict, error_rate_row,
-    fixed_row, judge, pooled_error_rate,
+    Comparison, Options, Pending, Report, TRIALS, Verdict, error_rate_row, fixed_row, judge,
+    pooled_error_rate,
 };
 use crate::error::Error;
+use crate::figure::Figure;
 use crate::measure::machine::Machine;
-use crate::orchestrator::{self, PrivateBinary, ResultsFile, run_one};
+use crate::orchestrator::{self, PrivateBinary, run_one};
 use crate::plan::Cell;
 use crate::record::TrialRecord;
-use crate::record::{TrialStatus, utc_now_rfc3339};
+use crate::record::TrialStatus;
 use crate::report::summary::summarize;
-use crate::run::{RunInfo, prepare, write_json};
+use crate::run::{prepare, start_folder, write_json};
 use crate::scenario::Scenario;
-use crate::stats::Rng;
+use crate::stats::{LogTest, Rng};
 
 pub struct AbOutcome {
     pub report: Report,
@@ -57,15 +58,6 @@ fn orders(seed: u64, cell: usize, trials: u32) -> Vec<bool> {
         v.swap(i, rng.below(i as u64 + 1) as usize);
     }
     v
-}
-
-fn figure(r: &TrialRecord, path: &str) -> Option<f64> {
-    let v = serde_json::to_value(&r.figures).ok()?;
-    let mut v = &v;
-    for part in path.split('.') {
-        v = v.get(part)?;
-    }
-    v.as_f64()
 }
 
 pub fn run(
@@ -105,17 +97,7 @@ pub fn run(
     let mut files = Vec::new();
     for dir in [&a_dir, &b_dir] {
         std::fs::create_dir_all(dir).map_err(anyhow::Error::from)?;
-        write_json(
-            &dir.join("run.json"),
-            &RunInfo {
-                scenarios: names.clone(),
-                started_at: utc_now_rfc3339(),
-                seed,
-                machine: &machine,
-                cells: &cells,
-            },
-        )?;
-        files.push(ResultsFile::create(&dir.join("results.jsonl"))?);
+        files.push(start_folder(dir, &names, seed, &machine, &cells)?);
     }
     orchestrator::install_interrupt_handler();
     let schedule = orchestrator::schedule(&cells, seed);
@@ -167,10 +149,10 @@ pub fn run(
 }
 
 /// A figure of each trial of one cell, by trial index, from ok records only.
-fn by_trial(recs: &[TrialRecord], cell: &str, path: &str) -> Vec<(u32, Option<f64>)> {
+fn by_trial(recs: &[TrialRecord], cell: &str, f: Figure) -> Vec<(u32, Option<f64>)> {
     recs.iter()
         .filter(|r| r.cell.id == cell && r.status == TrialStatus::Ok)
-        .map(|r| (r.trial, figure(r, path)))
+        .map(|r| (r.trial, f.of_trial(&r.figures)))
         .collect()
 }
 
@@ -216,8 +198,8 @@ fn paired(cells: &[Cell], a: &[TrialRecord], b: &[TrialRecord], o: &Options) -> 
             ));
         }
         let counts = |recs: &[TrialRecord]| {
-            let failed = by_trial(recs, &cell.id, "failed_ops");
-            let okv = by_trial(recs, &cell.id, "ops");
+            let failed = by_trial(recs, &cell.id, Figure::FailedOps);
+            let okv = by_trial(recs, &cell.id, Figure::Ops);
             failed
                 .into_iter()
                 .zip(okv)
@@ -227,10 +209,10 @@ fn paired(cells: &[Cell], a: &[TrialRecord], b: &[TrialRecord], o: &Options) -> 
         if let (Some(ra), Some(rb)) = (pooled_error_rate(counts(a)), pooled_error_rate(counts(b))) {
             fixed.push(error_rate_row(&cell.id, (ra, rb), trials, o));
         }
-        for f in &FIGURES {
-            let bv = by_trial(b, &cell.id, f.path);
+        for f in Figure::compared() {
+            let bv = by_trial(b, &cell.id, f);
             let (mut xs, mut ys, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-            for (t, x) in by_trial(a, &cell.id, f.path) {
+            for (t, x) in by_trial(a, &cell.id, f) {
                 let y = bv.iter().find(|(u, _)| *u == t).and_then(|(_, y)| *y);
                 if let (Some(x), Some(y)) = (x, y)
                     && x != 0.0

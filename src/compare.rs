@@ -45,49 +45,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::figure::{Better, Figure, Gate};
 use crate::report::summary::{CellStatus, CellSummary, SUMMARY_SCHEMA, Summary};
-use crate::stats::{student_t_cdf, student_t_quantile};
-
-/// A compared figure and the direction that is better.
-pub struct Figure {
-    pub path: &'static str,
-    pub name: &'static str,
-    pub unit: &'static str,
-    pub higher_is_better: bool,
-    /// In the gated family by default (the others only with `gate_all`).
-    pub primary: bool,
-}
-
-pub const FIGURES: [Figure; 4] = [
-    Figure {
-        path: "throughput_ops_per_sec",
-        name: "throughput",
-        unit: "ops/s",
-        higher_is_better: true,
-        primary: true,
-    },
-    Figure {
-        path: "latency_us.p99",
-        name: "p99 latency",
-        unit: "µs",
-        higher_is_better: false,
-        primary: true,
-    },
-    Figure {
-        path: "peak_pss_bytes",
-        name: "peak memory",
-        unit: "bytes",
-        higher_is_better: false,
-        primary: false,
-    },
-    Figure {
-        path: "cpu_secs_per_1k_ops",
-        name: "CPU per 1k ops",
-        unit: "s",
-        higher_is_better: false,
-        primary: false,
-    },
-];
+use crate::stats::{LogTest, RatioInterval, median};
 
 /// The name of the rows that say a cell's trials failed, and of the error-rate rows.
 pub const TRIALS: &str = "trials";
@@ -200,133 +160,6 @@ pub struct Report {
     pub passed: bool,
 }
 
-pub fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// A t test of a log ratio: its estimate, standard error and degrees of freedom, and the
-/// standard deviation a planned sample would see.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LogTest {
-    /// The estimated log ratio NEW / BASE.
-    pub diff: f64,
-    pub se: f64,
-    pub df: f64,
-    /// The pairs (paired), or the smaller side (two samples).
-    pub n: usize,
-    /// Standard deviation of one log value (pooled) or of one pair's log ratio.
-    pub sd: f64,
-    pub paired: bool,
-}
-
-fn logs(v: &[f64]) -> Result<Vec<f64>, String> {
-    match v.iter().all(|x| x.is_finite() && *x > 0.0) {
-        true => Ok(v.iter().map(|x| x.ln()).collect()),
-        false => Err("a value is zero or negative: no ratio".into()),
-    }
-}
-
-fn mean_var(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    (
-        m,
-        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0),
-    )
-}
-
-impl LogTest {
-    /// Welch's two-sample t test on the logarithms.
-    pub fn welch(base: &[f64], new: &[f64]) -> Result<LogTest, String> {
-        if base.len() < 2 || new.len() < 2 {
-            return Err("needs at least 2 trials a side".into());
-        }
-        let (lb, ln) = (logs(base)?, logs(new)?);
-        let ((mb, vb), (mn, vn)) = (mean_var(&lb), mean_var(&ln));
-        let (nb, nn) = (lb.len() as f64, ln.len() as f64);
-        let (qb, qn) = (vb / nb, vn / nn);
-        let se = (qb + qn).sqrt();
-        let df = match se > 0.0 {
-            true => (qb + qn).powi(2) / (qb * qb / (nb - 1.0) + qn * qn / (nn - 1.0)),
-            false => nb + nn - 2.0,
-        };
-        Ok(LogTest {
-            diff: mn - mb,
-            se,
-            df,
-            n: lb.len().min(ln.len()),
-            sd: ((vb + vn) / 2.0).sqrt(),
-            paired: false,
-        })
-    }
-
-    /// The paired t test on the logarithms of the ratios B / A.
-    pub fn paired(ratios: &[f64]) -> Result<LogTest, String> {
-        if ratios.len() < 2 {
-            return Err("needs at least 2 pairs".into());
-        }
-        let l = logs(ratios)?;
-        let (m, v) = mean_var(&l);
-        let n = l.len() as f64;
-        Ok(LogTest {
-            diff: m,
-            se: (v / n).sqrt(),
-            df: n - 1.0,
-            n: l.len(),
-            sd: v.sqrt(),
-            paired: true,
-        })
-    }
-
-    /// The two-sided p-value of "no change".
-    pub fn p_value(&self) -> f64 {
-        if self.se == 0.0 {
-            return if self.diff == 0.0 { 1.0 } else { 0.0 };
-        }
-        let t = (self.diff / self.se).abs();
-        (2.0 * (1.0 - student_t_cdf(t, self.df))).clamp(0.0, 1.0)
-    }
-
-    /// The half-width, in log units, of the two-sided interval at level `alpha`.
-    pub fn half_width(&self, alpha: f64) -> f64 {
-        student_t_quantile(1.0 - alpha / 2.0, self.df) * self.se
-    }
-
-    /// The trials a side (pairs) whose interval at `alpha` would be no wider than
-    /// ±`threshold` at this noise; `None` beyond 1,000.
-    pub fn trials_needed(&self, alpha: f64, threshold: f64) -> Option<usize> {
-        let target = (1.0 + threshold).ln();
-        let fits = |n: usize| {
-            let k = n as f64;
-            let (df, se) = match self.paired {
-                true => (k - 1.0, self.sd / k.sqrt()),
-                false => (2.0 * k - 2.0, self.sd * (2.0 / k).sqrt()),
-            };
-            student_t_quantile(1.0 - alpha / 2.0, df) * se <= target
-        };
-        // The half-width shrinks as n grows: a binary search of 2..=1000.
-        if !fits(1000) {
-            return None;
-        }
-        let (mut lo, mut hi) = (2, 1000);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if fits(mid) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        Some(lo)
-    }
-}
-
 /// A comparison whose figure is tested, before its family is judged.
 pub struct Pending {
     pub row: Comparison,
@@ -337,24 +170,24 @@ impl Pending {
     /// A row of figure `f` for `cell`, to be judged with `test`.
     pub fn new(
         cell: &str,
-        f: &Figure,
+        f: Figure,
         o: &Options,
         (base, new): (&[f64], &[f64]),
         test: Result<LogTest, String>,
     ) -> Pending {
-        let row = fixed_row(
+        let row = row(
             cell,
-            f.name,
-            f.unit,
-            (median(&mut base.to_vec()), median(&mut new.to_vec())),
+            f.label(),
+            f.unit(),
+            (median(base), median(new)),
             (base.len(), new.len()),
             Verdict::Inconclusive,
             None,
         );
         Pending {
             row: Comparison {
-                higher_is_better: f.higher_is_better,
-                gated: f.primary || o.gate_all,
+                higher_is_better: f.better() == Better::Higher,
+                gated: f.gate() == Gate::Primary || o.gate_all,
                 ..row
             },
             test,
@@ -396,15 +229,13 @@ pub fn judge(pending: Vec<Pending>, o: &Options) -> Vec<Comparison> {
             match &tests[i] {
                 Err(why) => row.note = Some(why.clone()),
                 Ok(t) => {
-                    let half = t.half_width(alpha);
-                    let ratio = t.diff.exp();
-                    let (lo, hi) = ((t.diff - half).exp(), (t.diff + half).exp());
-                    row.ratio = Some(ratio);
-                    row.ci_low = Some(lo);
-                    row.ci_high = Some(hi);
+                    let ci = t.interval(alpha);
+                    row.ratio = Some(ci.ratio);
+                    row.ci_low = Some(ci.low);
+                    row.ci_high = Some(ci.high);
                     row.p_value = Some(t.p_value());
-                    row.detectable_change = Some((half.exp() - 1.0).max(o.threshold));
-                    row.verdict = verdict(ratio, lo, hi, significant[i], row.higher_is_better, o);
+                    row.detectable_change = Some((ci.half_width.exp() - 1.0).max(o.threshold));
+                    row.verdict = verdict(&ci, significant[i], row.higher_is_better, o);
                     if row.verdict == Verdict::Inconclusive {
                         row.trials_needed = t.trials_needed(alpha, o.threshold);
                     }
@@ -416,14 +247,13 @@ pub fn judge(pending: Vec<Pending>, o: &Options) -> Vec<Comparison> {
     out.into_iter().flatten().collect()
 }
 
-fn verdict(
-    ratio: f64,
-    lo: f64,
-    hi: f64,
-    significant: bool,
-    higher_is_better: bool,
-    o: &Options,
-) -> Verdict {
+fn verdict(ci: &RatioInterval, significant: bool, higher_is_better: bool, o: &Options) -> Verdict {
+    let RatioInterval {
+        ratio,
+        low: lo,
+        high: hi,
+        ..
+    } = *ci;
     let (low_band, high_band) = (1.0 - o.threshold, 1.0 + o.threshold);
     if !(ratio.is_finite() && lo.is_finite() && hi.is_finite()) {
         Verdict::Inconclusive
@@ -439,13 +269,35 @@ fn verdict(
     }
 }
 
-/// A row without a test's figures (gated, lower is better): a cell's trials failing, its
-/// error rate, or the start of a tested row.
+/// A row without a test's figures (gated, lower is better): a cell's trials failing or its
+/// error rate.
 pub fn fixed_row(
     cell: &str,
     figure: &'static str,
     unit: &'static str,
     (base, new): (f64, f64),
+    trials: (usize, usize),
+    verdict: Verdict,
+    note: Option<String>,
+) -> Comparison {
+    row(
+        cell,
+        figure,
+        unit,
+        (Some(base), Some(new)),
+        trials,
+        verdict,
+        note,
+    )
+}
+
+/// A row without a test's figures (gated, lower is better): a fixed row, or the start of a
+/// tested one.
+fn row(
+    cell: &str,
+    figure: &'static str,
+    unit: &'static str,
+    (base_median, new_median): (Option<f64>, Option<f64>),
     trials: (usize, usize),
     verdict: Verdict,
     note: Option<String>,
@@ -456,8 +308,8 @@ pub fn fixed_row(
         unit,
         higher_is_better: false,
         gated: true,
-        base_median: Some(base),
-        new_median: Some(new),
+        base_median,
+        new_median,
         ratio: None,
         ci_low: None,
         ci_high: None,
@@ -556,23 +408,9 @@ impl Report {
     }
 }
 
-fn values(c: &CellSummary, path: &str) -> Option<Vec<f64>> {
-    let mut v = c.figures.get(path.split('.').next()?)?;
-    for part in path.split('.').skip(1) {
-        v = v.get(part)?;
-    }
-    let vals: Vec<f64> = v
-        .get("values")?
-        .as_array()?
-        .iter()
-        .filter_map(|x| x.as_f64())
-        .collect();
-    (!vals.is_empty()).then_some(vals)
-}
-
 /// A cell's error rate, pooled over its ok trials.
 fn cell_error_rate(c: &CellSummary) -> Option<f64> {
-    let (failed, ok) = (values(c, "failed_ops")?, values(c, "ops")?);
+    let (failed, ok) = (c.values(Figure::FailedOps)?, c.values(Figure::Ops)?);
     pooled_error_rate(failed.into_iter().zip(ok))
 }
 
@@ -667,14 +505,14 @@ pub fn compare(base: &Summary, new: &Summary, o: &Options) -> Result<Report, Err
         if let (Some(rb), Some(rn)) = (cell_error_rate(b), cell_error_rate(n)) {
             fixed.push(error_rate_row(&b.id, (rb, rn), trials, o));
         }
-        for f in &FIGURES {
-            if let (Some(bv), Some(nv)) = (values(b, f.path), values(n, f.path)) {
+        for f in Figure::compared() {
+            if let (Some(bv), Some(nv)) = (b.values(f), n.values(f)) {
                 let test = LogTest::welch(&bv, &nv);
                 let mut p = Pending::new(&b.id, f, o, (&bv, &nv), test);
                 // The cell's own figure where the summary has one (a p99 from the merged
                 // histogram), else the median of the trials.
-                p.row.base_median = b.value(f.path).or(p.row.base_median);
-                p.row.new_median = n.value(f.path).or(p.row.new_median);
+                p.row.base_median = b.value(f).or(p.row.base_median);
+                p.row.new_median = n.value(f).or(p.row.new_median);
                 pending.push(p);
             }
         }
@@ -697,7 +535,7 @@ fn order_by_cell(rows: &mut [Comparison], base: &Summary) {
         let cell = base.cells.iter().position(|b| b.id == c.cell);
         let fig = [TRIALS, ERROR_RATE]
             .into_iter()
-            .chain(FIGURES.iter().map(|f| f.name))
+            .chain(Figure::compared().map(Figure::label))
             .position(|n| n == c.figure);
         (cell, fig)
     };
@@ -810,31 +648,27 @@ mod tests {
     use super::*;
     use crate::stats::Rng;
 
+    /// A gated figure better when higher (or lower).
+    fn gated(higher_is_better: bool) -> Figure {
+        match higher_is_better {
+            true => Figure::Throughput,
+            false => Figure::P99,
+        }
+    }
+
     fn one(base: &[f64], new: &[f64], higher_is_better: bool, o: &Options) -> Verdict {
-        let f = Figure {
-            path: "x",
-            name: "x",
-            unit: "",
-            higher_is_better,
-            primary: true,
-        };
-        let p = Pending::new("c", &f, o, (base, new), LogTest::welch(base, new));
+        let f = gated(higher_is_better);
+        let p = Pending::new("c", f, o, (base, new), LogTest::welch(base, new));
         judge(vec![p], o)[0].verdict
     }
 
     fn paired(ratios: &[f64], higher_is_better: bool, m: usize) -> Verdict {
         let o = Options::default();
-        let f = Figure {
-            path: "x",
-            name: "x",
-            unit: "",
-            higher_is_better,
-            primary: true,
-        };
+        let f = gated(higher_is_better);
         // The row under test, among m − 1 others that cannot reject.
         let mut all = vec![Pending::new(
             "c",
-            &f,
+            f,
             &o,
             (ratios, ratios),
             LogTest::paired(ratios),
@@ -843,7 +677,7 @@ mod tests {
             let same = [1.0, 1.01, 0.99];
             all.push(Pending::new(
                 "d",
-                &f,
+                f,
                 &o,
                 (&same, &same),
                 LogTest::paired(&same),
@@ -914,7 +748,7 @@ mod tests {
         let b = [1000.0, 1025.0, 990.0];
         let n = [945.0, 970.0, 935.0];
         let o = Options::default();
-        let f = &FIGURES[0];
+        let f = Figure::Throughput;
         let mut all = vec![Pending::new("c", f, &o, (&b, &n), LogTest::welch(&b, &n))];
         for _ in 1..42 {
             all.push(Pending::new("d", f, &o, (&b, &b), LogTest::welch(&b, &b)));
@@ -932,7 +766,7 @@ mod tests {
         // Ten tests with p-values a little above α / 10 except the first: Bonferroni takes
         // only the first; Holm then compares the second with α / 9, and so on.
         let o = Options::default();
-        let f = &FIGURES[0];
+        let f = Figure::Throughput;
         let mut rows = Vec::new();
         let big = LogTest {
             diff: -0.2,
@@ -944,7 +778,7 @@ mod tests {
         };
         rows.push(Pending::new("a", f, &o, (&[1.0], &[0.8]), Ok(big)));
         // p just under α / 9 = 0.00111: t with 1,000 df at p = 0.00105.
-        let t = student_t_quantile(1.0 - 0.00105 / 2.0, 1000.0);
+        let t = crate::stats::student_t_quantile(1.0 - 0.00105 / 2.0, 1000.0);
         let mid = LogTest {
             diff: -0.1,
             se: 0.1 / t,
@@ -973,7 +807,7 @@ mod tests {
             ..Options::default()
         };
         let mut rng = Rng::seeded(2026);
-        let f = &FIGURES[0];
+        let f = Figure::Throughput;
         let (tables, per_table) = (60, 40);
         let mut alarms = 0;
         for n in [3, 6] {
@@ -1011,7 +845,17 @@ mod tests {
     #[test]
     fn the_gate_fails_on_a_regression_a_missing_cell_or_an_inconclusive_row_if_asked() {
         let o = Options::default();
-        let row = |v: Verdict| fixed_row("c", FIGURES[0].name, "", (0.0, 1.0), (3, 3), v, None);
+        let row = |v: Verdict| {
+            fixed_row(
+                "c",
+                Figure::Throughput.label(),
+                "",
+                (0.0, 1.0),
+                (3, 3),
+                v,
+                None,
+            )
+        };
         assert!(Report::new(vec![row(Verdict::NoChange)], vec![], vec![], &o).passed);
         assert!(!Report::new(vec![row(Verdict::Regressed)], vec![], vec![], &o).passed);
         assert!(!Report::new(vec![], vec!["c".into()], vec![], &o).passed);

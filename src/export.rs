@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::compare::FIGURES;
-use crate::report::summary::{CellStatus, Summary};
+use crate::figure::{Better, Figure};
+use crate::report::summary::{CellStatus, Stat, Summary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -22,20 +22,22 @@ pub enum Format {
     Csv,
 }
 
-/// Bencher's measure names.
-fn measure(path: &str) -> &'static str {
-    match path {
-        "throughput_ops_per_sec" => "throughput",
-        "latency_us.p99" => "latency-p99-us",
-        "peak_pss_bytes" => "peak-memory-bytes",
-        _ => "cpu-secs-per-1k-ops",
+/// Bencher's measure names (those of the first exports, so that a project's history goes
+/// on); a figure exported later would go by its key.
+fn measure(f: Figure) -> &'static str {
+    match f {
+        Figure::Throughput => "throughput",
+        Figure::P99 => "latency-p99-us",
+        Figure::PeakPss => "peak-memory-bytes",
+        Figure::CpuPer1kOps => "cpu-secs-per-1k-ops",
+        other => other.key(),
     }
 }
 
 /// One cell's figure: the cell id, the figure, (median, min, max), CV and trial count.
 struct Row {
     id: String,
-    figure: &'static crate::compare::Figure,
+    figure: Figure,
     stats: [f64; 3],
     cv: Option<f64>,
     n: f64,
@@ -49,20 +51,18 @@ fn rows(s: &Summary) -> Vec<Row> {
         .iter()
         .filter(|c| matches!(c.status, CellStatus::Ok | CellStatus::Partial))
     {
-        for f in &FIGURES {
-            let (Some(m), Some(lo), Some(hi)) = (
-                c.value(f.path),
-                c.stat(f.path, "min"),
-                c.stat(f.path, "max"),
-            ) else {
+        for f in Figure::compared() {
+            let (Some(m), Some(lo), Some(hi)) =
+                (c.value(f), c.stat(f, Stat::Min), c.stat(f, Stat::Max))
+            else {
                 continue;
             };
             out.push(Row {
                 id: c.id.clone(),
                 figure: f,
                 stats: [m, lo, hi],
-                cv: c.stat(f.path, "cv"),
-                n: c.stat(f.path, "n").unwrap_or(0.0),
+                cv: c.stat(f, Stat::Cv),
+                n: c.stat(f, Stat::N).unwrap_or(0.0),
             });
         }
     }
@@ -79,7 +79,7 @@ pub fn bmf(s: &Summary) -> Value {
     } in rows(s)
     {
         let entry = root.entry(id).or_insert_with(|| json!({}));
-        entry[measure(f.path)] = json!({"value": m, "lower_value": lo, "upper_value": hi});
+        entry[measure(f)] = json!({"value": m, "lower_value": lo, "upper_value": hi});
     }
     Value::Object(root)
 }
@@ -95,12 +95,12 @@ pub fn github_action_benchmark(s: &Summary) -> (Value, Value) {
     } in rows(s)
     {
         let item = json!({
-            "name": format!("{id} {}", f.name),
-            "unit": f.unit,
+            "name": format!("{id} {}", f.label()),
+            "unit": f.unit(),
             "value": m,
             "range": format!("{lo} … {hi}"),
         });
-        if f.higher_is_better {
+        if f.better() == Better::Higher {
             bigger.push(item);
         } else {
             smaller.push(item);
@@ -130,9 +130,9 @@ pub fn csv(s: &Summary) -> String {
         out += &format!(
             "{},{},{},{},{m},{lo},{hi},{},{n}\n",
             csv_field(&id),
-            csv_field(f.name),
-            csv_field(f.unit),
-            f.higher_is_better,
+            csv_field(f.label()),
+            csv_field(f.unit()),
+            f.better() == Better::Higher,
             cv.map_or(String::new(), |v| v.to_string())
         );
     }

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod compare;
 pub mod error;
 pub mod export;
+pub mod figure;
 pub mod list;
 pub mod measure;
 pub mod model;

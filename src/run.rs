@@ -32,7 +32,7 @@ pub struct RunOutcome {
 
 /// `run.json`: what was asked for and on which machine, written before the first trial.
 #[derive(Serialize)]
-pub(crate) struct RunInfo<'a> {
+struct RunInfo<'a> {
     pub scenarios: Vec<String>,
     pub started_at: String,
     /// The seed of the order the trials ran in (`--seed` repeats it).
@@ -93,6 +93,28 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<
     std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Fills a new run folder `dir` (which must exist) before its first trial: `run.json` and
+/// an empty `results.jsonl`, returned open for the trials' records.
+pub(crate) fn start_folder(
+    dir: &Path,
+    scenarios: &[String],
+    seed: u64,
+    machine: &Machine,
+    cells: &[Cell],
+) -> anyhow::Result<ResultsFile> {
+    write_json(
+        &dir.join("run.json"),
+        &RunInfo {
+            scenarios: scenarios.to_vec(),
+            started_at: utc_now_rfc3339(),
+            seed,
+            machine,
+            cells,
+        },
+    )?;
+    ResultsFile::create(&dir.join("results.jsonl"))
+}
+
 /// Runs the scenarios into `out` (or a new folder under `reports/`).
 /// `seed` shuffles each round's order of cells (`orchestrator::schedule`).
 pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunOutcome, Error> {
@@ -128,17 +150,7 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunO
     orchestrator::install_interrupt_handler();
     let targets = prepare(&exe, &mut cells)?;
     let machine = Machine::detect();
-    write_json(
-        &dir.join("run.json"),
-        &RunInfo {
-            scenarios: names.clone(),
-            started_at: utc_now_rfc3339(),
-            seed,
-            machine: &machine,
-            cells: &cells,
-        },
-    )?;
-    let mut results = ResultsFile::create(&dir.join("results.jsonl"))?;
+    let mut results = start_folder(&dir, &names, seed, &machine, &cells)?;
     eprintln!("trial order seed {seed} (repeat this order with --seed {seed})");
     let progress = Progress::new(orchestrator::schedule(&cells, seed).len());
     let (records, interrupted) =

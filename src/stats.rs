@@ -33,14 +33,18 @@ pub fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
-/// Sample standard deviation (n − 1).
-pub fn std_dev(values: &[f64]) -> Option<f64> {
+/// Unbiased sample variance (n − 1).
+pub fn variance(values: &[f64]) -> Option<f64> {
     if values.len() < 2 {
         return None;
     }
     let m = mean(values)?;
-    let var = values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (values.len() - 1) as f64;
-    Some(var.sqrt())
+    Some(values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (values.len() - 1) as f64)
+}
+
+/// Sample standard deviation (n − 1).
+pub fn std_dev(values: &[f64]) -> Option<f64> {
+    variance(values).map(f64::sqrt)
 }
 
 /// The spread of `values`, `None` when there are none.
@@ -58,7 +62,7 @@ pub fn spread(values: &[f64]) -> Option<Spread> {
 }
 
 /// A small, fast random source (xorshift64*): for keys and row ids of database sessions,
-/// bootstrap resamples, and the A/B order.
+/// the trial and A/B orders, and simulated samples in tests.
 pub struct Rng(u64);
 
 impl Rng {
@@ -178,6 +182,144 @@ pub fn student_t_quantile(p: f64, df: f64) -> f64 {
     (lo + hi) / 2.0
 }
 
+/// A t test of a log ratio: its estimate, standard error and degrees of freedom, and the
+/// standard deviation a planned sample would see.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogTest {
+    /// The estimated log ratio NEW / BASE.
+    pub diff: f64,
+    pub se: f64,
+    pub df: f64,
+    /// The pairs (paired), or the smaller side (two samples).
+    pub n: usize,
+    /// Standard deviation of one log value (pooled) or of one pair's log ratio.
+    pub sd: f64,
+    pub paired: bool,
+}
+
+/// The interval of a ratio at some level: the point ratio, its ends, and the half-width in
+/// log units that they are apart from it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RatioInterval {
+    pub ratio: f64,
+    pub low: f64,
+    pub high: f64,
+    pub half_width: f64,
+}
+
+fn logs(v: &[f64]) -> Result<Vec<f64>, String> {
+    match v.iter().all(|x| x.is_finite() && *x > 0.0) {
+        true => Ok(v.iter().map(|x| x.ln()).collect()),
+        false => Err("a value is zero or negative: no ratio".into()),
+    }
+}
+
+/// The mean and variance of at least two values.
+fn mean_var(v: &[f64]) -> (f64, f64) {
+    match (mean(v), variance(v)) {
+        (Some(m), Some(var)) => (m, var),
+        _ => (f64::NAN, f64::NAN),
+    }
+}
+
+impl LogTest {
+    /// Welch's two-sample t test on the logarithms.
+    pub fn welch(base: &[f64], new: &[f64]) -> Result<LogTest, String> {
+        if base.len() < 2 || new.len() < 2 {
+            return Err("needs at least 2 trials a side".into());
+        }
+        let (lb, ln) = (logs(base)?, logs(new)?);
+        let ((mb, vb), (mn, vn)) = (mean_var(&lb), mean_var(&ln));
+        let (nb, nn) = (lb.len() as f64, ln.len() as f64);
+        let (qb, qn) = (vb / nb, vn / nn);
+        let se = (qb + qn).sqrt();
+        let df = match se > 0.0 {
+            true => (qb + qn).powi(2) / (qb * qb / (nb - 1.0) + qn * qn / (nn - 1.0)),
+            false => nb + nn - 2.0,
+        };
+        Ok(LogTest {
+            diff: mn - mb,
+            se,
+            df,
+            n: lb.len().min(ln.len()),
+            sd: ((vb + vn) / 2.0).sqrt(),
+            paired: false,
+        })
+    }
+
+    /// The paired t test on the logarithms of the ratios B / A.
+    pub fn paired(ratios: &[f64]) -> Result<LogTest, String> {
+        if ratios.len() < 2 {
+            return Err("needs at least 2 pairs".into());
+        }
+        let l = logs(ratios)?;
+        let (m, v) = mean_var(&l);
+        let n = l.len() as f64;
+        Ok(LogTest {
+            diff: m,
+            se: (v / n).sqrt(),
+            df: n - 1.0,
+            n: l.len(),
+            sd: v.sqrt(),
+            paired: true,
+        })
+    }
+
+    /// The two-sided p-value of "no change".
+    pub fn p_value(&self) -> f64 {
+        if self.se == 0.0 {
+            return if self.diff == 0.0 { 1.0 } else { 0.0 };
+        }
+        let t = (self.diff / self.se).abs();
+        (2.0 * (1.0 - student_t_cdf(t, self.df))).clamp(0.0, 1.0)
+    }
+
+    /// The half-width, in log units, of the two-sided interval at level `alpha`.
+    pub fn half_width(&self, alpha: f64) -> f64 {
+        student_t_quantile(1.0 - alpha / 2.0, self.df) * self.se
+    }
+
+    /// The ratio NEW / BASE (of geometric means, or of the pairs' geometric mean) and its
+    /// two-sided Student-t interval at level `alpha`.
+    pub fn interval(&self, alpha: f64) -> RatioInterval {
+        let half = self.half_width(alpha);
+        RatioInterval {
+            ratio: self.diff.exp(),
+            low: (self.diff - half).exp(),
+            high: (self.diff + half).exp(),
+            half_width: half,
+        }
+    }
+
+    /// The trials a side (pairs) whose interval at `alpha` would be no wider than
+    /// ±`threshold` at this noise; `None` beyond 1,000.
+    pub fn trials_needed(&self, alpha: f64, threshold: f64) -> Option<usize> {
+        let target = (1.0 + threshold).ln();
+        let fits = |n: usize| {
+            let k = n as f64;
+            let (df, se) = match self.paired {
+                true => (k - 1.0, self.sd / k.sqrt()),
+                false => (2.0 * k - 2.0, self.sd * (2.0 / k).sqrt()),
+            };
+            student_t_quantile(1.0 - alpha / 2.0, df) * se <= target
+        };
+        // The half-width shrinks as n grows: a binary search of 2..=1000.
+        if !fits(1000) {
+            return None;
+        }
+        let (mut lo, mut hi) = (2, 1000);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if fits(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Some(lo)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -206,6 +348,112 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn variances() {
+        assert_eq!(variance(&[1.0, 2.0, 3.0, 4.0]), Some(5.0 / 3.0));
+        assert_eq!(variance(&[7.0]), None);
+        assert_eq!(std_dev(&[2.0, 4.0]), Some(2f64.sqrt()));
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn welch_on_logarithms() {
+        // Logs 0, 0.1, 0.2 (mean 0.1, variance 0.01) against 0.3, 0.5 (0.4, 0.02).
+        let base = [0.0f64, 0.1, 0.2].map(f64::exp);
+        let new = [0.3f64, 0.5].map(f64::exp);
+        let t = LogTest::welch(&base, &new).unwrap();
+        assert!(close(t.diff, 0.3), "{t:?}");
+        assert!(close(t.se, (0.01 / 3.0 + 0.01f64).sqrt()), "{t:?}");
+        // Welch–Satterthwaite: (1/75)² / ((1/300)² / 2 + (1/100)²) = 32 / 19.
+        assert!(close(t.df, 32.0 / 19.0), "{t:?}");
+        assert!(close(t.sd, 0.015f64.sqrt()), "{t:?}");
+        assert_eq!((t.n, t.paired), (2, false));
+        // Equal samples: no difference, and the pooled degrees of freedom.
+        let same = LogTest::welch(&[5.0, 5.0], &[5.0, 5.0, 5.0]).unwrap();
+        assert_eq!((same.diff, same.se, same.df), (0.0, 0.0, 3.0));
+        assert!(LogTest::welch(&[1.0], &[1.0, 2.0]).is_err());
+        assert!(LogTest::welch(&[1.0, 0.0], &[1.0, 2.0]).is_err());
+        assert!(LogTest::welch(&[1.0, 2.0], &[-1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn paired_on_logarithms_and_its_interval() {
+        // Log ratios 0.1, 0.2, 0.3: mean 0.2, variance 0.01, 2 degrees of freedom.
+        let t = LogTest::paired(&[0.1f64, 0.2, 0.3].map(f64::exp)).unwrap();
+        assert!(
+            close(t.diff, 0.2) && close(t.se, (0.01f64 / 3.0).sqrt()),
+            "{t:?}"
+        );
+        assert_eq!((t.df, t.n, t.paired), (2.0, 3, true));
+        assert!(close(t.sd, 0.1), "{t:?}");
+        // With 2 df, P(|T| > t) = 1 − t / √(2 + t²).
+        let tt = t.diff / t.se;
+        let p = 1.0 - tt / (2.0 + tt * tt).sqrt();
+        assert!((t.p_value() - p).abs() < 1e-9, "{} vs {p}", t.p_value());
+        // 95%: t(0.975, 2) = 4.3027 from the table.
+        let ci = t.interval(0.05);
+        assert!((ci.half_width / t.se - 4.3027).abs() < 1e-3, "{ci:?}");
+        assert!(close(ci.ratio, 0.2f64.exp()));
+        assert!(close(ci.low, (0.2 - ci.half_width).exp()));
+        assert!(close(ci.high, (0.2 + ci.half_width).exp()));
+        assert_eq!(ci.half_width, t.half_width(0.05));
+        assert!(LogTest::paired(&[1.1]).is_err());
+        assert!(LogTest::paired(&[1.1, f64::NAN]).is_err());
+    }
+
+    #[test]
+    fn p_values_without_noise() {
+        let none = LogTest::paired(&[1.2, 1.2, 1.2]).unwrap();
+        assert_eq!((none.se, none.p_value()), (0.0, 0.0));
+        let same = LogTest::paired(&[1.0, 1.0]).unwrap();
+        assert_eq!(same.p_value(), 1.0);
+    }
+
+    #[test]
+    fn trials_needed_is_the_fewest_that_fit() {
+        let (alpha, threshold) = (0.01, 0.05);
+        let target = 1.05f64.ln();
+        for (sd, paired) in [(0.1, true), (0.1, false), (0.02, false), (0.01, true)] {
+            let t = LogTest {
+                diff: 0.0,
+                se: 1.0,
+                df: 3.0,
+                n: 3,
+                sd,
+                paired,
+            };
+            let half = |n: usize| {
+                let k = n as f64;
+                match paired {
+                    true => student_t_quantile(1.0 - alpha / 2.0, k - 1.0) * sd / k.sqrt(),
+                    false => {
+                        student_t_quantile(1.0 - alpha / 2.0, 2.0 * k - 2.0) * sd * (2.0 / k).sqrt()
+                    }
+                }
+            };
+            let want = (2..=1000).find(|&n| half(n) <= target);
+            assert_eq!(
+                t.trials_needed(alpha, threshold),
+                want,
+                "sd {sd}, paired {paired}"
+            );
+            assert!(want.is_some());
+        }
+        // Noise that no thousand trials would tame.
+        let wild = LogTest {
+            diff: 0.0,
+            se: 1.0,
+            df: 3.0,
+            n: 3,
+            sd: 10.0,
+            paired: true,
+        };
+        assert_eq!(wild.trials_needed(alpha, threshold), None);
     }
 
     #[test]

@@ -38,8 +38,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use iobench::ModelKind;
+use iobench::figure::Figure;
 use iobench::measure::rusage::raise_nofile_limit;
-use iobench::report::summary::Summary;
+use iobench::report::summary::{Stat, Summary};
 
 /// Runs the same cells through `iobench run`; returns the path of a copy of its summary.
 fn run_harness(plan: &Plan) -> PathBuf {
@@ -211,17 +212,17 @@ fn full(plan: &Plan) -> anyhow::Result<()> {
             }
             let (bare_tput, bare_mem, bare_cpu) = (v[0], v[1] / f64::from(c), v[2]);
             let cell = harness(m, c).expect("every cell was found above");
-            let med = |path: &str| cell.median(path);
+            let med = |f: Figure| cell.stat(f, Stat::Median);
             let ideal = f64::from(c) / latency().as_secs_f64();
             let (h_tput, h_mem, h_cpu, h_p99) = (
-                med("throughput_ops_per_sec"),
-                med("mem_per_op_bytes"),
-                med("cpu_secs_per_1k_ops"),
-                med("latency_us.p99"),
+                med(Figure::Throughput),
+                med(Figure::MemPerOp),
+                med(Figure::CpuPer1kOps),
+                med(Figure::P99),
             );
             // Medians of peak and idle (one trial: that trial's growth).
-            let h_growth = med("peak_pss_bytes")
-                .zip(med("idle_pss_bytes"))
+            let h_growth = med(Figure::PeakPss)
+                .zip(med(Figure::IdlePss))
                 .map(|(p, i)| p - i);
             headline.push((
                 m,

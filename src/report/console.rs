@@ -8,6 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::summary::{CellStatus, Summary};
+use crate::figure::Figure;
 use crate::plan::Cell;
 use crate::record::TrialRecord;
 use crate::record::TrialStatus;
@@ -139,14 +140,14 @@ pub fn summary_table(s: &Summary) -> String {
             c.model.clone(),
             c.concurrency.to_string(),
             status,
-            num(c.value("throughput_ops_per_sec")),
-            c.value("efficiency")
+            num(c.value(Figure::Throughput)),
+            c.value(Figure::Efficiency)
                 .map_or("-".into(), |e| format!("{e:.3}")),
-            c.value("latency_us.p99").map_or("-".into(), micros),
-            kib(c.value("mem_per_op_bytes")),
-            c.value("cpu_secs_per_1k_ops")
+            c.value(Figure::P99).map_or("-".into(), micros),
+            kib(c.value(Figure::MemPerOp)),
+            c.value(Figure::CpuPer1kOps)
                 .map_or("-".into(), |v| format!("{v:.4}")),
-            c.value("peak_threads")
+            c.value(Figure::PeakThreads)
                 .map_or("-".into(), |t| format!("{t:.0}")),
         ]);
     }

@@ -17,8 +17,9 @@
 //!    and otherwise "undecided". The evidence says how many agree and names each
 //!    comparison's cells (workload label, model, C), with their ranges.
 
+use crate::figure::Figure;
 use crate::plan::ModelKind;
-use crate::report::summary::{CellStatus, CellSummary, Summary};
+use crate::report::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::report::sweeps::{Sweep, SweepKind, sweeps};
 use crate::workload::RUN_TIME_PARAMS;
 
@@ -92,12 +93,12 @@ struct Range {
     n: f64,
 }
 
-fn range(c: &CellSummary, path: &str) -> Option<Range> {
+fn range(c: &CellSummary, f: Figure) -> Option<Range> {
     Some(Range {
-        lo: c.stat(path, "min")?,
-        hi: c.stat(path, "max")?,
-        mid: c.value(path)?,
-        n: c.stat(path, "n").unwrap_or(1.0),
+        lo: c.stat(f, Stat::Min)?,
+        hi: c.stat(f, Stat::Max)?,
+        mid: c.value(f)?,
+        n: c.stat(f, Stat::N).unwrap_or(1.0),
     })
 }
 
@@ -289,8 +290,8 @@ fn decide(claim: &'static str, checks: Vec<Check>, unmeasured: &str, note: &str)
 
 /// Threads a model used of its own: the tree's peak less the harness's.
 fn own_threads(c: &CellSummary) -> Option<Range> {
-    let t = range(c, "peak_threads")?;
-    let h = c.value("harness_threads").unwrap_or(0.0);
+    let t = range(c, Figure::PeakThreads)?;
+    let h = c.value(Figure::HarnessThreads).unwrap_or(0.0);
     Some(Range {
         lo: t.lo - h,
         hi: t.hi - h,
@@ -318,8 +319,8 @@ fn one_thread(s: &Summary) -> Finding {
             let (Some(tl), Some(th), Some(al), Some(ah)) = (
                 own_threads(lo),
                 own_threads(hi),
-                range(lo, "achieved_concurrency"),
-                range(hi, "achieved_concurrency"),
+                range(lo, Figure::AchievedConcurrency),
+                range(hi, Figure::AchievedConcurrency),
             ) else {
                 continue;
             };
@@ -380,7 +381,7 @@ fn cheaper_than_processes(s: &Summary) -> Finding {
     let claim = "It is easier than multithreaded code and cheaper than multiple processes.";
     let mut checks = Vec::new();
     for (a, p) in pairs(s, ModelKind::Processes, 2) {
-        let (Some(am), Some(pm)) = (range(a, "peak_pss_bytes"), range(p, "peak_pss_bytes")) else {
+        let (Some(am), Some(pm)) = (range(a, Figure::PeakPss), range(p, Figure::PeakPss)) else {
             continue;
         };
         let mut parts = vec![below(am, pm)];
@@ -416,8 +417,8 @@ fn cpu_guard(
     parts: &mut Vec<Outcome>,
     text: &mut String,
 ) {
-    let key = "cpu_secs_per_1k_ops";
-    if let (Some(ac), Some(bc)) = (range(a, key), range(b, key)) {
+    let f = Figure::CpuPer1kOps;
+    if let (Some(ac), Some(bc)) = (range(a, f), range(b, f)) {
         parts.push(guard_not_below(bc.scaled(slack), ac));
         text.push_str(&format!(
             ", CPU {} vs {} s per 1,000 ops",
@@ -429,12 +430,12 @@ fn cpu_guard(
 
 fn hundreds_in_one_program(s: &Summary) -> Finding {
     let claim = "It makes better use of I/O capacity and of the CPU: hundreds of operations in one program.";
-    let tput = "throughput_ops_per_sec";
+    let tput = Figure::Throughput;
     let mut checks = Vec::new();
     for (a, t) in pairs(s, ModelKind::Threads, 100) {
         let (Some(am), Some(tm), Some(at), Some(tt)) = (
-            range(a, "mem_per_op_bytes"),
-            range(t, "mem_per_op_bytes"),
+            range(a, Figure::MemPerOp),
+            range(t, Figure::MemPerOp),
             range(a, tput),
             range(t, tput),
         ) else {
@@ -481,7 +482,7 @@ fn at<'a>(w: &Sweep<'a>, m: ModelKind, x: f64) -> Option<&'a CellSummary> {
 /// tokio's millisecond timer rounding decides nothing).
 fn waiting_outweighs_computing(s: &Summary) -> Finding {
     let claim = "Its place is I/O-bound work (network, disk, databases), where waiting outweighs computing.";
-    let tput = "throughput_ops_per_sec";
+    let tput = Figure::Throughput;
     let mut checks = Vec::new();
     for w in sweeps(s)
         .into_iter()
@@ -571,7 +572,7 @@ fn waiting_outweighs_computing(s: &Summary) -> Finding {
 /// kept, beyond the spread (the ratios' ranges, from both cells' trials).
 fn cpu_heavy_stalls(s: &Summary) -> Finding {
     let claim = "Its downside: one thread, so CPU-heavy work stalls everything.";
-    let (tput, p99) = ("throughput_ops_per_sec", "latency_us.p99");
+    let (tput, p99) = (Figure::Throughput, Figure::P99);
     let mut checks = Vec::new();
     for w in sweeps(s).into_iter().filter(|w| {
         w.kind == SweepKind::Stall && w.cells.iter().all(|(_, c)| c.workload == "cpu-mix")
@@ -650,7 +651,7 @@ mod tests {
     }
 
     /// An ok cell of `workload` (its parameters) under `model` at `c`, with figures.
-    fn cell(workload: Value, model: &str, c: u32, figures: &[(&str, &[f64])]) -> Value {
+    fn cell(workload: Value, model: &str, c: u32, figures: &[(Figure, &[f64])]) -> Value {
         let kind = workload["kind"].as_str().unwrap().to_string();
         let mut v = json!({
             "id": format!("{kind}{}/{model}/c{c}/closed", workload),
@@ -658,10 +659,10 @@ mod tests {
             "mode": "closed", "status": "ok",
             "trials": {"planned": 3, "ok": 3, "failed": 0}, "reasons": [], "errors": {},
         });
-        for (path, values) in figures {
-            match path.split_once('.') {
+        for (f, values) in figures {
+            match f.key().split_once('.') {
                 Some((a, b)) => v[a][b] = fig(values),
-                None => v[*path] = fig(values),
+                None => v[f.key()] = fig(values),
             }
         }
         v
@@ -683,7 +684,7 @@ mod tests {
     }
 
     fn pss(model: &str, c: u32, v: &[f64]) -> Value {
-        cell(sleep(), model, c, &[("peak_pss_bytes", v)])
+        cell(sleep(), model, c, &[(Figure::PeakPss, v)])
     }
 
     #[test]
@@ -730,9 +731,9 @@ mod tests {
                             "smol",
                             c,
                             &[
-                                ("peak_threads", &[t, t, t]),
-                                ("harness_threads", &[1.0, 1.0, 1.0]),
-                                ("achieved_concurrency", &[a * 0.98, a, a * 1.01]),
+                                (Figure::PeakThreads, &[t, t, t]),
+                                (Figure::HarnessThreads, &[1.0, 1.0, 1.0]),
+                                (Figure::AchievedConcurrency, &[a * 0.98, a, a * 1.01]),
                             ],
                         )
                     })
@@ -755,8 +756,8 @@ mod tests {
             model,
             64,
             &[
-                ("throughput_ops_per_sec", tput),
-                ("latency_us.p99", &[20e3, 21e3, 22e3]),
+                (Figure::Throughput, tput),
+                (Figure::P99, &[20e3, 21e3, 22e3]),
             ],
         )
     }

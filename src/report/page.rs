@@ -9,7 +9,8 @@ use anyhow::Context;
 
 use super::charts::{Chart, Point, Scale, Series};
 use super::findings::{Finding, findings, label};
-use super::summary::{CellStatus, CellSummary, Summary};
+use super::summary::{CellStatus, CellSummary, Stat, Summary};
+use crate::figure::Figure;
 use crate::plan::ModelKind;
 
 /// One workload's cells and charts.
@@ -63,8 +64,8 @@ pub fn status_text(c: &CellSummary) -> String {
 /// A cell's row, as plain text per column.
 pub fn row(c: &CellSummary) -> [String; 10] {
     use super::console::{kib, micros, num};
-    let t = "throughput_ops_per_sec";
-    let range = match (c.stat(t, "min"), c.stat(t, "max")) {
+    let t = Figure::Throughput;
+    let range = match (c.stat(t, Stat::Min), c.stat(t, Stat::Max)) {
         (Some(a), Some(b)) => format!("{}–{}", num(Some(a)), num(Some(b))),
         _ => "-".into(),
     };
@@ -72,33 +73,26 @@ pub fn row(c: &CellSummary) -> [String; 10] {
         c.model.clone(),
         c.concurrency.to_string(),
         status_text(c),
-        num(c.median(t)),
+        num(c.stat(t, Stat::Median)),
         range,
-        c.stat(t, "cv")
+        c.stat(t, Stat::Cv)
             .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
-        c.value("latency_us.p99").map_or("-".into(), micros),
-        kib(c.value("mem_per_op_bytes")),
-        c.value("cpu_secs_per_1k_ops")
+        c.value(Figure::P99).map_or("-".into(), micros),
+        kib(c.value(Figure::MemPerOp)),
+        c.value(Figure::CpuPer1kOps)
             .map_or("-".into(), |v| format!("{v:.4}")),
-        c.value("peak_threads")
+        c.value(Figure::PeakThreads)
             .map_or("-".into(), |v| format!("{v:.0}")),
     ]
 }
 
 /// A figure of a cell as a chart point (median and min–max across trials).
-fn point(c: &CellSummary, path: &str, scale: f64) -> Option<Point> {
-    let get = |stat: &str| -> Option<f64> {
-        let mut v = c.figures.get(path.split('.').next()?)?;
-        for part in path.split('.').skip(1) {
-            v = v.get(part)?;
-        }
-        v.get(stat)?.as_f64()
-    };
+fn point(c: &CellSummary, f: Figure, scale: f64) -> Option<Point> {
     Some(Point {
         x: f64::from(c.concurrency),
-        median: get("merged").or_else(|| get("median"))? * scale,
-        min: get("min")? * scale,
-        max: get("max")? * scale,
+        median: c.value(f)? * scale,
+        min: c.stat(f, Stat::Min)? * scale,
+        max: c.stat(f, Stat::Max)? * scale,
     })
 }
 
@@ -129,29 +123,32 @@ const FEW_MEMORY_SAMPLES: f64 = 10.0;
 
 /// What a reader of a cell's figures should know.
 fn warnings(c: &CellSummary) -> Vec<String> {
-    let stat = |name: &str, stat: &str| c.figures.get(name)?.get(stat)?.as_f64();
     let mut out = Vec::new();
-    if let Some(n) = stat("memory_samples", "min").filter(|&n| n < FEW_MEMORY_SAMPLES) {
+    if let Some(n) = c
+        .stat(Figure::MemorySamples, Stat::Min)
+        .filter(|&n| n < FEW_MEMORY_SAMPLES)
+    {
         out.push(format!(
             "memory was sampled only {n} time(s) in a trial's window: its peak may be missed"
         ));
     }
-    if let Some(n) = stat("dropped_ops", "max").filter(|&n| n > 0.0) {
+    let most = |f: Figure| c.stat(f, Stat::Max).filter(|&n| n > 0.0);
+    if let Some(n) = most(Figure::DroppedOps) {
         out.push(format!(
             "up to {n} ops a trial were due in the window and never started (the model could not keep the rate); they are in the latency percentiles at the lag they had reached"
         ));
     }
-    if let Some(n) = stat("unfinished_ops", "max").filter(|&n| n > 0.0) {
+    if let Some(n) = most(Figure::UnfinishedOps) {
         out.push(format!(
             "up to {n} ops a trial were in flight for the whole window and never finished in it (clients the model never served); they are in the latency percentiles at the age they had reached"
         ));
     }
-    if let Some(n) = stat("failed_ops", "max").filter(|&n| n > 0.0) {
+    if let Some(n) = most(Figure::FailedOps) {
         out.push(format!(
             "up to {n} failed ops a trial (below max_error_rate; see error_latency_us)"
         ));
     }
-    if let Some(n) = stat("retried_ops", "max").filter(|&n| n > 0.0) {
+    if let Some(n) = most(Figure::RetriedOps) {
         out.push(format!(
             "up to {n} ops a trial were sent again on a new connection after a reused one closed"
         ));
@@ -164,14 +161,14 @@ fn ok(c: &CellSummary) -> bool {
 }
 
 /// Lines of one figure against concurrency, one per model.
-fn by_concurrency(cells: &[&CellSummary], path: &str, scale: f64) -> Vec<Series> {
+fn by_concurrency(cells: &[&CellSummary], f: Figure, scale: f64) -> Vec<Series> {
     ModelKind::ALL
         .iter()
         .filter_map(|&m| {
             let mut points: Vec<Point> = cells
                 .iter()
                 .filter(|c| ok(c) && c.model == m.name())
-                .filter_map(|c| point(c, path, scale))
+                .filter_map(|c| point(c, f, scale))
                 .collect();
             points.sort_by(|a, b| a.x.total_cmp(&b.x));
             (!points.is_empty()).then_some(Series { model: m, points })
@@ -179,12 +176,13 @@ fn by_concurrency(cells: &[&CellSummary], path: &str, scale: f64) -> Vec<Series>
         .collect()
 }
 
-const PERCENTILES: [(&str, &str); 5] = [
-    ("p50", "p50"),
-    ("p90", "p90"),
-    ("p99", "p99"),
-    ("p99_9", "p99.9"),
-    ("max", "max"),
+/// The latency spectrum's percentiles and their names on its axis.
+const PERCENTILES: [(Figure, &str); 5] = [
+    (Figure::P50, "p50"),
+    (Figure::P90, "p90"),
+    (Figure::P99, "p99"),
+    (Figure::P99_9, "p99.9"),
+    (Figure::LatencyMax, "max"),
 ];
 
 /// The concurrency at which the most models have ok cells (the largest such).
@@ -222,42 +220,42 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
             "Throughput",
             "verified ops per second (log)",
             Scale::Log,
-            by_concurrency(cells, "throughput_ops_per_sec", 1.0),
+            by_concurrency(cells, Figure::Throughput, 1.0),
         ),
         chart(
             "efficiency",
             "Efficiency vs ideal",
             "throughput / ideal",
             Scale::Linear,
-            by_concurrency(cells, "efficiency", 1.0),
+            by_concurrency(cells, Figure::Efficiency, 1.0),
         ),
         chart(
             "p99",
             "p99 latency",
             "p99 latency, ms (log)",
             Scale::Log,
-            by_concurrency(cells, "latency_us.p99", 1e-3),
+            by_concurrency(cells, Figure::P99, 1e-3),
         ),
         chart(
             "memory-per-op",
             "Memory per in-flight op",
             "(peak − idle PSS) / C, KiB (log)",
             Scale::Log,
-            by_concurrency(cells, "mem_per_op_bytes", 1.0 / 1024.0),
+            by_concurrency(cells, Figure::MemPerOp, 1.0 / 1024.0),
         ),
         chart(
             "peak-memory",
             "Peak memory of the process tree",
             "peak PSS, MiB",
             Scale::Linear,
-            by_concurrency(cells, "peak_pss_bytes", 1.0 / 1024.0 / 1024.0),
+            by_concurrency(cells, Figure::PeakPss, 1.0 / 1024.0 / 1024.0),
         ),
         chart(
             "cpu",
             "CPU per 1,000 ops",
             "CPU seconds per 1,000 ops (log)",
             Scale::Log,
-            by_concurrency(cells, "cpu_secs_per_1k_ops", 1.0),
+            by_concurrency(cells, Figure::CpuPer1kOps, 1.0),
         ),
     ];
     if let Some(c) = chosen_concurrency(cells) {
@@ -271,7 +269,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
                     .iter()
                     .enumerate()
                     .filter_map(|(i, (p, _))| {
-                        let mut pt = point(cell, &format!("latency_us.{p}"), 1e-3)?;
+                        let mut pt = point(cell, *p, 1e-3)?;
                         pt.x = i as f64;
                         Some(pt)
                     })

@@ -3,13 +3,15 @@
 //!
 //! Figures are found generically: every numeric field of a record's figures (nested ones
 //! such as `latency_us.p99` included) is summarised under the same path, so a figure added
-//! to the record appears here without touching this file.
+//! to the record appears here without touching this file. Readers name a figure by
+//! `crate::figure::Figure` (its key is its path here).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::figure::{Figure, Read};
 use crate::measure::histogram;
 use crate::measure::machine::Machine;
 use crate::op::ErrorKind;
@@ -231,25 +233,149 @@ pub fn summarize(
     }
 }
 
+/// A statistic of a figure across a cell's ok trials, as summary.json names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stat {
+    Median,
+    Min,
+    Max,
+    Cv,
+    /// How many trials had the figure.
+    N,
+    /// A latency percentile of the trials' histograms merged.
+    Merged,
+}
+
+impl Stat {
+    fn key(self) -> &'static str {
+        match self {
+            Stat::Median => "median",
+            Stat::Min => "min",
+            Stat::Max => "max",
+            Stat::Cv => "cv",
+            Stat::N => "n",
+            Stat::Merged => "merged",
+        }
+    }
+}
+
 impl CellSummary {
-    /// The cell's figure by path, e.g. `latency_us.p99`: a latency percentile from the
-    /// merged histogram, any other figure the median of its trials.
-    pub fn value(&self, path: &str) -> Option<f64> {
-        self.stat(path, "merged")
-            .or_else(|| self.stat(path, "median"))
+    /// The cell's own value of a figure: a latency percentile from the merged histogram
+    /// (the median of its trials without one), any other figure the median of its trials.
+    pub fn value(&self, f: Figure) -> Option<f64> {
+        match f.spec().read {
+            Read::Merged => self
+                .stat(f, Stat::Merged)
+                .or_else(|| self.stat(f, Stat::Median)),
+            Read::Median => self.stat(f, Stat::Median),
+        }
     }
 
-    /// The median of a figure across trials, by path.
-    pub fn median(&self, path: &str) -> Option<f64> {
-        self.stat(path, "median")
+    /// One statistic of a figure across ok trials.
+    pub fn stat(&self, f: Figure, stat: Stat) -> Option<f64> {
+        self.entry(f)?.get(stat.key())?.as_f64()
     }
 
-    /// One statistic (`median`, `min`, `max`, `cv`, `n`) of a figure across ok trials.
-    pub fn stat(&self, path: &str, stat: &str) -> Option<f64> {
-        let mut v = self.figures.get(path.split('.').next()?)?;
-        for part in path.split('.').skip(1) {
+    /// The figure's value in each ok trial, in trial order; `None` without any.
+    pub fn values(&self, f: Figure) -> Option<Vec<f64>> {
+        let vals: Vec<f64> = self
+            .entry(f)?
+            .get("values")?
+            .as_array()?
+            .iter()
+            .filter_map(|x| x.as_f64())
+            .collect();
+        (!vals.is_empty()).then_some(vals)
+    }
+
+    /// The figure's object in summary.json (`{"median", "min", …}`), by its key.
+    fn entry(&self, f: Figure) -> Option<&Value> {
+        let mut parts = f.key().split('.');
+        let mut v = self.figures.get(parts.next()?)?;
+        for part in parts {
             v = v.get(part)?;
         }
-        v.get(stat)?.as_f64()
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::histogram::LatencyUs;
+    use crate::record::{Figures, SCHEMA_VERSION};
+    use crate::scenario::{DEFAULT_SCENARIO_TOML, Scenario};
+
+    /// A trial whose every listed figure is measured, each at its own value times `k`.
+    fn trial(cell: &Cell, t: u32, k: f64) -> TrialRecord {
+        let n = |x: f64| Some((x * k) as u64);
+        let x = |x: f64| Some(x * k);
+        let l = LatencyUs {
+            p50: 10.0 * k,
+            p90: 20.0 * k,
+            p99: 30.0 * k,
+            p99_9: 40.0 * k,
+            max: 50.0 * k,
+            mean: 15.0 * k,
+        };
+        TrialRecord {
+            schema: SCHEMA_VERSION,
+            cell: cell.clone(),
+            trial: t,
+            status: TrialStatus::Ok,
+            reason: None,
+            started_at: String::new(),
+            figures: Figures {
+                ops: n(1000.0),
+                throughput_ops_per_sec: x(500.0),
+                efficiency: x(0.9),
+                latency_us: Some(l),
+                cpu_secs_per_1k_ops: x(0.25),
+                peak_pss_bytes: n(7e6),
+                mem_per_op_bytes: x(3000.0),
+                peak_threads: n(12.0),
+                harness_threads: n(1.0),
+                achieved_concurrency: x(9.5),
+                failed_ops: n(4.0),
+                dropped_ops: n(5.0),
+                unfinished_ops: n(6.0),
+                retried_ops: n(7.0),
+                memory_samples: n(20.0),
+                idle_pss_bytes: n(5e6),
+                ..Figures::default()
+            },
+        }
+    }
+
+    /// Each figure of the list reads back from summary.json by its key what its trials
+    /// recorded.
+    #[test]
+    fn every_listed_figure_reads_back_from_its_key() {
+        let s = Scenario::parse(DEFAULT_SCENARIO_TOML, std::path::Path::new("t.toml")).unwrap();
+        let cell = &s.cells()[0];
+        let recs: Vec<TrialRecord> = [1.0, 3.0, 2.0]
+            .iter()
+            .enumerate()
+            .map(|(t, &k)| trial(cell, t as u32, k))
+            .collect();
+        let mut c = summarize_cell(cell, &recs.iter().collect::<Vec<_>>());
+        for f in Figure::ALL {
+            let want: Vec<f64> = recs
+                .iter()
+                .map(|r| f.of_trial(&r.figures).unwrap())
+                .collect();
+            assert_eq!(c.values(f).as_ref(), Some(&want), "{f:?} ({})", f.key());
+            // Without histograms every figure is the median of its trials (the k = 2 one).
+            assert_eq!(c.value(f), Some(want[2]), "{f:?}");
+            assert_eq!(c.stat(f, Stat::Min), Some(want[0]), "{f:?}");
+            assert_eq!(c.stat(f, Stat::Max), Some(want[1]), "{f:?}");
+            assert_eq!(c.stat(f, Stat::N), Some(3.0), "{f:?}");
+        }
+        // A merged percentile is the cell's own value; a median figure ignores one.
+        c.figures["latency_us"]["p99"]["merged"] = 42.0.into();
+        c.figures["throughput_ops_per_sec"]["merged"] = 42.0.into();
+        assert_eq!(c.value(Figure::P99), Some(42.0));
+        assert_eq!(c.stat(Figure::P99, Stat::Median), Some(60.0));
+        assert_eq!(c.value(Figure::Throughput), Some(1000.0));
     }
 }

@@ -12,7 +12,8 @@
 //!   (`compute = 0`), and the cells of one sweep should share one `compute`.
 
 use super::charts::{Chart, Point, Scale, Series};
-use super::summary::{CellStatus, CellSummary, Summary};
+use super::summary::{CellStatus, CellSummary, Stat, Summary};
+use crate::figure::Figure;
 use crate::plan::ModelKind;
 use crate::units::HumanDuration;
 use crate::workload::RUN_TIME_PARAMS;
@@ -132,11 +133,11 @@ pub fn sweeps(s: &Summary) -> Vec<Sweep<'_>> {
 
 impl Sweep<'_> {
     /// The median of a figure for `model` at `x`.
-    pub fn at(&self, model: ModelKind, x: f64, path: &str) -> Option<f64> {
+    pub fn at(&self, model: ModelKind, x: f64, f: Figure) -> Option<f64> {
         self.cells
             .iter()
             .find(|(cx, c)| *cx == x && c.model == model.name())
-            .and_then(|(_, c)| c.value(path))
+            .and_then(|(_, c)| c.value(f))
     }
 
     /// The distinct x values, ascending.
@@ -147,7 +148,7 @@ impl Sweep<'_> {
         xs
     }
 
-    fn series(&self, path: &str, scale: f64) -> Vec<Series> {
+    fn series(&self, f: Figure, scale: f64) -> Vec<Series> {
         ModelKind::ALL
             .iter()
             .filter_map(|&m| {
@@ -158,9 +159,9 @@ impl Sweep<'_> {
                     .filter_map(|(x, c)| {
                         Some(Point {
                             x: *x,
-                            median: c.value(path)? * scale,
-                            min: c.stat(path, "min")? * scale,
-                            max: c.stat(path, "max")? * scale,
+                            median: c.value(f)? * scale,
+                            min: c.stat(f, Stat::Min)? * scale,
+                            max: c.stat(f, Stat::Max)? * scale,
                         })
                     })
                     .collect();
@@ -189,7 +190,7 @@ impl Sweep<'_> {
                 "compute / wait per op",
                 "verified ops per second (log)",
                 Scale::Log,
-                self.series("throughput_ops_per_sec", 1.0),
+                self.series(Figure::Throughput, 1.0),
             )],
             SweepKind::Stall => vec![
                 chart(
@@ -198,7 +199,7 @@ impl Sweep<'_> {
                     "share of ops that block their thread or compute (1 / block_every)",
                     "verified ops per second (log)",
                     Scale::Log,
-                    self.series("throughput_ops_per_sec", 1.0),
+                    self.series(Figure::Throughput, 1.0),
                 ),
                 chart(
                     "stall-p99",
@@ -206,7 +207,7 @@ impl Sweep<'_> {
                     "share of ops that block their thread or compute (1 / block_every)",
                     "p99 latency, ms (log)",
                     Scale::Log,
-                    self.series("latency_us.p99", 1e-3),
+                    self.series(Figure::P99, 1e-3),
                 ),
             ],
         };
