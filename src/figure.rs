@@ -13,31 +13,6 @@
 
 use crate::record::Figures;
 
-/// A figure that iobench reads from summaries and records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Figure {
-    Throughput,
-    P99,
-    PeakPss,
-    CpuPer1kOps,
-    Efficiency,
-    P50,
-    P90,
-    P99_9,
-    LatencyMax,
-    MemPerOp,
-    PeakThreads,
-    HarnessThreads,
-    AchievedConcurrency,
-    Ops,
-    FailedOps,
-    DroppedOps,
-    UnfinishedOps,
-    RetriedOps,
-    MemorySamples,
-    IdlePss,
-}
-
 /// Which way a figure is better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Better {
@@ -87,32 +62,65 @@ fn count(n: Option<u64>) -> Option<f64> {
     n.map(|n| n as f64)
 }
 
-impl Figure {
-    /// Every figure, in declaration order (a test checks): the compared ones in the order of
-    /// the gate's rows and the exports.
-    pub const ALL: [Figure; 20] = [
-        Figure::Throughput,
-        Figure::P99,
-        Figure::PeakPss,
-        Figure::CpuPer1kOps,
-        Figure::Efficiency,
-        Figure::P50,
-        Figure::P90,
-        Figure::P99_9,
-        Figure::LatencyMax,
-        Figure::MemPerOp,
-        Figure::PeakThreads,
-        Figure::HarnessThreads,
-        Figure::AchievedConcurrency,
-        Figure::Ops,
-        Figure::FailedOps,
-        Figure::DroppedOps,
-        Figure::UnfinishedOps,
-        Figure::RetriedOps,
-        Figure::MemorySamples,
-        Figure::IdlePss,
-    ];
+/// The list: one row per figure, read by [`Figure::spec`]. Columns: the variant, its key,
+/// its label, its unit, which way is better, which value is the cell's own, its gate, and
+/// its value in one trial's figures.
+macro_rules! figures {
+    ($($name:ident: $key:literal, $label:literal, $unit:literal, $better:ident, $read:ident,
+       $gate:ident, |$f:ident| $trial:expr;)*) => {
+        /// A figure that iobench reads from summaries and records.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Figure {
+            $($name,)*
+        }
 
+        impl Figure {
+            /// Every figure, in declaration order: the compared ones in the order of the
+            /// gate's rows and the exports.
+            pub const ALL: [Figure; [$(stringify!($name)),*].len()] = [$(Figure::$name),*];
+
+            pub fn spec(self) -> Spec {
+                match self {
+                    $(Figure::$name => Spec {
+                        key: $key,
+                        label: $label,
+                        unit: $unit,
+                        better: Better::$better,
+                        read: Read::$read,
+                        gate: Gate::$gate,
+                        trial: |$f: &Figures| $trial,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+#[rustfmt::skip]
+figures! {
+    Throughput: "throughput_ops_per_sec", "throughput", "ops/s", Higher, Median, Primary, |f| f.throughput_ops_per_sec;
+    P99: "latency_us.p99", "p99 latency", "µs", Lower, Merged, Primary, |f| f.latency_us.map(|l| l.p99);
+    PeakPss: "peak_pss_bytes", "peak memory", "bytes", Lower, Median, Secondary, |f| count(f.peak_pss_bytes);
+    CpuPer1kOps: "cpu_secs_per_1k_ops", "CPU per 1k ops", "s", Lower, Median, Secondary, |f| f.cpu_secs_per_1k_ops;
+    Efficiency: "efficiency", "efficiency", "ratio", Higher, Median, No, |f| f.efficiency;
+    P50: "latency_us.p50", "p50 latency", "µs", Lower, Merged, No, |f| f.latency_us.map(|l| l.p50);
+    P90: "latency_us.p90", "p90 latency", "µs", Lower, Merged, No, |f| f.latency_us.map(|l| l.p90);
+    P99_9: "latency_us.p99_9", "p99.9 latency", "µs", Lower, Merged, No, |f| f.latency_us.map(|l| l.p99_9);
+    LatencyMax: "latency_us.max", "max latency", "µs", Lower, Merged, No, |f| f.latency_us.map(|l| l.max);
+    MemPerOp: "mem_per_op_bytes", "memory per op", "bytes", Lower, Median, No, |f| f.mem_per_op_bytes;
+    PeakThreads: "peak_threads", "threads", "threads", Neither, Median, No, |f| count(f.peak_threads);
+    HarnessThreads: "harness_threads", "harness threads", "threads", Neither, Median, No, |f| count(f.harness_threads);
+    AchievedConcurrency: "achieved_concurrency", "ops in flight", "ops", Neither, Median, No, |f| f.achieved_concurrency;
+    Ops: "ops", "verified ops", "ops", Neither, Median, No, |f| count(f.ops);
+    FailedOps: "failed_ops", "failed ops", "ops", Lower, Median, No, |f| count(f.failed_ops);
+    DroppedOps: "dropped_ops", "dropped ops", "ops", Lower, Median, No, |f| count(f.dropped_ops);
+    UnfinishedOps: "unfinished_ops", "unfinished ops", "ops", Lower, Median, No, |f| count(f.unfinished_ops);
+    RetriedOps: "retried_ops", "retried ops", "ops", Lower, Median, No, |f| count(f.retried_ops);
+    MemorySamples: "memory_samples", "memory samples", "samples", Neither, Median, No, |f| count(f.memory_samples);
+    IdlePss: "idle_pss_bytes", "idle memory", "bytes", Lower, Median, No, |f| count(f.idle_pss_bytes);
+}
+
+impl Figure {
     /// The latency percentiles, lowest first.
     pub const PERCENTILES: [Figure; 5] = [
         Figure::P50,
@@ -121,135 +129,6 @@ impl Figure {
         Figure::P99_9,
         Figure::LatencyMax,
     ];
-
-    pub fn spec(self) -> Spec {
-        use Better::{Higher, Lower, Neither};
-        let row = |key, label, unit, better, gate, trial| Spec {
-            key,
-            label,
-            unit,
-            better,
-            read: Read::Median,
-            gate,
-            trial,
-        };
-        let latency = |key, label, gate, trial| Spec {
-            read: Read::Merged,
-            ..row(key, label, "µs", Lower, gate, trial)
-        };
-        match self {
-            Figure::Throughput => row(
-                "throughput_ops_per_sec",
-                "throughput",
-                "ops/s",
-                Higher,
-                Gate::Primary,
-                |f| f.throughput_ops_per_sec,
-            ),
-            Figure::P99 => latency("latency_us.p99", "p99 latency", Gate::Primary, |f| {
-                f.latency_us.map(|l| l.p99)
-            }),
-            Figure::PeakPss => row(
-                "peak_pss_bytes",
-                "peak memory",
-                "bytes",
-                Lower,
-                Gate::Secondary,
-                |f| count(f.peak_pss_bytes),
-            ),
-            Figure::CpuPer1kOps => row(
-                "cpu_secs_per_1k_ops",
-                "CPU per 1k ops",
-                "s",
-                Lower,
-                Gate::Secondary,
-                |f| f.cpu_secs_per_1k_ops,
-            ),
-            Figure::Efficiency => row("efficiency", "efficiency", "ratio", Higher, Gate::No, |f| {
-                f.efficiency
-            }),
-            Figure::P50 => latency("latency_us.p50", "p50 latency", Gate::No, |f| {
-                f.latency_us.map(|l| l.p50)
-            }),
-            Figure::P90 => latency("latency_us.p90", "p90 latency", Gate::No, |f| {
-                f.latency_us.map(|l| l.p90)
-            }),
-            Figure::P99_9 => latency("latency_us.p99_9", "p99.9 latency", Gate::No, |f| {
-                f.latency_us.map(|l| l.p99_9)
-            }),
-            Figure::LatencyMax => latency("latency_us.max", "max latency", Gate::No, |f| {
-                f.latency_us.map(|l| l.max)
-            }),
-            Figure::MemPerOp => row(
-                "mem_per_op_bytes",
-                "memory per op",
-                "bytes",
-                Lower,
-                Gate::No,
-                |f| f.mem_per_op_bytes,
-            ),
-            Figure::PeakThreads => row(
-                "peak_threads",
-                "threads",
-                "threads",
-                Neither,
-                Gate::No,
-                |f| count(f.peak_threads),
-            ),
-            Figure::HarnessThreads => row(
-                "harness_threads",
-                "harness threads",
-                "threads",
-                Neither,
-                Gate::No,
-                |f| count(f.harness_threads),
-            ),
-            Figure::AchievedConcurrency => row(
-                "achieved_concurrency",
-                "ops in flight",
-                "ops",
-                Neither,
-                Gate::No,
-                |f| f.achieved_concurrency,
-            ),
-            Figure::Ops => row("ops", "verified ops", "ops", Neither, Gate::No, |f| {
-                count(f.ops)
-            }),
-            Figure::FailedOps => row("failed_ops", "failed ops", "ops", Lower, Gate::No, |f| {
-                count(f.failed_ops)
-            }),
-            Figure::DroppedOps => row("dropped_ops", "dropped ops", "ops", Lower, Gate::No, |f| {
-                count(f.dropped_ops)
-            }),
-            Figure::UnfinishedOps => row(
-                "unfinished_ops",
-                "unfinished ops",
-                "ops",
-                Lower,
-                Gate::No,
-                |f| count(f.unfinished_ops),
-            ),
-            Figure::RetriedOps => row("retried_ops", "retried ops", "ops", Lower, Gate::No, |f| {
-                count(f.retried_ops)
-            }),
-            Figure::MemorySamples => row(
-                "memory_samples",
-                "memory samples",
-                "samples",
-                Neither,
-                Gate::No,
-                |f| count(f.memory_samples),
-            ),
-            Figure::IdlePss => row(
-                "idle_pss_bytes",
-                "idle memory",
-                "bytes",
-                Lower,
-                Gate::No,
-                |f| count(f.idle_pss_bytes),
-            ),
-        }
-    }
 
     /// Its key in summary.json, e.g. `latency_us.p99`.
     pub fn key(self) -> &'static str {
