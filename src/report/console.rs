@@ -112,6 +112,11 @@ pub(crate) fn kib(bytes: Option<f64>) -> String {
     bytes.map_or("-".into(), |b| format!("{:.2}", b / 1024.0))
 }
 
+/// A value with `digits` decimals, or `-` where it was not measured.
+pub(crate) fn fixed(x: Option<f64>, digits: usize) -> String {
+    x.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
 /// The cell table printed at the end of a run.
 pub fn summary_table(s: &Summary) -> String {
     let header = [
@@ -141,14 +146,11 @@ pub fn summary_table(s: &Summary) -> String {
             c.concurrency.to_string(),
             status,
             num(c.value(Figure::Throughput)),
-            c.value(Figure::Efficiency)
-                .map_or("-".into(), |e| format!("{e:.3}")),
+            fixed(c.value(Figure::Efficiency), 3),
             c.value(Figure::P99).map_or("-".into(), micros),
             kib(c.value(Figure::MemPerOp)),
-            c.value(Figure::CpuPer1kOps)
-                .map_or("-".into(), |v| format!("{v:.4}")),
-            c.value(Figure::PeakThreads)
-                .map_or("-".into(), |t| format!("{t:.0}")),
+            fixed(c.value(Figure::CpuPer1kOps), 4),
+            fixed(c.value(Figure::PeakThreads), 0),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())

@@ -82,6 +82,17 @@ struct Check {
     cells: Vec<String>,
 }
 
+impl Check {
+    /// Two cells compared: all of `parts` must hold.
+    fn of_pair(parts: &[Outcome], text: String, a: &CellSummary, b: &CellSummary) -> Check {
+        Check {
+            outcome: all(parts),
+            text,
+            cells: vec![a.id.clone(), b.id.clone()],
+        }
+    }
+}
+
 /// A figure's spread over a cell's ok trials.
 #[derive(Clone, Copy, Debug)]
 struct Range {
@@ -394,11 +405,7 @@ fn cheaper_than_processes(s: &Summary) -> Finding {
         );
         // CPU per op: the loop must not cost clearly more.
         cpu_guard(a, p, 1.0, &mut parts, &mut text);
-        checks.push(Check {
-            outcome: all(&parts),
-            text,
-            cells: vec![a.id.clone(), p.id.clone()],
-        });
+        checks.push(Check::of_pair(&parts, text, a, p));
     }
     decide(
         claim,
@@ -454,11 +461,7 @@ fn hundreds_in_one_program(s: &Summary) -> Finding {
             show(tm, kib)
         );
         cpu_guard(a, t, 1.1, &mut parts, &mut text);
-        checks.push(Check {
-            outcome: all(&parts),
-            text,
-            cells: vec![a.id.clone(), t.id.clone()],
-        });
+        checks.push(Check::of_pair(&parts, text, a, t));
     }
     decide(
         claim,

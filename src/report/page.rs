@@ -63,7 +63,7 @@ pub fn status_text(c: &CellSummary) -> String {
 
 /// A cell's row, as plain text per column.
 pub fn row(c: &CellSummary) -> [String; 10] {
-    use super::console::{kib, micros, num};
+    use super::console::{fixed, kib, micros, num};
     let t = Figure::Throughput;
     let range = match (c.stat(t, Stat::Min), c.stat(t, Stat::Max)) {
         (Some(a), Some(b)) => format!("{}–{}", num(Some(a)), num(Some(b))),
@@ -79,10 +79,8 @@ pub fn row(c: &CellSummary) -> [String; 10] {
             .map_or("-".into(), |v| format!("{:.1}%", v * 100.0)),
         c.value(Figure::P99).map_or("-".into(), micros),
         kib(c.value(Figure::MemPerOp)),
-        c.value(Figure::CpuPer1kOps)
-            .map_or("-".into(), |v| format!("{v:.4}")),
-        c.value(Figure::PeakThreads)
-            .map_or("-".into(), |v| format!("{v:.0}")),
+        fixed(c.value(Figure::CpuPer1kOps), 4),
+        fixed(c.value(Figure::PeakThreads), 0),
     ]
 }
 
@@ -133,25 +131,28 @@ fn warnings(c: &CellSummary) -> Vec<String> {
         ));
     }
     let most = |f: Figure| c.stat(f, Stat::Max).filter(|&n| n > 0.0);
-    if let Some(n) = most(Figure::DroppedOps) {
-        out.push(format!(
-            "up to {n} ops a trial were due in the window and never started (the model could not keep the rate); they are in the latency percentiles at the lag they had reached"
-        ));
-    }
-    if let Some(n) = most(Figure::UnfinishedOps) {
-        out.push(format!(
-            "up to {n} ops a trial were in flight for the whole window and never finished in it (clients the model never served); they are in the latency percentiles at the age they had reached"
-        ));
-    }
-    if let Some(n) = most(Figure::FailedOps) {
-        out.push(format!(
-            "up to {n} failed ops a trial (below max_error_rate; see error_latency_us)"
-        ));
-    }
-    if let Some(n) = most(Figure::RetriedOps) {
-        out.push(format!(
-            "up to {n} ops a trial were sent again on a new connection after a reused one closed"
-        ));
+    let counted: [(Figure, &str); 4] = [
+        (
+            Figure::DroppedOps,
+            "ops a trial were due in the window and never started (the model could not keep the rate); they are in the latency percentiles at the lag they had reached",
+        ),
+        (
+            Figure::UnfinishedOps,
+            "ops a trial were in flight for the whole window and never finished in it (clients the model never served); they are in the latency percentiles at the age they had reached",
+        ),
+        (
+            Figure::FailedOps,
+            "failed ops a trial (below max_error_rate; see error_latency_us)",
+        ),
+        (
+            Figure::RetriedOps,
+            "ops a trial were sent again on a new connection after a reused one closed",
+        ),
+    ];
+    for (f, what) in counted {
+        if let Some(n) = most(f) {
+            out.push(format!("up to {n} {what}"));
+        }
     }
     out
 }
