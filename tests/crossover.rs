@@ -24,12 +24,7 @@ fn throughputs(r: &common::Run) -> Vec<(String, String, f64)> {
 fn cpu_mix_without_compute_matches_sleep() {
     let toml = r#"
 name = "no-compute"
-[run]
-trials = 1
-warmup = "100ms"
-duration = "600ms"
-models = ["threads", "tokio-current-thread", "processes"]
-concurrency = [8]
+run = { trials = 1, warmup = "100ms", duration = "600ms", models = ["threads", "tokio-current-thread", "processes"], concurrency = [8] }
 [[workload]]
 kind = "sleep"
 latency = "5ms"
@@ -61,12 +56,7 @@ compute = "0s"
 fn with_compute_far_above_wait_one_event_loop_is_no_faster_than_sequential() {
     let toml = r#"
 name = "compute-bound"
-[run]
-trials = 1
-warmup = "100ms"
-duration = "800ms"
-models = ["sequential", "tokio-current-thread"]
-concurrency = [8]
+run = { trials = 1, warmup = "100ms", duration = "800ms", models = ["sequential", "tokio-current-thread"], concurrency = [8] }
 [[workload]]
 kind = "cpu-mix"
 wait = "500us"
@@ -113,12 +103,7 @@ compute = "5ms"
 fn an_op_that_blocks_stalls_the_event_loop_but_not_the_threads() {
     let toml = r#"
 name = "stall"
-[run]
-trials = 1
-warmup = "100ms"
-duration = "800ms"
-models = ["threads", "tokio-current-thread"]
-concurrency = [16]
+run = { trials = 1, warmup = "100ms", duration = "800ms", models = ["threads", "tokio-current-thread"], concurrency = [16] }
 [[workload]]
 kind = "sleep"
 latency = "5ms"
@@ -148,12 +133,7 @@ fn the_report_draws_the_stall_and_says_what_it_shows() {
     // beside its baseline where no op computes. Two trials each: a verdict needs a spread.
     let toml = r#"
 name = "stall-report"
-[run]
-trials = 2
-warmup = "100ms"
-duration = "400ms"
-models = ["threads", "tokio-current-thread"]
-concurrency = [16]
+run = { trials = 2, warmup = "100ms", duration = "400ms", models = ["threads", "tokio-current-thread"], concurrency = [16] }
 [[workload]]
 kind = "sleep"
 latency = "5ms"

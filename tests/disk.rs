@@ -26,12 +26,7 @@ fn a_file_changed_behind_the_reader_is_a_mismatch_and_the_scratch_folder_goes() 
     let toml = format!(
         r#"
 name = "corrupt"
-[run]
-trials = 1
-warmup = "100ms"
-duration = "1500ms"
-models = ["threads", "tokio-current-thread"]
-concurrency = [2]
+run = {{ trials = 1, warmup = "100ms", duration = "1500ms", models = ["threads", "tokio-current-thread"], concurrency = [2] }}
 [[workload]]
 kind = "disk-read"
 size = "8KiB"
@@ -93,12 +88,7 @@ fn the_scratch_folder_goes_after_a_failed_trial_too() {
     let toml = format!(
         r#"
 name = "killed"
-[run]
-trials = 1
-warmup = "0s"
-duration = "1s"
-models = ["processes"]
-concurrency = [2]
+run = {{ trials = 1, warmup = "0s", duration = "1s", models = ["processes"], concurrency = [2] }}
 [[workload]]
 kind = "disk-write"
 size = "4KiB"
@@ -186,12 +176,7 @@ fn disk_write_trials_read_back_what_they_wrote() {
     let toml = format!(
         r#"
 name = "readback"
-[run]
-trials = 1
-warmup = "100ms"
-duration = "400ms"
-models = ["sequential", "threads", "processes", "tokio-current-thread", "smol", "async-processes"]
-concurrency = [3]
+run = {{ trials = 1, warmup = "100ms", duration = "400ms", models = ["sequential", "threads", "processes", "tokio-current-thread", "smol", "async-processes"], concurrency = [3] }}
 [[workload]]
 kind = "disk-write"
 size = "8KiB"
@@ -219,12 +204,7 @@ fn a_written_file_changed_behind_the_writer_fails_the_trial() {
     let toml = format!(
         r#"
 name = "overwritten"
-[run]
-trials = 1
-warmup = "100ms"
-duration = "400ms"
-models = ["threads", "processes", "tokio-current-thread"]
-concurrency = [2]
+run = {{ trials = 1, warmup = "100ms", duration = "400ms", models = ["threads", "processes", "tokio-current-thread"], concurrency = [2] }}
 [[workload]]
 kind = "disk-write"
 size = "4KiB"

@@ -15,12 +15,7 @@ use tempfile::TempDir;
 fn a_trial_past_its_timeout_is_failed_and_the_run_goes_on() {
     let toml = r#"
 name = "timeout"
-[run]
-trials = 1
-warmup = "0s"
-duration = "200ms"
-models = ["sequential"]
-concurrency = [1]
+run = { trials = 1, warmup = "0s", duration = "200ms", models = ["sequential"], concurrency = [1] }
 [[workload]]
 kind = "sleep"
 latency = "20s"

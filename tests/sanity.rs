@@ -118,12 +118,7 @@ fn order(r: &common::Run) -> Vec<String> {
 fn the_seed_shuffles_each_round_and_repeats_its_order() {
     let toml = r#"
 name = "order"
-[run]
-trials = 2
-warmup = "0s"
-duration = "50ms"
-models = ["sequential", "threads", "thread-pool", "smol", "tokio-current-thread"]
-concurrency = [1]
+run = { trials = 2, warmup = "0s", duration = "50ms", models = ["sequential", "threads", "thread-pool", "smol", "tokio-current-thread"], concurrency = [1] }
 [[workload]]
 kind = "sleep"
 latency = "1ms"
@@ -157,12 +152,7 @@ fn trials_run_from_a_private_copy_of_the_binary() {
     let (_dir, scenario, out) = common::scenario(
         r#"
 name = "copy"
-[run]
-trials = 1
-warmup = "0s"
-duration = "1500ms"
-models = ["processes"]
-concurrency = [2]
+run = { trials = 1, warmup = "0s", duration = "1500ms", models = ["processes"], concurrency = [2] }
 [[workload]]
 kind = "sleep"
 latency = "1ms"
