@@ -94,7 +94,7 @@ fn gate_options(g: &GateArgs) -> Result<iobench::compare::Options, Error> {
 /// Prints a comparison, appends it to $GITHUB_STEP_SUMMARY when set, writes the JSON, and
 /// gives the exit code (3 when the gate fails).
 fn verdicts(report: &iobench::compare::Report, json: &std::path::Path) -> Result<ExitCode, Error> {
-    let md = iobench::compare::markdown(report);
+    let md = iobench::compare::markdown::markdown(report);
     print!("{md}");
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
         use std::io::Write;
