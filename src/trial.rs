@@ -132,13 +132,13 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
         }
     }
     drop(sut);
-    let first_error = || match tally.first_error.iter().next() {
+    let first_error = || match tally.counts.first_error.iter().next() {
         Some((kind, msg)) => format!("first {kind:?} error: {msg}"),
         None => "no error".to_string(),
     };
     let error_rate = figures.error_rate.unwrap_or(0.0);
     let (status, reason) = if tally.ok_ops() == 0 {
-        let why = match tally.error_ops() {
+        let why = match tally.counts.error_ops() {
             0 => "no operation completed in the window".to_string(),
             _ => format!("no operation succeeded in the window; {}", first_error()),
         };
@@ -146,8 +146,8 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
     } else if error_rate > cell.max_error_rate {
         let why = format!(
             "{} of {} ops failed ({:.2}%, above max_error_rate {}%); {}",
-            tally.error_ops(),
-            tally.error_ops() + tally.ok_ops(),
+            tally.counts.error_ops(),
+            tally.counts.error_ops() + tally.ok_ops(),
             error_rate * 100.0,
             cell.max_error_rate * 100.0,
             first_error()
@@ -198,7 +198,7 @@ fn figures(
     let ops = tally.ok_ops();
     let latency = percentiles(&tally.latency_ns);
     let uncorrected = tally.uncorrected_ns.as_ref().and_then(percentiles);
-    let failed = tally.error_ops();
+    let failed = tally.counts.error_ops();
     let throughput = ops as f64 / secs;
     let rate = ctx.cell.rate;
     // An open loop can do no better than the rate it is offered.
@@ -227,7 +227,7 @@ fn figures(
         latency_histogram: histogram::encode(&tally.latency_ns),
         latency_uncorrected_us: uncorrected,
         target_rate_ops_per_sec: rate,
-        late_start_ops: rate.map(|_| tally.late_starts),
+        late_start_ops: rate.map(|_| tally.counts.late_starts),
         cpu_user_secs: Some(cpu.user_secs),
         cpu_sys_secs: Some(cpu.sys_secs),
         cpu_secs: Some(cpu.user_secs + cpu.sys_secs),
@@ -248,8 +248,8 @@ fn figures(
         harness_threads: Some(HARNESS_THREADS),
         failed_ops: Some(failed),
         error_rate: (ops + failed > 0).then(|| failed as f64 / (ops + failed) as f64),
-        errors: tally.errors_by_kind(),
-        error_samples: tally.first_error.clone(),
+        errors: tally.counts.errors_by_kind(),
+        error_samples: tally.counts.first_error.clone(),
         // Verified ops in the model, not waiting for it: in open mode from each op's actual
         // start (the corrected latency adds queueing); dropped and unfinished ops left out.
         achieved_concurrency: uncorrected
@@ -270,8 +270,8 @@ fn figures(
         dropped_ops: rate.map(|_| tally.dropped),
         unfinished_ops: ctx.cell.ops.is_none().then_some(tally.unfinished),
         pace_lag_us: rate
-            .filter(|_| tally.paced > 0)
-            .map(|_| tally.pace_lag_ns as f64 / tally.paced as f64 / 1e3),
+            .filter(|_| tally.counts.paced > 0)
+            .map(|_| tally.counts.pace_lag_ns as f64 / tally.counts.paced as f64 / 1e3),
         db_connections: None,
     }
 }

@@ -12,4 +12,4 @@ pub mod recorder;
 pub mod rusage;
 
 pub use clock::{Mono, Window};
-pub use recorder::{Recorder, Tally};
+pub use recorder::{OpCounts, Recorder, Tally};

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
-use crate::op::Timing;
-use crate::op::{ErrorKind, OpError};
+use crate::op::{ErrorKind, OpError, Timing};
 
 /// Highest latency the histogram resolves, in nanoseconds (one hour); longer ops saturate.
 const MAX_NS: u64 = 3_600_000_000_000;
@@ -27,14 +27,10 @@ const MAX_NS: u64 = 3_600_000_000_000;
 pub struct Tally {
     /// Latency of every verified op, in nanoseconds.
     pub latency_ns: Histogram<u64>,
-    /// Failed ops by kind.
-    pub errors: [u64; ErrorKind::ALL.len()],
-    /// The first message seen for each error kind, to explain a failure.
-    pub first_error: BTreeMap<ErrorKind, String>,
+    /// Failed ops by kind, late starts and pacing lag.
+    pub counts: OpCounts,
     /// Open mode: latency of verified ops from their actual start, in nanoseconds.
     pub uncorrected_ns: Option<Histogram<u64>>,
-    /// Open mode: ops started more than 1 ms after they were due.
-    pub late_starts: u64,
     /// Latency of every failed op, in nanoseconds (two significant digits: a tenth of the
     /// verified ops' histogram's size, and a timeout's tail needs no finer grain).
     pub error_ns: Histogram<u64>,
@@ -49,11 +45,71 @@ pub struct Tally {
     /// The latencies of the dropped and unfinished ops, summed (ns): what `latency_ns`
     /// holds beyond the verified ops.
     pub excluded_ns: u64,
+}
+
+/// What is counted of ops besides their latencies: failed ops by kind (with the first
+/// message of each kind) and open mode's pacing. Every [`Tally`] keeps one; so does a worker
+/// process's sink, which keeps no histogram and sends this to the trial whole at the end.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpCounts {
+    /// Failed ops by kind ([`ErrorKind::index`]).
+    pub errors: [u64; ErrorKind::ALL.len()],
+    /// The first message seen for each error kind, to explain a failure.
+    pub first_error: BTreeMap<ErrorKind, String>,
+    /// Open mode: ops started more than 1 ms after they were due.
+    pub late_starts: u64,
     /// Open mode: how late ops that waited for their due time woke, summed (ns), and how
     /// many waited: each model's pacing error (its timer's precision), charged to the
     /// corrected latency.
     pub pace_lag_ns: u64,
     pub paced: u64,
+}
+
+impl OpCounts {
+    /// Counts what a finished op's timing says of its pacing.
+    #[inline]
+    pub fn timing(&mut self, timing: &Timing) {
+        self.late_starts += u64::from(timing.late);
+        if let Some(lag) = timing.pace_lag {
+            self.pace_lag_ns += lag.as_nanos() as u64;
+            self.paced += 1;
+        }
+    }
+
+    /// Counts a failed op (its latency is recorded apart).
+    #[inline]
+    pub fn error(&mut self, e: OpError) {
+        self.errors[e.kind.index()] += 1;
+        self.first_error
+            .entry(e.kind)
+            .or_insert_with(|| e.message.into_owned());
+    }
+
+    /// Adds counts made elsewhere (another shard, a worker process).
+    pub fn merge(&mut self, other: &OpCounts) {
+        for (a, b) in self.errors.iter_mut().zip(other.errors) {
+            *a += b;
+        }
+        for (k, m) in &other.first_error {
+            self.first_error.entry(*k).or_insert_with(|| m.clone());
+        }
+        self.late_starts += other.late_starts;
+        self.pace_lag_ns += other.pace_lag_ns;
+        self.paced += other.paced;
+    }
+
+    pub fn error_ops(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Errors by kind, only the kinds that occurred.
+    pub fn errors_by_kind(&self) -> BTreeMap<ErrorKind, u64> {
+        ErrorKind::ALL
+            .iter()
+            .filter(|k| self.errors[k.index()] > 0)
+            .map(|k| (*k, self.errors[k.index()]))
+            .collect()
+    }
 }
 
 fn histogram() -> Histogram<u64> {
@@ -68,16 +124,12 @@ impl Default for Tally {
     fn default() -> Self {
         Tally {
             latency_ns: histogram(),
-            errors: [0; ErrorKind::ALL.len()],
-            first_error: BTreeMap::new(),
+            counts: OpCounts::default(),
             uncorrected_ns: None,
-            late_starts: 0,
             error_ns: error_histogram(),
             dropped: 0,
             unfinished: 0,
             excluded_ns: 0,
-            pace_lag_ns: 0,
-            paced: 0,
         }
     }
 }
@@ -85,27 +137,18 @@ impl Default for Tally {
 impl Tally {
     #[inline]
     pub fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
-        self.late_starts += u64::from(timing.late);
-        if let Some(lag) = timing.pace_lag {
-            self.record_pace_lag_ns(lag.as_nanos() as u64);
-        }
+        self.counts.timing(&timing);
+        let ns = timing.latency.as_nanos() as u64;
         match result {
-            Ok(()) => self.record_ok_ns(
-                timing.latency.as_nanos() as u64,
-                timing.service.map(|s| s.as_nanos() as u64),
-            ),
+            Ok(()) => self.record_ok_ns(ns, timing.service.map(|s| s.as_nanos() as u64)),
             Err(e) => {
-                self.error_ns
-                    .saturating_record((timing.latency.as_nanos() as u64).max(1));
-                self.errors[e.kind.index()] += 1;
-                self.first_error
-                    .entry(e.kind)
-                    .or_insert_with(|| e.message.into_owned());
+                self.record_error_ns(ns);
+                self.counts.error(e);
             }
         }
     }
 
-    /// A failed op's latency counted elsewhere (a worker process).
+    /// A failed op's latency (its error is counted in [`Tally::counts`]).
     #[inline]
     pub fn record_error_ns(&mut self, ns: u64) {
         self.error_ns.saturating_record(ns.max(1));
@@ -125,13 +168,6 @@ impl Tally {
         self.latency_ns.saturating_record(lag_ns.max(1));
         self.unfinished += 1;
         self.excluded_ns += lag_ns;
-    }
-
-    /// Open mode: an op that waited for its due time woke `lag_ns` after it.
-    #[inline]
-    pub fn record_pace_lag_ns(&mut self, lag_ns: u64) {
-        self.pace_lag_ns += lag_ns;
-        self.paced += 1;
     }
 
     /// Records a verified op's latency and, in open mode, its uncorrected latency, in
@@ -163,27 +199,19 @@ impl Tally {
         self.latency_ns
             .add(&other.latency_ns)
             .expect("histograms share bounds");
-        for (a, b) in self.errors.iter_mut().zip(other.errors) {
-            *a += b;
-        }
-        for (k, m) in &other.first_error {
-            self.first_error.entry(*k).or_insert_with(|| m.clone());
-        }
+        self.counts.merge(&other.counts);
         if let Some(u) = &other.uncorrected_ns {
             self.uncorrected_ns
                 .get_or_insert_with(histogram)
                 .add(u)
                 .expect("histograms share bounds");
         }
-        self.late_starts += other.late_starts;
         self.error_ns
             .add(&other.error_ns)
             .expect("histograms share bounds");
         self.dropped += other.dropped;
         self.unfinished += other.unfinished;
         self.excluded_ns += other.excluded_ns;
-        self.pace_lag_ns += other.pace_lag_ns;
-        self.paced += other.paced;
     }
 
     /// Verified ops (the latency histogram less the dropped and unfinished ops it also
@@ -197,28 +225,6 @@ impl Tally {
         let n = self.ok_ops();
         let all = self.latency_ns.mean() * self.latency_ns.len() as f64;
         (n > 0).then(|| ((all - self.excluded_ns as f64) / n as f64).max(0.0))
-    }
-
-    pub fn error_ops(&self) -> u64 {
-        self.errors.iter().sum()
-    }
-
-    /// Errors by kind name, only the kinds that occurred.
-    pub fn errors_by_kind(&self) -> BTreeMap<ErrorKind, u64> {
-        ErrorKind::ALL
-            .iter()
-            .filter(|k| self.errors[k.index()] > 0)
-            .map(|k| (*k, self.errors[k.index()]))
-            .collect()
-    }
-
-    /// Adds `n` failed ops of `kind` counted elsewhere (a worker process, which sends their
-    /// latencies on their own).
-    pub fn add_errors(&mut self, kind: ErrorKind, n: u64, first: Option<&String>) {
-        self.errors[kind.index()] += n;
-        if let Some(m) = first {
-            self.first_error.entry(kind).or_insert_with(|| m.clone());
-        }
     }
 }
 
@@ -306,8 +312,8 @@ mod tests {
         );
         let t = r.merged();
         assert_eq!(t.ok_ops(), 100);
-        assert_eq!(t.errors_by_kind().get(&ErrorKind::Timeout), Some(&1));
-        assert_eq!(t.first_error[&ErrorKind::Timeout], "slow");
+        assert_eq!(t.counts.errors_by_kind().get(&ErrorKind::Timeout), Some(&1));
+        assert_eq!(t.counts.first_error[&ErrorKind::Timeout], "slow");
     }
 
     fn rss_bytes() -> u64 {
