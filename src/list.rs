@@ -1,33 +1,78 @@
-//! `iobench list`: every workload and model, one line each, with parameters.
+//! `iobench list`: every workload and model, one line each, with parameters; and the
+//! README's parameter tables, made from the same declarations.
 
 use std::fmt::Write;
 
 use crate::plan::ModelKind;
+use crate::scenario::RUN_KEYS;
 use crate::workload::WorkloadKind;
+use crate::workload::params::Param;
+
+/// A parameter's type, with what it counts: `integer (connections)`.
+fn type_and_unit(p: &Param) -> String {
+    match p.unit {
+        "" => p.ty.clone(),
+        unit => format!("{} ({unit})", p.ty),
+    }
+}
+
+fn widest<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(0)
+}
 
 pub fn render() -> String {
     let mut s = String::from("Workloads (kind = \"...\" in a [[workload]] table):\n");
-    let w = WorkloadKind::ALL
-        .iter()
-        .map(|k| k.name().len())
-        .max()
-        .unwrap_or(0);
+    let w = widest(WorkloadKind::ALL.iter().map(|k| k.name()));
     for k in WorkloadKind::ALL {
         let _ = writeln!(s, "  {:w$}  {}", k.name(), k.description());
-        for (name, default, meaning) in k.params() {
-            let _ = writeln!(s, "  {:w$}    {name} = \"{default}\"  {meaning}", "");
+        for p in k.params() {
+            let _ = writeln!(
+                s,
+                "  {:w$}    {} = {}  [{}] {}",
+                "",
+                p.name,
+                p.default,
+                type_and_unit(&p),
+                p.help
+            );
         }
     }
     s += "\nModels (models = [...] in [run] or --models):\n";
-    let w = ModelKind::ALL
-        .iter()
-        .map(|m| m.name().len())
-        .max()
-        .unwrap_or(0);
+    let w = widest(ModelKind::ALL.iter().map(|m| m.name()));
     for m in ModelKind::ALL {
         let _ = writeln!(s, "  {:w$}  {}", m.name(), m.description());
     }
-    s += "\n[run] keys, overridable per [[workload]]: trials, warmup, duration, mode, models,\n\
-          concurrency, pool_size (thread-pool), process_cap (processes), trial_timeout.\n";
+    let _ = writeln!(
+        s,
+        "\n[run] keys, overridable per [[workload]]: {}.",
+        RUN_KEYS.join(", ")
+    );
     s
+}
+
+/// The README's tables of every workload's parameters (between its
+/// `<!-- workload-parameters -->` markers; `tests/params.rs` checks that they match).
+pub fn markdown() -> String {
+    let cell = |t: &str| t.replace('|', "\\|");
+    let mut s = String::new();
+    for k in WorkloadKind::ALL {
+        let _ = writeln!(s, "`{}`:\n", k.name());
+        s += "| key | type | default | meaning |\n|---|---|---|---|\n";
+        for p in k.params() {
+            let default = match p.default.starts_with('(') {
+                true => p.default.clone(),
+                false => format!("`{}`", p.default),
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} |",
+                p.name,
+                cell(&type_and_unit(&p)),
+                cell(&default),
+                cell(p.help)
+            );
+        }
+        s.push('\n');
+    }
+    s.trim_end().to_string() + "\n"
 }

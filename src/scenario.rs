@@ -10,19 +10,14 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::plan::{Cell, DEFAULT_MAX_ERROR_RATE, LoadMode, ModelKind};
-use crate::units::{HumanDuration, HumanSize};
-use crate::workload::cpu_mix::{CpuMix, Via};
-use crate::workload::disk::{Cache, DiskRead, DiskWrite};
-use crate::workload::dns::Dns;
-use crate::workload::http_get::{HttpGet, expected_body};
-use crate::workload::postgres::{PgQuery, Postgres};
-use crate::workload::redis::{Redis, RedisCommand};
-use crate::workload::serve::{EchoServe, HttpServe, LoadGenerator};
-use crate::workload::{WorkloadKind, WorkloadSpec, sleep::Sleep, tcp_echo::TcpEcho};
+use crate::units::HumanDuration;
+use crate::workload::params::Invalid;
+use crate::workload::{WorkloadKind, WorkloadSpec};
 
 /// The scenario `cargo run --release` uses when no file is given.
 pub const DEFAULT_SCENARIO_PATH: &str = "scenarios/quick.toml";
@@ -280,7 +275,10 @@ impl Ctx<'_> {
 
 fn hint_for(message: &str) -> String {
     let h = if message.contains("unknown field") {
-        "check the spelling; `iobench list` shows every workload's parameters, and the [run] keys are: trials, warmup, duration, mode, models, concurrency, pool_size, process_cap, event_loops, trial_timeout, max_error_rate"
+        return format!(
+            "check the spelling; `iobench list` shows every workload's parameters, and the [run] keys are: {}",
+            RUN_KEYS.join(", ")
+        );
     } else if message.contains("unknown variant") && message.contains("sequential") {
         "`iobench list` shows every model with a one-line description"
     } else if message.contains("unknown variant") && message.contains("closed") {
@@ -300,95 +298,85 @@ fn hint_for(message: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Raw TOML shape.
 
-/// A strictly positive integer; 0 and negatives are rejected where they are written.
-#[derive(Clone, Copy, Debug)]
-struct Positive(u32);
+/// Declares a `[run]` value type that is checked where it is written: `$name($inner)`,
+/// read as a `$from` and made by `$make` (or refused with its message).
+macro_rules! checked {
+    ($(#[$doc:meta])* $name:ident($inner:ty) from $from:ty, |$v:ident| $make:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug)]
+        struct $name($inner);
 
-impl<'de> Deserialize<'de> for Positive {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d)?;
-        match u32::try_from(v) {
-            Ok(0) => Err(serde::de::Error::custom("must be at least 1, got 0")),
-            Ok(n) => Ok(Positive(n)),
-            Err(_) if v < 0 => Err(serde::de::Error::custom(format!(
-                "must be at least 1, got {v}"
-            ))),
-            Err(_) => Err(serde::de::Error::custom(format!("{v} is too large"))),
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let $v = <$from>::deserialize(d)?;
+                let made: Result<$inner, String> = $make;
+                made.map($name).map_err(serde::de::Error::custom)
+            }
         }
-    }
+    };
 }
 
-/// A rate in ops per second, above zero.
-#[derive(Clone, Copy, Debug)]
-struct PositiveRate(f64);
-
-impl<'de> Deserialize<'de> for PositiveRate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        if !(v.is_finite() && v > 0.0) {
-            return Err(serde::de::Error::custom(format!(
-                "rate must be above 0 ops per second, got {v}"
-            )));
-        }
-        Ok(PositiveRate(v))
+checked!(
+    /// A strictly positive integer; 0 and negatives are rejected where they are written.
+    Positive(u32) from i64, |v| match u32::try_from(v) {
+        Ok(0) => Err("must be at least 1, got 0".into()),
+        Ok(n) => Ok(n),
+        Err(_) if v < 0 => Err(format!("must be at least 1, got {v}")),
+        Err(_) => Err(format!("{v} is too large")),
     }
-}
+);
 
-/// A fraction from 0 to 1.
-#[derive(Clone, Copy, Debug)]
-struct Fraction(f64);
-
-impl<'de> Deserialize<'de> for Fraction {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        if !(0.0..=1.0).contains(&v) {
-            return Err(serde::de::Error::custom(format!(
-                "must be a fraction from 0 to 1 (0.01 is 1%), got {v}"
-            )));
-        }
-        Ok(Fraction(v))
+checked!(
+    /// A rate in ops per second, above zero.
+    PositiveRate(f64) from f64, |v| match v.is_finite() && v > 0.0 {
+        true => Ok(v),
+        false => Err(format!("rate must be above 0 ops per second, got {v}")),
     }
-}
+);
 
-/// A duration longer than zero.
-#[derive(Clone, Copy, Debug)]
-struct NonZeroDuration(Duration);
-
-impl<'de> Deserialize<'de> for NonZeroDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let h = HumanDuration::deserialize(d)?;
-        if h.0.is_zero() {
-            return Err(serde::de::Error::custom(
-                "duration must be longer than zero",
-            ));
-        }
-        Ok(NonZeroDuration(h.0))
+checked!(
+    /// A fraction from 0 to 1.
+    Fraction(f64) from f64, |v| match (0.0..=1.0).contains(&v) {
+        true => Ok(v),
+        false => Err(format!("must be a fraction from 0 to 1 (0.01 is 1%), got {v}")),
     }
-}
+);
 
-/// Declares a raw table type holding every `[run]` key plus `$extra` fields, so `[run]`
-/// and `[[workload]]` accept the same keys with one definition.
-macro_rules! raw_table_with_run_keys {
-    ($name:ident { $($extra:ident : $ty:ty),* $(,)? }) => {
+checked!(
+    /// A duration longer than zero.
+    NonZeroDuration(Duration) from HumanDuration, |h| match h.0.is_zero() {
+        true => Err("duration must be longer than zero".into()),
+        false => Ok(h.0),
+    }
+);
+
+/// Declares the `[run]` table (every `[run]` key, spanned) and [`RUN_KEYS`], once for the
+/// `[run]` table and the `[[workload]]` tables that override its keys.
+macro_rules! run_keys {
+    ($($key:ident : $ty:ty),* $(,)?) => {
+        /// The keys of `[run]`, which any `[[workload]]` may override.
+        pub const RUN_KEYS: &[&str] = &[$(stringify!($key)),*];
+
         #[derive(Deserialize, Default)]
         #[serde(deny_unknown_fields)]
-        struct $name {
-            $($extra: $ty,)*
-            trials: Option<Spanned<Positive>>,
-            warmup: Option<Spanned<HumanDuration>>,
-            duration: Option<Spanned<NonZeroDuration>>,
-            mode: Option<Spanned<LoadMode>>,
-            rate: Option<Spanned<PositiveRate>>,
-            models: Option<Spanned<Vec<Spanned<ModelKind>>>>,
-            concurrency: Option<Spanned<Vec<Spanned<Positive>>>>,
-            pool_size: Option<Spanned<Positive>>,
-            process_cap: Option<Spanned<Positive>>,
-            event_loops: Option<Spanned<Positive>>,
-            trial_timeout: Option<Spanned<NonZeroDuration>>,
-            max_error_rate: Option<Spanned<Fraction>>,
+        struct RawRun {
+            $($key: Option<Spanned<$ty>>,)*
         }
 
-        impl $name {
+        impl RawRun {
+            /// Reads `key`'s value into this table if it is a `[run]` key.
+            fn take<'de, A: MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut A,
+            ) -> Result<bool, A::Error> {
+                match key {
+                    $(stringify!($key) => self.$key = Some(map.next_value()?),)*
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+
             /// Applies the `[run]` keys written in this table over `run`.
             fn overlay(&self, ctx: &Ctx, run: &mut RunConfig) -> Result<(), ScenarioError> {
                 if let Some(v) = &self.trials { run.trials = v.get_ref().0; }
@@ -424,39 +412,54 @@ macro_rules! raw_table_with_run_keys {
     };
 }
 
-raw_table_with_run_keys!(RawRun {});
-raw_table_with_run_keys!(RawWorkload {
+run_keys! {
+    trials: Positive,
+    warmup: HumanDuration,
+    duration: NonZeroDuration,
+    mode: LoadMode,
+    rate: PositiveRate,
+    models: Vec<Spanned<ModelKind>>,
+    concurrency: Vec<Spanned<Positive>>,
+    pool_size: Positive,
+    process_cap: Positive,
+    event_loops: Positive,
+    trial_timeout: NonZeroDuration,
+    max_error_rate: Fraction,
+}
+
+/// A `[[workload]]` table: its `kind`, the `[run]` keys it overrides, and the other keys,
+/// which are read as the kind's parameters once the kind is known (the table's keys may
+/// come in any order).
+#[derive(Default)]
+struct RawWorkload {
     kind: Option<Spanned<WorkloadKind>>,
-    latency: Option<Spanned<NonZeroDuration>>,
-    payload: Option<Spanned<HumanSize>>,
-    server_delay: Option<Spanned<HumanDuration>>,
-    timeout: Option<Spanned<NonZeroDuration>>,
-    target: Option<Spanned<String>>,
-    path: Option<Spanned<String>>,
-    keep_alive: Option<Spanned<bool>>,
-    name: Option<Spanned<String>>,
-    retries: Option<Spanned<u32>>,
-    delay: Option<Spanned<HumanDuration>>,
-    client_threads: Option<Spanned<Positive>>,
-    load_generator: Option<Spanned<LoadGenerator>>,
-    query: Option<Spanned<PgQuery>>,
-    rows: Option<Spanned<Positive>>,
-    pool_min: Option<Spanned<u32>>,
-    pool_max: Option<Spanned<Positive>>,
-    url: Option<Spanned<String>>,
-    command: Option<Spanned<RedisCommand>>,
-    value_size: Option<Spanned<HumanSize>>,
-    keys: Option<Spanned<Positive>>,
-    size: Option<Spanned<HumanSize>>,
-    files: Option<Spanned<Positive>>,
-    cache: Option<Spanned<Cache>>,
-    dir: Option<Spanned<String>>,
-    fsync: Option<Spanned<bool>>,
-    wait: Option<Spanned<NonZeroDuration>>,
-    via: Option<Spanned<Via>>,
-    compute: Option<Spanned<HumanDuration>>,
-    block_every: Option<Spanned<u32>>,
-});
+    run: RawRun,
+    params: Vec<(Spanned<String>, Spanned<toml::Value>)>,
+}
+
+impl<'de> Deserialize<'de> for RawWorkload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Table;
+        impl<'de> Visitor<'de> for Table {
+            type Value = RawWorkload;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a [[workload]] table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawWorkload, A::Error> {
+                let mut w = RawWorkload::default();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    match key.get_ref().as_str() {
+                        "kind" => w.kind = Some(map.next_value()?),
+                        k if w.run.take(k, &mut map)? => {}
+                        _ => w.params.push((key, map.next_value()?)),
+                    }
+                }
+                Ok(w)
+            }
+        }
+        d.deserialize_map(Table)
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -519,332 +522,56 @@ fn build_spec(ctx: &Ctx, w: &Spanned<RawWorkload>) -> Result<WorkloadSpec, Scena
         ));
     };
     let kind = *kind.get_ref();
-    let written = [
-        ("latency", raw.latency.as_ref().map(Spanned::span)),
-        ("payload", raw.payload.as_ref().map(Spanned::span)),
-        ("server_delay", raw.server_delay.as_ref().map(Spanned::span)),
-        ("timeout", raw.timeout.as_ref().map(Spanned::span)),
-        ("target", raw.target.as_ref().map(Spanned::span)),
-        ("path", raw.path.as_ref().map(Spanned::span)),
-        ("keep_alive", raw.keep_alive.as_ref().map(Spanned::span)),
-        ("name", raw.name.as_ref().map(Spanned::span)),
-        ("retries", raw.retries.as_ref().map(Spanned::span)),
-        ("delay", raw.delay.as_ref().map(Spanned::span)),
-        (
-            "client_threads",
-            raw.client_threads.as_ref().map(Spanned::span),
-        ),
-        (
-            "load_generator",
-            raw.load_generator.as_ref().map(Spanned::span),
-        ),
-        ("size", raw.size.as_ref().map(Spanned::span)),
-        ("files", raw.files.as_ref().map(Spanned::span)),
-        ("cache", raw.cache.as_ref().map(Spanned::span)),
-        ("dir", raw.dir.as_ref().map(Spanned::span)),
-        ("fsync", raw.fsync.as_ref().map(Spanned::span)),
-        ("wait", raw.wait.as_ref().map(Spanned::span)),
-        ("via", raw.via.as_ref().map(Spanned::span)),
-        ("compute", raw.compute.as_ref().map(Spanned::span)),
-        ("block_every", raw.block_every.as_ref().map(Spanned::span)),
-    ];
-    for (name, span) in written {
-        let Some(span) = span else { continue };
-        if !kind.params().iter().any(|(p, _, _)| *p == name) {
-            let takes: Vec<&str> = kind.params().iter().map(|(p, _, _)| *p).collect();
-            return Err(ctx.err(
-                span,
-                format!("`{name}` is not a parameter of workload `{}`", kind.name()),
-                Some(format!("`{}` takes: {}", kind.name(), takes.join(", "))),
-            ));
+    let mut spec = WorkloadSpec::default_of(kind);
+    for (key, value) in &raw.params {
+        match spec.set(key.get_ref(), value.get_ref().clone()) {
+            None => return Err(not_a_parameter(ctx, kind, key)),
+            Some(Err(why)) => return Err(invalid(ctx, value.span(), why)),
+            Some(Ok(())) => {}
         }
     }
-    Ok(match kind {
-        WorkloadKind::Sleep => {
-            let mut s = Sleep::default();
-            if let Some(l) = &raw.latency {
-                s.latency = HumanDuration(l.get_ref().0);
-            }
-            if let Some(b) = &raw.block_every {
-                s.block_every = *b.get_ref();
-            }
-            WorkloadSpec::Sleep(s)
-        }
-        WorkloadKind::DiskRead => {
-            let mut d = DiskRead::default();
-            if let Some(v) = disk_size(ctx, &raw.size)? {
-                d.size = v;
-            }
-            if let Some(f) = &raw.files {
-                d.files = f.get_ref().0;
-            }
-            if let Some(c) = &raw.cache {
-                d.cache = *c.get_ref();
-            }
-            d.dir = raw.dir.as_ref().map(|v| v.get_ref().clone());
-            WorkloadSpec::DiskRead(d)
-        }
-        WorkloadKind::DiskWrite => {
-            let mut d = DiskWrite::default();
-            if let Some(v) = disk_size(ctx, &raw.size)? {
-                d.size = v;
-            }
-            if let Some(f) = &raw.fsync {
-                d.fsync = *f.get_ref();
-            }
-            d.dir = raw.dir.as_ref().map(|v| v.get_ref().clone());
-            WorkloadSpec::DiskWrite(d)
-        }
-        WorkloadKind::CpuMix => {
-            let mut m = CpuMix::default();
-            if let Some(w) = &raw.wait {
-                m.wait = HumanDuration(w.get_ref().0);
-            }
-            if let Some(v) = &raw.via {
-                m.via = *v.get_ref();
-            }
-            if let Some(c) = &raw.compute {
-                m.compute = *c.get_ref();
-            }
-            if let Some(b) = &raw.block_every {
-                m.block_every = *b.get_ref();
-            }
-            if let Some(d) = &raw.timeout {
-                m.timeout = HumanDuration(d.get_ref().0);
-            }
-            if let Some(a) = &raw.target {
-                m.target = Some(a.get_ref().clone());
-            }
-            WorkloadSpec::CpuMix(m)
-        }
-        WorkloadKind::TcpEcho => {
-            let mut t = TcpEcho::default();
-            if let Some(p) = nonzero_size(ctx, &raw.payload, "payload", "1KiB")? {
-                t.payload = p;
-            }
-            if let Some(d) = &raw.server_delay {
-                t.server_delay = *d.get_ref();
-            }
-            if let Some(d) = &raw.timeout {
-                t.timeout = HumanDuration(d.get_ref().0);
-            }
-            if let Some(a) = &raw.target {
-                t.target = Some(a.get_ref().clone());
-            }
-            WorkloadSpec::TcpEcho(t)
-        }
-        WorkloadKind::HttpGet => {
-            let mut h = HttpGet::default();
-            if let Some(p) = &raw.path {
-                if expected_body(p.get_ref()).is_none() {
-                    return Err(ctx.err(
-                        p.span(),
-                        format!("`{}` is not one of the routes", p.get_ref()),
-                        Some("paths are /, /{name}, /json and /bytes/{n}".into()),
-                    ));
-                }
-                h.path = p.get_ref().clone();
-            }
-            if let Some(d) = &raw.server_delay {
-                h.server_delay = *d.get_ref();
-            }
-            if let Some(d) = &raw.timeout {
-                h.timeout = HumanDuration(d.get_ref().0);
-            }
-            if let Some(k) = &raw.keep_alive {
-                h.keep_alive = *k.get_ref();
-            }
-            if let Some(a) = &raw.target {
-                h.target = Some(a.get_ref().clone());
-            }
-            WorkloadSpec::HttpGet(h)
-        }
-        WorkloadKind::Dns => {
-            let mut d = Dns::default();
-            if let Some(n) = &raw.name {
-                if hickory_proto::rr::Name::from_ascii(n.get_ref()).is_err()
-                    || n.get_ref().is_empty()
-                {
-                    return Err(ctx.err(
-                        n.span(),
-                        format!("`{}` is not a DNS name", n.get_ref()),
-                        Some("e.g. name = \"www.example.test\"".into()),
-                    ));
-                }
-                d.name = n.get_ref().clone();
-            }
-            if let Some(v) = &raw.server_delay {
-                d.server_delay = *v.get_ref();
-            }
-            if let Some(v) = &raw.timeout {
-                d.timeout = HumanDuration(v.get_ref().0);
-            }
-            if let Some(v) = &raw.retries {
-                d.retries = *v.get_ref();
-            }
-            if let Some(a) = &raw.target {
-                d.target = Some(a.get_ref().clone());
-            }
-            WorkloadSpec::Dns(d)
-        }
-        WorkloadKind::HttpServe => {
-            let mut h = HttpServe::default();
-            if let Some(p) = &raw.path {
-                let served = p.get_ref().starts_with('/') && expected_body(p.get_ref()).is_some();
-                if !served || p.get_ref().starts_with("/bytes/") {
-                    return Err(ctx.err(
-                        p.span(),
-                        format!("`{}` is not one of the server's routes", p.get_ref()),
-                        Some("the server answers /, /{name} and /json".into()),
-                    ));
-                }
-                h.path = p.get_ref().clone();
-            }
-            if let Some(d) = &raw.delay {
-                h.delay = *d.get_ref();
-            }
-            if let Some(d) = &raw.timeout {
-                h.timeout = HumanDuration(d.get_ref().0);
-            }
-            if let Some(t) = &raw.client_threads {
-                h.client_threads = t.get_ref().0;
-            }
-            if let Some(g) = &raw.load_generator {
-                h.load_generator = *g.get_ref();
-            }
-            if let Some(k) = &raw.keep_alive {
-                h.keep_alive = *k.get_ref();
-            }
-            WorkloadSpec::HttpServe(h)
-        }
-        WorkloadKind::EchoServe => {
-            let mut e = EchoServe::default();
-            if let Some(p) = nonzero_size(ctx, &raw.payload, "payload", "1KiB")? {
-                e.payload = p;
-            }
-            if let Some(d) = &raw.delay {
-                e.delay = *d.get_ref();
-            }
-            if let Some(d) = &raw.timeout {
-                e.timeout = HumanDuration(d.get_ref().0);
-            }
-            if let Some(t) = &raw.client_threads {
-                e.client_threads = t.get_ref().0;
-            }
-            if let Some(k) = &raw.keep_alive {
-                e.keep_alive = *k.get_ref();
-            }
-            WorkloadSpec::EchoServe(e)
-        }
-        WorkloadKind::Postgres => {
-            let mut p = Postgres::default();
-            if let Some(q) = &raw.query {
-                p.query = *q.get_ref();
-            }
-            if let Some(d) = &raw.server_delay {
-                if p.query != PgQuery::Sleep {
-                    return Err(ctx.err(
-                        d.span(),
-                        "`server_delay` only applies to query = \"sleep\"",
-                        Some("remove it, or set query = \"sleep\"".into()),
-                    ));
-                }
-                p.server_delay = *d.get_ref();
-            }
-            if let Some(r) = &raw.rows {
-                p.rows = r.get_ref().0;
-            }
-            if let Some(d) = &raw.timeout {
-                p.timeout = HumanDuration(d.get_ref().0);
-            }
-            if let Some(u) = &raw.url {
-                p.url = Some(u.get_ref().clone());
-            }
-            (p.pool_min, p.pool_max) = pool_bounds(ctx, raw, p.pool_min, p.pool_max)?;
-            WorkloadSpec::Postgres(p)
-        }
-        WorkloadKind::Redis => {
-            let mut r = Redis::default();
-            if let Some(c) = &raw.command {
-                r.command = *c.get_ref();
-            }
-            if let Some(v) = nonzero_size(ctx, &raw.value_size, "value_size", "64B")? {
-                r.value_size = v;
-            }
-            if let Some(k) = &raw.keys {
-                r.keys = k.get_ref().0;
-            }
-            if let Some(d) = &raw.timeout {
-                r.timeout = HumanDuration(d.get_ref().0);
-            }
-            if let Some(u) = &raw.url {
-                r.url = Some(u.get_ref().clone());
-            }
-            (r.pool_min, r.pool_max) = pool_bounds(ctx, raw, r.pool_min, r.pool_max)?;
-            WorkloadSpec::Redis(r)
-        }
-    })
+    let written: Vec<&str> = raw
+        .params
+        .iter()
+        .map(|(k, _)| k.get_ref().as_str())
+        .collect();
+    spec.check(&written).map_err(|(key, why)| {
+        let span = raw.params.iter().find(|(k, _)| k.get_ref() == key);
+        invalid(ctx, span.map_or(w.span(), |(_, v)| v.span()), why)
+    })?;
+    Ok(spec)
 }
 
-/// A disk workload's `size`: 4 KiB to 1 MiB.
-fn disk_size(
-    ctx: &Ctx,
-    v: &Option<Spanned<HumanSize>>,
-) -> Result<Option<HumanSize>, ScenarioError> {
-    use crate::workload::disk::{MAX_SIZE, MIN_SIZE};
-    match v {
-        Some(v) if !(MIN_SIZE..=MAX_SIZE).contains(&v.get_ref().0) => Err(ctx.err(
-            v.span(),
-            format!("size {} is outside 4KiB to 1MiB", v.get_ref()),
-            Some("e.g. size = \"64KiB\"".into()),
-        )),
-        Some(v) => Ok(Some(*v.get_ref())),
-        None => Ok(None),
-    }
+/// A key that is neither a `[run]` key nor one of `kind`'s parameters: which workloads
+/// take it, if any, and what `kind` takes.
+fn not_a_parameter(ctx: &Ctx, kind: WorkloadKind, key: &Spanned<String>) -> ScenarioError {
+    let name = key.get_ref();
+    let names = |k: WorkloadKind| k.params().iter().map(|p| p.name).collect::<Vec<_>>();
+    let owners: Vec<&str> = WorkloadKind::ALL
+        .iter()
+        .filter(|k| names(**k).contains(&name.as_str()))
+        .map(|k| k.name())
+        .collect();
+    let of = match owners.is_empty() {
+        true => String::new(),
+        false => format!(" (it is one of {})", owners.join(", ")),
+    };
+    let k = kind.name();
+    let message = format!(
+        "`{name}` is not a parameter of `{k}`{of}; {k} takes: {}",
+        names(kind).join(", ")
+    );
+    let hint = match owners.is_empty() {
+        true => hint_for("unknown field"),
+        false => "remove it, or move it to a workload of a kind that takes it; `iobench list` shows every workload's parameters".into(),
+    };
+    ctx.err(key.span(), message, Some(hint))
 }
 
-/// A size parameter that must be at least one byte.
-fn nonzero_size(
-    ctx: &Ctx,
-    v: &Option<Spanned<HumanSize>>,
-    name: &str,
-    example: &str,
-) -> Result<Option<HumanSize>, ScenarioError> {
-    match v {
-        Some(v) if v.get_ref().0 == 0 => Err(ctx.err(
-            v.span(),
-            format!("{name} must be at least 1 byte"),
-            Some(format!("e.g. {name} = \"{example}\"")),
-        )),
-        Some(v) => Ok(Some(*v.get_ref())),
-        None => Ok(None),
-    }
-}
-
-/// `pool_min` and `pool_max` over their defaults; the minimum may not exceed the maximum.
-/// `pool_min` may be 0: a pool that opens every connection on demand.
-fn pool_bounds(
-    ctx: &Ctx,
-    raw: &RawWorkload,
-    min: u32,
-    max: u32,
-) -> Result<(u32, u32), ScenarioError> {
-    let min_v = raw.pool_min.as_ref().map_or(min, |v| *v.get_ref());
-    let max_v = raw.pool_max.as_ref().map_or(max, |v| v.get_ref().0);
-    if min_v > max_v {
-        let span = raw
-            .pool_min
-            .as_ref()
-            .map(Spanned::span)
-            .or(raw.pool_max.as_ref().map(Spanned::span))
-            .unwrap_or(0..0);
-        return Err(ctx.err(
-            span,
-            format!("pool_min {min_v} is above pool_max {max_v}"),
-            Some("pool_min connections are opened first; it cannot exceed pool_max".into()),
-        ));
-    }
-    Ok((min_v, max_v))
+/// A parameter's value that its check refused.
+fn invalid(ctx: &Ctx, span: Range<usize>, why: Invalid) -> ScenarioError {
+    let hint = why.hint.unwrap_or_else(|| hint_for(&why.message));
+    ctx.err(span, why.message, Some(hint))
 }
 
 impl Scenario {
@@ -888,7 +615,7 @@ impl Scenario {
         for w in &raw.workload {
             let spec = build_spec(&ctx, w)?;
             let mut run = base.clone();
-            let table = w.get_ref();
+            let table = &w.get_ref().run;
             table.overlay(&ctx, &mut run)?;
             let span_of =
                 |a: Option<Range<usize>>, b: Option<Range<usize>>| a.or(b).unwrap_or(w.span());
@@ -988,19 +715,21 @@ concurrency = [1, 16, 256, 4096]
     }
 
     #[test]
-    fn unknown_key_points_at_it() {
-        let src = OK.replace("trials = 2", "trails = 2");
-        let (l, c, msg) = location_of(&src);
-        assert_eq!((l, c), (5, 1), "{msg}");
-        assert!(msg.contains("unknown field `trails`"), "{msg}");
-    }
-
-    #[test]
-    fn unknown_model_points_at_it() {
-        let src = OK.replace("\"threads\"]", "\"fibers\"]");
-        let (l, c, msg) = location_of(&src);
-        assert_eq!((l, c), (8, 25), "{msg}");
-        assert!(msg.contains("fibers"), "{msg}");
+    fn unknown_keys_and_values_point_at_themselves() {
+        for (from, to, at, words) in [
+            ("trials = 2", "trails = 2", (5, 1), "unknown field `trails`"),
+            ("\"threads\"]", "\"fibers\"]", (8, 25), "fibers"),
+            (
+                "latency",
+                "latncy",
+                (12, 1),
+                "`latncy` is not a parameter of `sleep`",
+            ),
+        ] {
+            let (l, c, msg) = location_of(&OK.replace(from, to));
+            assert_eq!((l, c), at, "{msg}");
+            assert!(msg.contains(words), "{msg}");
+        }
     }
 
     #[test]
@@ -1065,12 +794,12 @@ concurrency = [1, 16, 256, 4096]
         }
         let s = parse(&format!("{base}kind = \"redis\"\n")).unwrap();
         match &s.workloads[0].0 {
-            WorkloadSpec::Redis(r) => assert_eq!((r.pool_min, r.pool_max), (5, 10)),
+            WorkloadSpec::Redis(r) => assert_eq!((r.pool.pool_min, r.pool.pool_max), (5, 10)),
             other => panic!("{other:?}"),
         }
         let s = parse(&format!("{base}kind = \"postgres\"\npool_min = 0\n")).unwrap();
         match &s.workloads[0].0 {
-            WorkloadSpec::Postgres(p) => assert_eq!((p.pool_min, p.pool_max), (0, 10)),
+            WorkloadSpec::Postgres(p) => assert_eq!((p.pool.pool_min, p.pool.pool_max), (0, 10)),
             other => panic!("{other:?}"),
         }
     }

@@ -12,6 +12,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct HumanDuration(pub Duration);
 
+impl HumanDuration {
+    pub const ZERO: HumanDuration = HumanDuration(Duration::ZERO);
+
+    pub const fn ms(n: u64) -> HumanDuration {
+        HumanDuration(Duration::from_millis(n))
+    }
+
+    pub const fn secs(n: u64) -> HumanDuration {
+        HumanDuration(Duration::from_secs(n))
+    }
+}
+
 /// A size in bytes written as a number and a unit: `B`, `KiB`, `MiB`, `GiB` (or `KB`, `MB`, `GB`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct HumanSize(pub u64);

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::Workload;
+use super::params::{choice_value, nonzero_duration, params};
 use super::tcp_echo::TcpEcho;
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
@@ -41,35 +42,30 @@ pub enum Via {
     Echo,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CpuMix {
-    pub wait: HumanDuration,
-    pub via: Via,
-    pub compute: HumanDuration,
-    /// Only one op in this many computes (0: every op does).
-    #[serde(default, skip_serializing_if = "super::is_zero")]
-    pub block_every: u32,
-    pub timeout: HumanDuration,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// Set at run time: the rounds of `spin` that take `compute`, calibrated once by the
-    /// run, so that every model and every process computes the same amount.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rounds: Option<u64>,
-}
+choice_value!(Via);
 
-impl Default for CpuMix {
-    fn default() -> Self {
-        CpuMix {
-            wait: HumanDuration(Duration::from_millis(1)),
-            via: Via::Sleep,
-            compute: HumanDuration(Duration::ZERO),
-            block_every: 0,
-            timeout: HumanDuration(Duration::from_secs(10)),
-            target: None,
-            rounds: None,
-        }
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct CpuMix {
+        /// how long each op waits
+        wait: HumanDuration = HumanDuration::ms(1) => [check = nonzero_duration],
+        /// sleep, or echo (a 64-byte round trip to the echo target, which waits `wait`)
+        via: Via = Via::Sleep,
+        /// CPU work after the wait, calibrated to this machine's core
+        compute: HumanDuration = HumanDuration::ZERO,
+        /// only one op in N computes (for `compute`), on every model; the others only wait (0:
+        /// every op computes)
+        #[serde(default, skip_serializing_if = "super::is_zero")]
+        block_every: u32 = 0 => [unit = "ops"],
+        /// via echo: the op's deadline (connecting when it must, the echo)
+        timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
+        /// via echo: host:port of an echo server iobench did not start
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String> = None => [shown = "(embedded)"],
+        /// Set at run time: the rounds of `spin` that take `compute`, calibrated once by
+        /// the run, so that every model and every process computes the same amount.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rounds: Option<u64> = None => internal,
     }
 }
 

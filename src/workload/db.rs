@@ -43,6 +43,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::WorkloadSpec;
+use super::params::{Invalid, at_least_one, nonzero_duration, params};
+use crate::units::HumanDuration;
 
 use crate::measure::{Mono, Window};
 use crate::op::{ErrorKind, OpError};
@@ -237,6 +239,62 @@ impl std::fmt::Debug for PoolSlot {
 impl PartialEq for PoolSlot {
     fn eq(&self, _: &Self) -> bool {
         true
+    }
+}
+
+params! {
+    /// A database workload's pool, the same keys for every database: the connections of
+    /// the whole model (worker processes split them, [`Pool::share`]), and the deadline of
+    /// each op, the wait for a connection included.
+    pub struct Pool {
+        /// connections opened before the window, 0 for none (in all: worker processes split it)
+        pool_min: u32 = 5 => [unit = "connections"],
+        /// most connections, so most ops in flight (in all: worker processes split it)
+        pool_max: u32 = 10 => [unit = "connections", check = at_least_one],
+        /// deadline of each op, the wait for a connection included (and limit on connecting)
+        timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
+        /// The process's pool, built by its first session.
+        #[serde(skip)]
+        slot: PoolSlot = PoolSlot::default() => internal,
+    }
+    check: min_within_max;
+}
+
+/// `pool_min` connections are opened first: no more than `pool_max`.
+fn min_within_max(p: &Pool, written: &[&str]) -> Result<(), (&'static str, Invalid)> {
+    if p.pool_min <= p.pool_max {
+        return Ok(());
+    }
+    let key = match written.contains(&"pool_min") {
+        true => "pool_min",
+        false => "pool_max",
+    };
+    let why = Invalid::new(format!(
+        "pool_min {} is above pool_max {}",
+        p.pool_min, p.pool_max
+    ))
+    .hint("pool_min connections are opened first; it cannot exceed pool_max");
+    Err((key, why))
+}
+
+impl Pool {
+    /// Worker process `i` of `k`'s part of the pool ([`share`]), so that the workers' pools
+    /// add up to the model's.
+    pub fn share(&self, i: u32, k: u32) -> Pool {
+        Pool {
+            pool_min: share(self.pool_min, i, k),
+            pool_max: share(self.pool_max, i, k),
+            ..self.clone()
+        }
+    }
+
+    /// The pool's sizes, with the op's deadline as the wait for a connection.
+    pub fn config(&self) -> PoolConfig {
+        PoolConfig {
+            min: self.pool_min,
+            max: self.pool_max,
+            timeout: self.timeout.0,
+        }
     }
 }
 

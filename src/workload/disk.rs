@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Workload;
 use super::db::Rng;
+use super::params::{Invalid, at_least_one, choice_value, params};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::{AsyncRt, drop_cached_pages};
 use crate::units::HumanSize;
@@ -46,55 +47,47 @@ pub enum Cache {
     Cold,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiskRead {
-    /// Bytes per file (and per read).
-    pub size: HumanSize,
-    /// Files in the prepared set; each op reads one at random.
-    pub files: u32,
-    pub cache: Cache,
-    /// Where the scratch folder is created (default: the system's temporary folder).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
-    /// The scratch folder, set at run time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scratch: Option<String>,
-}
+choice_value!(Cache);
 
-impl Default for DiskRead {
-    fn default() -> Self {
-        DiskRead {
-            size: HumanSize(64 * 1024),
-            files: 64,
-            cache: Cache::Warm,
-            dir: None,
-            scratch: None,
-        }
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct DiskRead {
+        /// bytes per file and per read (4KiB to 1MiB)
+        size: HumanSize = HumanSize(64 * 1024) => [check = a_disk_size],
+        /// files in the prepared set
+        // Each op reads one at random.
+        files: u32 = 64 => [unit = "files", check = at_least_one],
+        /// warm (page cache) or cold (posix_fadvise DONTNEED before each read)
+        cache: Cache = Cache::Warm,
+        /// where the run's scratch folder is made; removed when the run ends
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<String> = None => [shown = "(the temporary folder)"],
+        /// The scratch folder, set at run time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scratch: Option<String> = None => internal,
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiskWrite {
-    /// Bytes written per op.
-    pub size: HumanSize,
-    /// `fsync` (fdatasync) each file after writing it.
-    pub fsync: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scratch: Option<String>,
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct DiskWrite {
+        /// bytes written per op (4KiB to 1MiB)
+        size: HumanSize = HumanSize(64 * 1024) => [check = a_disk_size],
+        /// fdatasync the file after each write
+        fsync: bool = false,
+        /// where the run's scratch folder is made; removed when the run ends
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<String> = None => [shown = "(the temporary folder)"],
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scratch: Option<String> = None => internal,
+    }
 }
 
-impl Default for DiskWrite {
-    fn default() -> Self {
-        DiskWrite {
-            size: HumanSize(64 * 1024),
-            fsync: false,
-            dir: None,
-            scratch: None,
-        }
+/// A disk workload's `size`: 4 KiB to 1 MiB.
+fn a_disk_size(_key: &str, v: &HumanSize) -> Result<(), Invalid> {
+    match (MIN_SIZE..=MAX_SIZE).contains(&v.0) {
+        true => Ok(()),
+        false => Err(Invalid::new(format!("size {v} is outside 4KiB to 1MiB"))),
     }
 }
 

@@ -20,41 +20,36 @@
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
-use serde::{Deserialize, Serialize};
-
 use super::Workload;
+use super::params::{Invalid, nonzero_duration, params};
 use super::stream::{SLACK, resolve};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Dns {
-    /// The name queried (type A).
-    pub name: String,
-    /// How long the server waits before answering.
-    pub server_delay: HumanDuration,
-    /// The op's deadline, over all its tries.
-    pub timeout: HumanDuration,
-    /// How many times an unanswered query is sent again, at equal steps within `timeout`.
-    pub retries: u32,
-    /// `host:port` of the DNS server; the embedded one when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct Dns {
+        /// the name queried (type A)
+        name: String = "www.example.test".into() => [check = a_dns_name],
+        /// how long the server waits before answering
+        server_delay: HumanDuration = HumanDuration::ZERO,
+        /// the op's deadline over all its tries (past it: a timeout error)
+        timeout: HumanDuration = HumanDuration::secs(1) => [check = nonzero_duration],
+        /// times an unanswered query is sent again, at equal steps within timeout
+        retries: u32 = 2 => [unit = "tries"],
+        /// host:port of a DNS server iobench did not start
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String> = None => [shown = "(embedded)"],
+    }
 }
 
-impl Default for Dns {
-    fn default() -> Self {
-        Dns {
-            name: "www.example.test".into(),
-            server_delay: HumanDuration(Duration::ZERO),
-            timeout: HumanDuration(Duration::from_secs(1)),
-            retries: 2,
-            target: None,
-        }
+fn a_dns_name(_key: &str, name: &String) -> Result<(), Invalid> {
+    match name.is_empty() || Name::from_ascii(name).is_err() {
+        true => Err(Invalid::new(format!("`{name}` is not a DNS name"))),
+        false => Ok(()),
     }
 }
 

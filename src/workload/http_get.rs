@@ -7,11 +7,9 @@
 //! A server-side delay is asked for with the query `?delay=<microseconds>us`.
 
 use std::net::SocketAddr;
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use super::Workload;
+use super::params::{Invalid, nonzero_duration, params};
 use super::stream::{Conn, Exchange, Progress, Timed, connect_async, connect_blocking, resolve};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
@@ -26,32 +24,31 @@ const MAX_HEAD: usize = 16 * 1024;
 /// pieces.
 const HEAD_ROOM: usize = 256;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpGet {
-    /// The route asked for, e.g. `/`, `/ana`, `/json`, `/bytes/1024`.
-    pub path: String,
-    /// How long the server waits before answering.
-    pub server_delay: HumanDuration,
-    /// The op's deadline: connecting (when it must), the request and the whole reply (the
-    /// talk's `async_timeout.timeout(10)`).
-    pub timeout: HumanDuration,
-    /// One connection per worker (true) or a new connection per request.
-    pub keep_alive: bool,
-    /// `host:port` of the HTTP server; the embedded one when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct HttpGet {
+        /// the route: /, /{name}, /json, /bytes/{n}
+        path: String = "/".into() => [check = a_route],
+        /// how long the server waits before answering
+        server_delay: HumanDuration = HumanDuration::ZERO,
+        /// the op's deadline: connecting when it must, the request and the whole reply (past it: a
+        /// timeout error)
+        // The talk's `async_timeout.timeout(10)`.
+        timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
+        /// one connection per worker, or a new one per request
+        keep_alive: bool = true,
+        /// host:port of an HTTP server iobench did not start
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String> = None => [shown = "(embedded)"],
+    }
 }
 
-impl Default for HttpGet {
-    fn default() -> Self {
-        HttpGet {
-            path: "/".into(),
-            server_delay: HumanDuration(Duration::ZERO),
-            timeout: HumanDuration(Duration::from_secs(10)),
-            keep_alive: true,
-            target: None,
-        }
+/// http-get's `path`: one the routes serve.
+fn a_route(_key: &str, path: &String) -> Result<(), Invalid> {
+    match expected_body(path) {
+        Some(_) => Ok(()),
+        None => Err(Invalid::new(format!("`{path}` is not one of the routes"))
+            .hint("paths are /, /{name}, /json and /bytes/{n}")),
     }
 }
 
@@ -277,7 +274,7 @@ mod tests {
     fn exchange(path: &str) -> HttpExchange {
         let spec = HttpGet {
             path: path.into(),
-            server_delay: HumanDuration(Duration::from_millis(10)),
+            server_delay: HumanDuration::ms(10),
             ..HttpGet::default()
         };
         HttpExchange::new(&spec, "127.0.0.1:80").unwrap()

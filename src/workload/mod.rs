@@ -13,6 +13,7 @@ pub mod db;
 pub mod disk;
 pub mod dns;
 pub mod http_get;
+pub mod params;
 pub mod postgres;
 pub mod redis;
 pub mod serve;
@@ -27,7 +28,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::op::OpError;
 use crate::rt::AsyncRt;
+use params::{Invalid, Param, Params};
 use targets::TargetKind;
+
+/// `$body` with `$p` bound to the parameters of whichever workload `$spec` is.
+macro_rules! each_spec {
+    ($spec:expr, $p:ident => $body:expr) => {
+        match $spec {
+            WorkloadSpec::Sleep($p) => $body,
+            WorkloadSpec::TcpEcho($p) => $body,
+            WorkloadSpec::HttpGet($p) => $body,
+            WorkloadSpec::Dns($p) => $body,
+            WorkloadSpec::HttpServe($p) => $body,
+            WorkloadSpec::EchoServe($p) => $body,
+            WorkloadSpec::Postgres($p) => $body,
+            WorkloadSpec::Redis($p) => $body,
+            WorkloadSpec::DiskRead($p) => $body,
+            WorkloadSpec::DiskWrite($p) => $body,
+            WorkloadSpec::CpuMix($p) => $body,
+        }
+    };
+}
 
 /// The closed list of workloads. Adding one is a compile error wherever it must be handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -126,251 +147,14 @@ impl WorkloadKind {
         }
     }
 
-    /// Parameters as (name, default, meaning), for `iobench list` and the docs.
-    pub fn params(self) -> &'static [(&'static str, &'static str, &'static str)] {
-        match self {
-            WorkloadKind::Sleep => &[
-                ("latency", "10ms", "how long each op waits"),
-                (
-                    "block_every",
-                    "0",
-                    "async models: one op in N sleeps with std::thread::sleep, blocking the event loop (0: never)",
-                ),
-            ],
-            WorkloadKind::DiskRead => &[
-                (
-                    "size",
-                    "64KiB",
-                    "bytes per file and per read (4KiB to 1MiB)",
-                ),
-                ("files", "64", "files in the prepared set"),
-                (
-                    "cache",
-                    "warm",
-                    "warm (page cache) or cold (posix_fadvise DONTNEED before each read)",
-                ),
-                (
-                    "dir",
-                    "(the temporary folder)",
-                    "where the run's scratch folder is made; removed when the run ends",
-                ),
-            ],
-            WorkloadKind::DiskWrite => &[
-                ("size", "64KiB", "bytes written per op (4KiB to 1MiB)"),
-                ("fsync", "false", "fdatasync the file after each write"),
-                (
-                    "dir",
-                    "(the temporary folder)",
-                    "where the run's scratch folder is made; removed when the run ends",
-                ),
-            ],
-            WorkloadKind::CpuMix => &[
-                ("wait", "1ms", "how long each op waits"),
-                (
-                    "via",
-                    "sleep",
-                    "sleep, or echo (a 64-byte round trip to the echo target, which waits `wait`)",
-                ),
-                (
-                    "compute",
-                    "0s",
-                    "CPU work after the wait, calibrated to this machine's core",
-                ),
-                (
-                    "block_every",
-                    "0",
-                    "async models: one op in N waits with std::thread::sleep (via sleep only; 0: never)",
-                ),
-                (
-                    "timeout",
-                    "10s",
-                    "via echo: the op's deadline (connecting when it must, the echo)",
-                ),
-                (
-                    "target",
-                    "(embedded)",
-                    "via echo: host:port of an echo server iobench did not start",
-                ),
-            ],
-            WorkloadKind::TcpEcho => &[
-                ("payload", "1KiB", "bytes sent and echoed per op"),
-                (
-                    "server_delay",
-                    "0s",
-                    "how long the target waits before echoing",
-                ),
-                (
-                    "timeout",
-                    "10s",
-                    "the op's deadline: connecting when it must, sending, the whole echo",
-                ),
-                (
-                    "target",
-                    "(embedded)",
-                    "host:port of an echo server iobench did not start",
-                ),
-            ],
-            WorkloadKind::Dns => &[
-                ("name", "www.example.test", "the name queried (type A)"),
-                (
-                    "server_delay",
-                    "0s",
-                    "how long the server waits before answering",
-                ),
-                (
-                    "timeout",
-                    "1s",
-                    "the op's deadline over all its tries (past it: a timeout error)",
-                ),
-                (
-                    "retries",
-                    "2",
-                    "times an unanswered query is sent again, at equal steps within timeout",
-                ),
-                (
-                    "target",
-                    "(embedded)",
-                    "host:port of a DNS server iobench did not start",
-                ),
-            ],
-            WorkloadKind::HttpGet => &[
-                ("path", "/", "the route: /, /{name}, /json, /bytes/{n}"),
-                (
-                    "server_delay",
-                    "0s",
-                    "how long the server waits before answering",
-                ),
-                (
-                    "timeout",
-                    "10s",
-                    "the op's deadline: connecting when it must, the request and the whole reply (past it: a timeout error)",
-                ),
-                (
-                    "keep_alive",
-                    "true",
-                    "one connection per worker, or a new one per request",
-                ),
-                (
-                    "target",
-                    "(embedded)",
-                    "host:port of an HTTP server iobench did not start",
-                ),
-            ],
-            WorkloadKind::HttpServe => &[
-                (
-                    "path",
-                    "/",
-                    "the route the load generator asks for: /, /{name}, /json",
-                ),
-                (
-                    "delay",
-                    "0s",
-                    "the handler's wait per request (a slow backend): awaited in async servers, blocking in threads",
-                ),
-                (
-                    "timeout",
-                    "10s",
-                    "the client's deadline per request (connecting when it must, the whole reply)",
-                ),
-                (
-                    "client_threads",
-                    "1",
-                    "threads of the load generator (iobench's and wrk's)",
-                ),
-                (
-                    "load_generator",
-                    "iobench",
-                    "\"wrk\": also run wrk against the same server and record its figures beside iobench's",
-                ),
-                (
-                    "keep_alive",
-                    "true",
-                    "every server keeps a connection for its life (fixed-worker servers: clients beyond the workers wait), or closes after each reply",
-                ),
-            ],
-            WorkloadKind::EchoServe => &[
-                ("payload", "1KiB", "bytes sent and echoed per op"),
-                ("delay", "0s", "the handler's wait before each echo"),
-                (
-                    "timeout",
-                    "10s",
-                    "the client's deadline per op (connecting when it must, the whole echo)",
-                ),
-                ("client_threads", "1", "threads of the load generator"),
-                (
-                    "keep_alive",
-                    "true",
-                    "every server keeps a connection for its life, or closes after each echo (the client then connects per op)",
-                ),
-            ],
-            WorkloadKind::Postgres => &[
-                (
-                    "query",
-                    "select-1",
-                    "select-1 (SELECT 1, the talk's), sleep (SELECT pg_sleep(server_delay)), point-select (a row by random id)",
-                ),
-                (
-                    "server_delay",
-                    "5ms",
-                    "sleep: the server-side wait per query",
-                ),
-                (
-                    "rows",
-                    "10000",
-                    "point-select: rows in the table, filled once in setup",
-                ),
-                (
-                    "pool_min",
-                    "5",
-                    "connections opened before the window, 0 for none (in all: worker processes split it)",
-                ),
-                (
-                    "pool_max",
-                    "10",
-                    "most connections, so most queries in flight (in all: worker processes split it)",
-                ),
-                (
-                    "timeout",
-                    "10s",
-                    "deadline of each op, the wait for a connection included (and limit on connecting)",
-                ),
-                (
-                    "url",
-                    "$IOBENCH_POSTGRES_URL or postgres://iobench@127.0.0.1:54329/iobench",
-                    "the server",
-                ),
-            ],
-            WorkloadKind::Redis => &[
-                (
-                    "command",
-                    "set-get",
-                    "set-get (SET a key, GET it back: the talk's) or get (preloaded keys)",
-                ),
-                ("value_size", "64B", "bytes per value"),
-                ("keys", "1000", "get: keys preloaded in setup"),
-                (
-                    "pool_min",
-                    "5",
-                    "connections opened before the window, 0 for none (in all: worker processes split it), as in the talk",
-                ),
-                (
-                    "pool_max",
-                    "10",
-                    "most connections, so most ops in flight (in all: worker processes split it), as in the talk",
-                ),
-                (
-                    "timeout",
-                    "10s",
-                    "deadline of each op, the wait for a connection included (and limit on connecting)",
-                ),
-                (
-                    "url",
-                    "$IOBENCH_REDIS_URL or redis://127.0.0.1:63799/",
-                    "the server",
-                ),
-            ],
-        }
+    /// Every parameter of this kind, from its declaration (`params!` in its file).
+    pub fn params(self) -> Vec<Param> {
+        each_spec!(&WorkloadSpec::default_of(self), p => params_of(p))
     }
+}
+
+fn params_of<P: Params>(_: &P) -> Vec<Param> {
+    P::params()
 }
 
 /// Where a worker process finds its trial's tag.
@@ -449,6 +233,38 @@ impl WorkloadSpec {
         }
     }
 
+    /// The workload of `kind` with every parameter at its default.
+    pub fn default_of(kind: WorkloadKind) -> WorkloadSpec {
+        match kind {
+            WorkloadKind::Sleep => WorkloadSpec::Sleep(Default::default()),
+            WorkloadKind::TcpEcho => WorkloadSpec::TcpEcho(Default::default()),
+            WorkloadKind::HttpGet => WorkloadSpec::HttpGet(Default::default()),
+            WorkloadKind::Dns => WorkloadSpec::Dns(Default::default()),
+            WorkloadKind::HttpServe => WorkloadSpec::HttpServe(Default::default()),
+            WorkloadKind::EchoServe => WorkloadSpec::EchoServe(Default::default()),
+            WorkloadKind::Postgres => WorkloadSpec::Postgres(Default::default()),
+            WorkloadKind::Redis => WorkloadSpec::Redis(Default::default()),
+            WorkloadKind::DiskRead => WorkloadSpec::DiskRead(Default::default()),
+            WorkloadKind::DiskWrite => WorkloadSpec::DiskWrite(Default::default()),
+            WorkloadKind::CpuMix => WorkloadSpec::CpuMix(Default::default()),
+        }
+    }
+
+    /// Reads and checks parameter `key`; `None` when this kind has no such parameter.
+    pub fn set<'de, D: serde::Deserializer<'de>>(
+        &mut self,
+        key: &str,
+        value: D,
+    ) -> Option<Result<(), Invalid>> {
+        each_spec!(self, p => Params::set(p, key, value))
+    }
+
+    /// Checks across parameters once the `written` keys are set: the key to point at and
+    /// why.
+    pub fn check(&self, written: &[&str]) -> Result<(), (&'static str, Invalid)> {
+        each_spec!(self, p => Params::check(p, written))
+    }
+
     /// The database server this workload needs, and its URL field.
     pub fn service(&mut self) -> Option<(db::Service, &mut Option<String>)> {
         match self {
@@ -462,24 +278,20 @@ impl WorkloadSpec {
     /// flight, of the whole model. Worker-process models start no more workers than this.
     pub fn pool_max(&self) -> Option<u32> {
         match self {
-            WorkloadSpec::Postgres(p) => Some(p.pool_max),
-            WorkloadSpec::Redis(r) => Some(r.pool_max),
+            WorkloadSpec::Postgres(p) => Some(p.pool.pool_max),
+            WorkloadSpec::Redis(r) => Some(r.pool.pool_max),
             _ => None,
         }
     }
 
-    /// Worker process `i` of `k`'s part of a database workload: its share of `pool_min`
-    /// and `pool_max` ([`db::share`]), so that the workers' pools add up to the model's.
+    /// Worker process `i` of `k`'s part of a database workload: its share of the pool
+    /// ([`db::Pool::share`]), so that the workers' pools add up to the model's.
     pub fn worker_share(&self, i: u32, k: u32) -> WorkloadSpec {
         let mut w = self.clone();
         match &mut w {
-            WorkloadSpec::Postgres(p) => {
-                (p.pool_min, p.pool_max) =
-                    (db::share(p.pool_min, i, k), db::share(p.pool_max, i, k));
-            }
-            WorkloadSpec::Redis(r) => {
-                (r.pool_min, r.pool_max) =
-                    (db::share(r.pool_min, i, k), db::share(r.pool_max, i, k));
+            WorkloadSpec::Postgres(postgres::Postgres { pool, .. })
+            | WorkloadSpec::Redis(redis::Redis { pool, .. }) => {
+                *pool = pool.share(i, k);
             }
             _ => {}
         }
@@ -570,7 +382,7 @@ impl WorkloadSpec {
             WorkloadSpec::EchoServe(e) => ideal_for_delay(c, e.delay),
             // At most pool_max queries are in flight in one pool.
             WorkloadSpec::Postgres(p) => match p.query {
-                postgres::PgQuery::Sleep => ideal_for_delay(c.min(p.pool_max), p.server_delay),
+                postgres::PgQuery::Sleep => ideal_for_delay(c.min(p.pool.pool_max), p.server_delay),
                 _ => None,
             },
             WorkloadSpec::Redis(_) => None,

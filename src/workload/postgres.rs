@@ -23,9 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Workload;
 use super::db::{
-    AsyncPool, BlockingPool, Connector, PoolConfig, PoolSlot, Rng, app_name, boxed_in_debug,
-    checkout_async, checkout_blocking, past_deadline, socket_addr, within,
+    AsyncPool, BlockingPool, Connector, Pool, Rng, app_name, boxed_in_debug, checkout_async,
+    checkout_blocking, past_deadline, socket_addr, within,
 };
+use super::params::{Invalid, at_least_one, choice_value, params};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
@@ -39,40 +40,35 @@ pub enum PgQuery {
     PointSelect,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Postgres {
-    pub query: PgQuery,
-    /// `sleep`: how long the server waits per query.
-    pub server_delay: HumanDuration,
-    /// `point-select`: rows in the table.
-    pub rows: u32,
-    pub pool_min: u32,
-    pub pool_max: u32,
-    /// The deadline of each op (the wait for a pooled connection included); also the limit
-    /// on connecting.
-    pub timeout: HumanDuration,
-    /// `postgres://user@host:port/db`; `IOBENCH_POSTGRES_URL` or `scripts/services.sh`'s
-    /// when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(skip)]
-    pub pool: PoolSlot,
+choice_value!(PgQuery);
+
+params! {
+    pub struct Postgres {
+        /// select-1 (SELECT 1, the talk's), sleep (SELECT pg_sleep(server_delay)), point-select (a
+        /// row by random id)
+        query: PgQuery = PgQuery::Select1,
+        /// sleep: the server-side wait per query
+        server_delay: HumanDuration = HumanDuration::ms(5),
+        /// point-select: rows in the table, filled once in setup
+        rows: u32 = 10_000 => [unit = "rows", check = at_least_one],
+        /// The pool and each op's deadline, as every database workload has them.
+        #[serde(flatten)]
+        pool: Pool,
+        /// the server
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String> = None => [shown = "$IOBENCH_POSTGRES_URL or postgres://iobench@127.0.0.1:54329/iobench"],
+    }
+    check: delay_only_for_sleep;
 }
 
-impl Default for Postgres {
-    fn default() -> Self {
-        Postgres {
-            query: PgQuery::Select1,
-            server_delay: HumanDuration(Duration::from_millis(5)),
-            rows: 10_000,
-            pool_min: 5,
-            pool_max: 10,
-            timeout: HumanDuration(Duration::from_secs(10)),
-            url: None,
-            pool: PoolSlot::default(),
-        }
+/// `server_delay` is the wait of `query = "sleep"`, and of no other query.
+fn delay_only_for_sleep(p: &Postgres, written: &[&str]) -> Result<(), (&'static str, Invalid)> {
+    if p.query == PgQuery::Sleep || !written.contains(&"server_delay") {
+        return Ok(());
     }
+    let why = Invalid::new("`server_delay` only applies to query = \"sleep\"")
+        .hint("remove it, or set query = \"sleep\"");
+    Err(("server_delay", why))
 }
 
 fn pg_error(e: tokio_postgres::Error) -> OpError {
@@ -202,17 +198,9 @@ impl Postgres {
     fn connector(&self) -> PgConnector {
         PgConnector {
             url: self.url.clone().unwrap_or_default(),
-            timeout: self.timeout.0,
+            timeout: self.pool.timeout.0,
             sql: self.sql(),
             table_rows: (self.query == PgQuery::PointSelect).then_some(self.rows),
-        }
-    }
-
-    fn pool_config(&self) -> PoolConfig {
-        PoolConfig {
-            min: self.pool_min,
-            max: self.pool_max,
-            timeout: self.timeout.0,
         }
     }
 
@@ -356,7 +344,10 @@ impl Workload for Postgres {
     type AsyncSession<R: AsyncRt> = Session<AsyncPool<PgConnector, R>>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
-        let pool = self.pool.blocking(&self.connector(), self.pool_config())?;
+        let pool = self
+            .pool
+            .slot
+            .blocking(&self.connector(), self.pool.config())?;
         Ok(Session {
             pool,
             rng: Rng::new(),
@@ -372,13 +363,18 @@ impl Workload for Postgres {
         let rows = client.query(&*stmt, &param.as_params()).map_err(pg_error)?;
         let took = t.elapsed();
         c.broken = false;
-        past_deadline(started, self.timeout.0)?;
+        past_deadline(started, self.pool.timeout.0)?;
         self.check(&rows, &param, took)
     }
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
         let connector = self.connector();
-        let pool = Box::pin(self.pool.get_async::<_, R>(&connector, self.pool_config())).await?;
+        let pool = Box::pin(
+            self.pool
+                .slot
+                .get_async::<_, R>(&connector, self.pool.config()),
+        )
+        .await?;
         Ok(Session {
             pool,
             rng: Rng::new(),
@@ -389,7 +385,7 @@ impl Workload for Postgres {
         let param = self.param(&mut s.rng);
         // One timer for the whole op, the checkout included.
         boxed_in_debug!(within::<R, _>(
-            self.timeout.0,
+            self.pool.timeout.0,
             self.query_async::<R>(&s.pool, &param)
         ))
     }

@@ -22,12 +22,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Workload;
 use super::db::{
-    AsyncPool, BlockingPool, Connector, PoolConfig, PoolSlot, Rng, app_name, boxed_in_debug,
-    checkout_async, checkout_blocking, past_deadline, socket_addr, within,
+    AsyncPool, BlockingPool, Connector, Pool, Rng, app_name, boxed_in_debug, checkout_async,
+    checkout_blocking, past_deadline, socket_addr, within,
 };
+use super::params::{at_least_one, choice_value, nonzero_size, params};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
-use crate::units::{HumanDuration, HumanSize};
+use crate::units::HumanSize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -36,38 +37,22 @@ pub enum RedisCommand {
     Get,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Redis {
-    pub command: RedisCommand,
-    /// Bytes of each value.
-    pub value_size: HumanSize,
-    /// Keys preloaded for `get`.
-    pub keys: u32,
-    pub pool_min: u32,
-    pub pool_max: u32,
-    /// The deadline of each op (the wait for a pooled connection included); also the limit
-    /// on connecting.
-    pub timeout: HumanDuration,
-    /// `redis://host:port/`; `IOBENCH_REDIS_URL` or `scripts/services.sh`'s when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(skip)]
-    pub pool: PoolSlot,
-}
+choice_value!(RedisCommand);
 
-impl Default for Redis {
-    fn default() -> Self {
-        Redis {
-            command: RedisCommand::SetGet,
-            value_size: HumanSize(64),
-            keys: 1000,
-            pool_min: 5,
-            pool_max: 10,
-            timeout: HumanDuration(Duration::from_secs(10)),
-            url: None,
-            pool: PoolSlot::default(),
-        }
+params! {
+    pub struct Redis {
+        /// set-get (SET a key, GET it back: the talk's) or get (preloaded keys)
+        command: RedisCommand = RedisCommand::SetGet,
+        /// bytes per value
+        value_size: HumanSize = HumanSize(64) => [check = nonzero_size],
+        /// get: keys preloaded in setup
+        keys: u32 = 1000 => [unit = "keys", check = at_least_one],
+        /// The pool and each op's deadline, as every database workload has them.
+        #[serde(flatten)]
+        pool: Pool,
+        /// the server
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String> = None => [shown = "$IOBENCH_REDIS_URL or redis://127.0.0.1:63799/"],
     }
 }
 
@@ -223,17 +208,9 @@ impl Redis {
     fn connector(&self) -> RedisConnector {
         RedisConnector {
             url: self.url.clone().unwrap_or_default(),
-            timeout: self.timeout.0,
+            timeout: self.pool.timeout.0,
             preload: (self.command == RedisCommand::Get)
                 .then_some((self.keys, self.value_size.0 as usize)),
-        }
-    }
-
-    fn pool_config(&self) -> PoolConfig {
-        PoolConfig {
-            min: self.pool_min,
-            max: self.pool_max,
-            timeout: self.timeout.0,
         }
     }
 
@@ -268,7 +245,10 @@ impl Workload for Redis {
     type AsyncSession<R: AsyncRt> = Session<AsyncPool<RedisConnector, R>>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
-        let pool = self.pool.blocking(&self.connector(), self.pool_config())?;
+        let pool = self
+            .pool
+            .slot
+            .blocking(&self.connector(), self.pool.config())?;
         Ok(self.session(pool))
     }
 
@@ -288,13 +268,18 @@ impl Workload for Redis {
             .query(&mut c.conn)
             .map_err(redis_error)?;
         c.broken = false;
-        past_deadline(started, self.timeout.0)?;
+        past_deadline(started, self.pool.timeout.0)?;
         check(got, &want, &key)
     }
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
         let connector = self.connector();
-        let pool = Box::pin(self.pool.get_async::<_, R>(&connector, self.pool_config())).await?;
+        let pool = Box::pin(
+            self.pool
+                .slot
+                .get_async::<_, R>(&connector, self.pool.config()),
+        )
+        .await?;
         Ok(self.session(pool))
     }
 
@@ -302,7 +287,7 @@ impl Workload for Redis {
         let (key, want) = self.next(s);
         // One timer for the whole op, the checkout included.
         boxed_in_debug!(within::<R, _>(
-            self.timeout.0,
+            self.pool.timeout.0,
             self.exchange_async::<R>(&s.pool, &key, &want)
         ))
     }

@@ -7,11 +7,10 @@
 //! its life (true) or closes it after each reply (false), and the client keeps one
 //! connection per task or opens a new one for each op to match.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
-use super::http_get::{HttpExchange, HttpGet};
+use super::http_get::{HttpExchange, HttpGet, expected_body};
+use super::params::{Invalid, at_least_one, choice_value, nonzero_duration, nonzero_size, params};
 use super::stream::Exchange as _;
 use super::tcp_echo::TcpEcho;
 use crate::units::{HumanDuration, HumanSize};
@@ -27,43 +26,45 @@ pub enum LoadGenerator {
     Wrk,
 }
 
+choice_value!(LoadGenerator);
+
 fn kept() -> bool {
     true
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpServe {
-    /// The route the load generator asks for.
-    pub path: String,
-    /// The handler's wait before each reply (a slow backend call).
-    pub delay: HumanDuration,
-    /// The client's deadline for each op (connecting when it must, request and reply).
-    pub timeout: HumanDuration,
-    /// Threads of the load generator's runtime (and of wrk).
-    pub client_threads: u32,
-    pub load_generator: LoadGenerator,
-    /// Every server model keeps a connection for its life (a server with a fixed number
-    /// of workers then holds a worker per connection, and clients beyond its workers
-    /// wait), or closes it after each reply (`Connection: close`).
-    #[serde(default = "kept")]
-    pub keep_alive: bool,
-    /// The server's address, set by the trial once it listens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct HttpServe {
+        /// the route the load generator asks for: /, /{name}, /json
+        path: String = "/".into() => [check = a_server_route],
+        /// the handler's wait per request (a slow backend): awaited in async servers, blocking in
+        /// threads
+        delay: HumanDuration = HumanDuration::ZERO,
+        /// the client's deadline per request (connecting when it must, the whole reply)
+        timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
+        /// threads of the load generator (iobench's and wrk's)
+        client_threads: u32 = 1 => [unit = "threads", check = at_least_one],
+        /// "wrk": also run wrk against the same server and record its figures beside iobench's
+        load_generator: LoadGenerator = LoadGenerator::Iobench,
+        /// every server keeps a connection for its life (fixed-worker servers: clients beyond the
+        /// workers wait), or closes after each reply
+        #[serde(default = "kept")]
+        keep_alive: bool = true,
+        /// The server's address, set by the trial once it listens.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String> = None => internal,
+    }
 }
 
-impl Default for HttpServe {
-    fn default() -> Self {
-        HttpServe {
-            path: "/".into(),
-            delay: HumanDuration(Duration::ZERO),
-            timeout: HumanDuration(Duration::from_secs(10)),
-            client_threads: 1,
-            load_generator: LoadGenerator::Iobench,
-            keep_alive: true,
-            target: None,
-        }
+/// http-serve's `path`: one the server under test answers.
+fn a_server_route(_key: &str, path: &String) -> Result<(), Invalid> {
+    let served = path.starts_with('/') && expected_body(path).is_some();
+    match served && !path.starts_with("/bytes/") {
+        true => Ok(()),
+        false => Err(
+            Invalid::new(format!("`{path}` is not one of the server's routes"))
+                .hint("the server answers /, /{name} and /json"),
+        ),
     }
 }
 
@@ -73,7 +74,7 @@ impl HttpServe {
     pub fn client(&self) -> HttpGet {
         HttpGet {
             path: self.path.clone(),
-            server_delay: HumanDuration(Duration::ZERO),
+            server_delay: HumanDuration::ZERO,
             timeout: self.timeout,
             keep_alive: self.keep_alive,
             target: self.target.clone(),
@@ -91,33 +92,25 @@ impl HttpServe {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EchoServe {
-    /// Bytes sent and echoed per op.
-    pub payload: HumanSize,
-    /// The handler's wait before each echo.
-    pub delay: HumanDuration,
-    pub timeout: HumanDuration,
-    pub client_threads: u32,
-    /// As `http-serve`'s; the echo frame cannot say that the server closes, so the client
-    /// opens a new connection before each op when false.
-    #[serde(default = "kept")]
-    pub keep_alive: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-}
-
-impl Default for EchoServe {
-    fn default() -> Self {
-        EchoServe {
-            payload: HumanSize(1024),
-            delay: HumanDuration(Duration::ZERO),
-            timeout: HumanDuration(Duration::from_secs(10)),
-            client_threads: 1,
-            keep_alive: true,
-            target: None,
-        }
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct EchoServe {
+        /// bytes sent and echoed per op
+        payload: HumanSize = HumanSize(1024) => [check = nonzero_size],
+        /// the handler's wait before each echo
+        delay: HumanDuration = HumanDuration::ZERO,
+        /// the client's deadline per op (connecting when it must, the whole echo)
+        timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
+        /// threads of the load generator
+        client_threads: u32 = 1 => [unit = "threads", check = at_least_one],
+        /// every server keeps a connection for its life, or closes after each echo (the client then
+        /// connects per op)
+        // The echo frame cannot say that the server closes, so the client opens a new
+        // connection before each op when false.
+        #[serde(default = "kept")]
+        keep_alive: bool = true,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String> = None => internal,
     }
 }
 
@@ -127,7 +120,7 @@ impl EchoServe {
     pub fn client(&self) -> TcpEcho {
         TcpEcho {
             payload: self.payload,
-            server_delay: HumanDuration(Duration::ZERO),
+            server_delay: HumanDuration::ZERO,
             timeout: self.timeout,
             target: self.target.clone(),
             keep_alive: self.keep_alive,

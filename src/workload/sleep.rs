@@ -7,32 +7,24 @@
 //! `block_every = N`: one op in N of each async task sleeps with `std::thread::sleep`,
 //! blocking its event loop (see `cpu_mix`); blocking models sleep that way anyway.
 
-use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
+use std::time::Instant;
 
 use super::Workload;
+use super::params::{nonzero_duration, params};
 
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sleep {
-    /// How long each op waits.
-    pub latency: HumanDuration,
-    /// One op in this many blocks its thread (async models; 0: never).
-    #[serde(default, skip_serializing_if = "super::is_zero")]
-    pub block_every: u32,
-}
-
-impl Default for Sleep {
-    fn default() -> Self {
-        Sleep {
-            latency: HumanDuration(Duration::from_millis(10)),
-            block_every: 0,
-        }
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct Sleep {
+        /// how long each op waits
+        latency: HumanDuration = HumanDuration::ms(10) => [check = nonzero_duration],
+        /// async models: one op in N sleeps with std::thread::sleep, blocking the event loop (0:
+        /// never)
+        #[serde(default, skip_serializing_if = "super::is_zero")]
+        block_every: u32 = 0 => [unit = "ops"],
     }
 }
 

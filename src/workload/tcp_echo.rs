@@ -8,9 +8,8 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::Workload;
+use super::params::{nonzero_duration, nonzero_size, params};
 use super::stream::{Conn, Exchange, Progress, Timed, connect_async, connect_blocking, resolve};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
@@ -19,39 +18,28 @@ use crate::units::{HumanDuration, HumanSize};
 /// Length of the request header.
 pub const HEADER: usize = 8;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TcpEcho {
-    /// Bytes sent and echoed per op.
-    pub payload: HumanSize,
-    /// How long the target waits before echoing.
-    pub server_delay: HumanDuration,
-    /// The op's deadline: connecting (when it must), sending and receiving the echo.
-    pub timeout: HumanDuration,
-    /// `host:port` of the echo server; the embedded one when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// One connection per worker (true), or a new one per op: set by `echo-serve` against a
-    /// server that closes after each echo (the echo frame cannot say so), never by a
-    /// scenario.
-    #[serde(skip, default = "kept")]
-    pub keep_alive: bool,
+params! {
+    #[serde(deny_unknown_fields)]
+    pub struct TcpEcho {
+        /// bytes sent and echoed per op
+        payload: HumanSize = HumanSize(1024) => [check = nonzero_size],
+        /// how long the target waits before echoing
+        server_delay: HumanDuration = HumanDuration::ZERO,
+        /// the op's deadline: connecting when it must, sending, the whole echo
+        timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
+        /// host:port of an echo server iobench did not start
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String> = None => [shown = "(embedded)"],
+        /// One connection per worker (true), or a new one per op: set by `echo-serve`
+        /// against a server that closes after each echo (the echo frame cannot say so),
+        /// never by a scenario.
+        #[serde(skip, default = "kept")]
+        keep_alive: bool = true => internal,
+    }
 }
 
 fn kept() -> bool {
     true
-}
-
-impl Default for TcpEcho {
-    fn default() -> Self {
-        TcpEcho {
-            payload: HumanSize(1024),
-            server_delay: HumanDuration(Duration::ZERO),
-            timeout: HumanDuration(Duration::from_secs(10)),
-            target: None,
-            keep_alive: true,
-        }
-    }
 }
 
 /// The echo protocol without I/O.
