@@ -25,7 +25,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use iobench::measure::{Mono, Recorder, Window};
 use iobench::model::driver::{
-    OwnedShard, Pace, Shard, Sink, Tasks, async_loop, blocking_loop, observe,
+    OwnUsage::Unmeasured, OwnedShard, Pace, Shard, Sink, Tasks, async_loop, blocking_loop, observe,
 };
 use iobench::model::processes::StreamSink;
 use iobench::op::OpError;
@@ -124,30 +124,36 @@ fn recording(c: &mut Criterion) {
     g.finish();
 }
 
+/// The blocking loop of `iters` no-op ops into `sink`.
+fn blocking(iters: u64, sink: &mut impl Sink) -> Duration {
+    let (mut session, window) = (0, long_window(iters));
+    let t0 = Instant::now();
+    blocking_loop(
+        &Noop,
+        &mut session,
+        &window,
+        Pace::Count(iters),
+        sink,
+        Unmeasured,
+    );
+    t0.elapsed()
+}
+
 fn drivers(c: &mut Criterion) {
     let mut g = c.benchmark_group("driver");
     g.throughput(Throughput::Elements(1));
     let rec = Arc::new(recorder());
     g.bench_function("blocking", |b| {
         b.iter_custom(|iters| {
-            let (mut session, window) = (0, long_window(iters));
             let mut sink = Shard {
-                recorder: &rec,
+                recorder: &*rec,
                 index: 0,
             };
-            let t0 = Instant::now();
-            blocking_loop(&Noop, &mut session, &window, Pace::Count(iters), &mut sink);
-            t0.elapsed()
+            blocking(iters, &mut sink)
         })
     });
     g.bench_function("blocking-worker-stream", |b| {
-        b.iter_custom(|iters| {
-            let (mut session, window) = (0, long_window(iters));
-            let mut sink = StreamSink::new(dev_null());
-            let t0 = Instant::now();
-            blocking_loop(&Noop, &mut session, &window, Pace::Count(iters), &mut sink);
-            t0.elapsed()
-        })
+        b.iter_custom(|iters| blocking(iters, &mut StreamSink::new(dev_null())))
     });
     let workload = Arc::new(Noop);
     let task = |iters: u64| {

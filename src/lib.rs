@@ -34,6 +34,7 @@ pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod stats;
+pub mod sync;
 pub mod target;
 pub mod trial;
 pub mod units;

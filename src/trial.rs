@@ -48,7 +48,7 @@ impl WorkloadVisitor for RunClient<'_> {
                 .enable_all()
                 .build()?,
         };
-        model::tokio_current_thread::run_on(rt, Arc::new(workload), self.0)
+        model::tokio::run_on(rt, Arc::new(workload), self.0)
     }
 }
 

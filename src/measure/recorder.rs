@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::op::{ErrorKind, OpError, Timing};
+use crate::sync::lock;
 
 /// Highest latency the histogram resolves, in nanoseconds (one hour); longer ops saturate.
 const MAX_NS: u64 = 3_600_000_000_000;
@@ -270,16 +271,14 @@ impl Recorder {
     /// The shard for worker `i`.
     #[inline]
     pub fn shard(&self, i: usize) -> MutexGuard<'_, Tally> {
-        self.shards[i % self.shards.len()]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&self.shards[i % self.shards.len()])
     }
 
     /// All shards merged.
     pub fn merged(&self) -> Tally {
         let mut all = Tally::default();
         for s in self.shards.iter() {
-            all.merge(&s.lock().unwrap_or_else(|p| p.into_inner()));
+            all.merge(&lock(s));
         }
         all
     }

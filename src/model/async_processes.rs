@@ -8,12 +8,11 @@
 //! each accepting on its own current-thread runtime.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::processes::{Plan, run_workers, worker_count};
 use crate::model::ctx::TrialCtx;
 use crate::rt::spawn::TokioSpawner;
-use crate::rt::{AsyncRt, Tokio};
+use crate::rt::{Tokio, TokioFlavor};
 use crate::server::Serving;
 use crate::workload::Workload;
 
@@ -41,17 +40,10 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
 
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
     serving.prefork(serving.spec.event_loops, |serving, ready| {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
+        let Ok(rt) = TokioFlavor::CurrentThread.build() else {
             return;
         };
-        let _ = rt.block_on(async {
-            Tokio::sleep(Duration::from_millis(1)).await;
-            ready();
-            serving.accept_loop::<Tokio, _>(&TokioSpawner).await
-        });
+        let _ = rt.block_on(serving.accept_loop::<Tokio, _>(&TokioSpawner, ready));
     })?;
     serving.ready();
     serving.wait_workers()

@@ -26,9 +26,7 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
 
 /// The server: a local task per connection inside one `block_on`.
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
-    async_std::task::block_on(async {
-        AsyncStd::sleep(Duration::from_millis(1)).await;
-        serving.ready();
-        serving.accept_loop::<AsyncStd, _>(&AsyncStdSpawner).await
-    })
+    async_std::task::block_on(
+        serving.accept_loop::<AsyncStd, _>(&AsyncStdSpawner, || serving.ready()),
+    )
 }

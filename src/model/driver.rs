@@ -22,6 +22,7 @@
 //! tasks); the loop body, the clock reads and the recording are here, once.
 
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ use crate::model::ctx::{Parked, TrialCtx};
 use crate::op::{OpError, Timing};
 use crate::rt::AsyncRt;
 use crate::rt::spawn::Spawner;
+use crate::sync::{lock, wait};
 use crate::workload::Workload;
 
 /// An op that starts this much after it was due counts as started late.
@@ -186,13 +188,17 @@ pub fn stop(window: &Window, schedule: &Schedule, sink: &mut impl Sink, end: Mon
     sink.last_end(end);
 }
 
-/// One shard of the trial's shared recorder.
-pub struct Shard<'a> {
-    pub recorder: &'a Recorder,
+/// One shard of the trial's shared recorder, reached through `R`: a reference (a worker
+/// thread, a pool job) or an `Arc` (a task, which must own its sink; [`OwnedShard`]).
+pub struct Shard<R: Deref<Target = Recorder>> {
+    pub recorder: R,
     pub index: usize,
 }
 
-impl Sink for Shard<'_> {
+/// A shard of the trial's recorder that a task can own.
+pub type OwnedShard = Shard<Arc<Recorder>>;
+
+impl<R: Deref<Target = Recorder>> Sink for Shard<R> {
     #[inline]
     fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
         self.recorder.shard(self.index).record(timing, result);
@@ -250,29 +256,26 @@ pub fn observe(
     window.is_over(end)
 }
 
-/// The blocking loop of one worker.
-pub fn blocking_loop<W: Workload>(
+/// The blocking loop of in-process worker `w` of `k` (a thread, or the trial's own),
+/// recording into the trial's shard `w`; `rate` is the model's (closed when `None`).
+pub fn trial_worker<W: Workload>(
     workload: &W,
     session: &mut W::Session,
     window: &Window,
-    pace: Pace,
-    sink: &mut impl Sink,
+    recorder: &Recorder,
+    rate: Option<f64>,
+    (w, k): (usize, usize),
 ) {
-    blocking_ops(workload, session, window, pace, sink, false);
-}
-
-/// The blocking closed loop of a worker process, which also measures its own CPU from the
-/// first op it starts inside the window to the end of its last op. (The op straddling the
-/// window's start is left out and the one straddling its end is counted in full, so on
-/// average the two ends balance.)
-pub fn blocking_loop_with_cpu<W: Workload>(
-    workload: &W,
-    session: &mut W::Session,
-    window: &Window,
-    pace: Pace,
-    sink: &mut impl Sink,
-) -> Usage {
-    blocking_ops(workload, session, window, pace, sink, true)
+    let mut sink = Shard { recorder, index: w };
+    let pace = Pace::of_worker(rate, window, w, k);
+    blocking_loop(
+        workload,
+        session,
+        window,
+        pace,
+        &mut sink,
+        OwnUsage::Unmeasured,
+    );
 }
 
 /// What a worker process measures of itself over the window: its CPU, and the events of
@@ -300,16 +303,27 @@ impl Usage {
     }
 }
 
-/// The loop of [`blocking_loop`]; with `cpu`, it reads the process's usage as described in
-/// [`blocking_loop_with_cpu`] (zero without).
-fn blocking_ops<W: Workload>(
+/// Whether a blocking worker measures its own usage over the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnUsage {
+    /// An in-process worker: the trial measures its process (the loop returns zero).
+    Unmeasured,
+    /// A worker process: from the first op it starts inside the window to the end of its
+    /// last op. (The op straddling the window's start is left out and the one straddling
+    /// its end is counted in full, so on average the two ends balance.)
+    Measured,
+}
+
+/// The blocking loop of one worker; returns its usage over the window as `own` asks.
+pub fn blocking_loop<W: Workload>(
     workload: &W,
     session: &mut W::Session,
     window: &Window,
     pace: Pace,
     sink: &mut impl Sink,
-    cpu: bool,
+    own: OwnUsage,
 ) -> Usage {
+    let measured = own == OwnUsage::Measured;
     let mut cpu0 = None;
     let mut schedule = Schedule::new(pace);
     window.start.sleep_until();
@@ -317,7 +331,7 @@ fn blocking_ops<W: Workload>(
     while let Some(due) = schedule.next_op(window) {
         let waited = Schedule::wait_blocking(due);
         let start = Mono::now();
-        if cpu && cpu0.is_none() && start >= window.measure_from {
+        if measured && cpu0.is_none() && start >= window.measure_from {
             cpu0 = Some(Usage::now());
         }
         let result = workload.op(session);
@@ -327,38 +341,43 @@ fn blocking_ops<W: Workload>(
         }
     }
     stop(window, &schedule, sink, end);
-    if !cpu {
+    if !measured {
         return Usage::default();
     }
     let now = Usage::now();
     now.since(&cpu0.unwrap_or(now))
 }
 
-/// A shard of the trial's recorder that a task can own.
-pub struct OwnedShard {
-    pub recorder: Arc<Recorder>,
-    pub index: usize,
+/// The loop of an async task: ops until the window is over, each when it is due (waiting
+/// on `$sleep`, the runtime's timer), timed, observed into `$sink`, then [`stop`].
+/// Written once for [`async_loop`] and io-uring's task, which cannot share a function
+/// (io-uring's ops are its own and not `Send`). A macro rather than an `async fn`: expanded
+/// inside each task's one `async` block, it adds nothing to the task's state.
+macro_rules! async_ops {
+    ($window:expr, $pace:expr, $sink:expr, $sleep:path, $op:expr) => {{
+        let window: &$crate::measure::Window = $window;
+        let mut end = window.start;
+        let mut schedule = $crate::model::driver::Schedule::new($pace);
+        while let Some(due) = schedule.next_op(window) {
+            let mut waited = false;
+            if let Some(due) = due {
+                let now = $crate::measure::Mono::now();
+                if due > now {
+                    $sleep(due.since(now)).await;
+                    waited = true;
+                }
+            }
+            let start = $crate::measure::Mono::now();
+            let result = $op.await;
+            end = $crate::measure::Mono::now();
+            if $crate::model::driver::observe(window, $sink, (due, waited), start, end, result) {
+                break;
+            }
+        }
+        $crate::model::driver::stop(window, &schedule, $sink, end);
+    }};
 }
-
-impl Sink for OwnedShard {
-    #[inline]
-    fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
-        self.recorder.shard(self.index).record(timing, result);
-    }
-
-    fn last_end(&mut self, end: Mono) {
-        self.recorder.note_end(end);
-    }
-
-    fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
-        let mut t = self.recorder.shard(self.index);
-        lags.for_each(|ns| t.record_dropped_ns(ns));
-    }
-
-    fn unfinished(&mut self, lag_ns: u64) {
-        self.recorder.shard(self.index).record_unfinished_ns(lag_ns);
-    }
-}
+pub(crate) use async_ops;
 
 /// What the tasks of one async run share, behind one `Arc`: one pointer per task.
 pub struct Tasks<W: Workload, R: AsyncRt> {
@@ -379,7 +398,7 @@ impl<W: Workload, R: AsyncRt> Tasks<W, R> {
 
     /// The sessions of the tasks that have ended.
     pub fn take_parked(&self) -> Vec<W::AsyncSession<R>> {
-        std::mem::take(&mut *self.parked.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *lock(&self.parked))
     }
 }
 
@@ -400,33 +419,32 @@ pub fn async_loop<W: Workload, R: AsyncRt, K: Sink + Send + 'static>(
     mut sink: K,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
-        let window = &shared.window;
-        let mut end = window.start;
-        let mut schedule = Schedule::new(pace);
-        while let Some(due) = schedule.next_op(window) {
-            let mut waited = false;
-            if let Some(due) = due {
-                let now = Mono::now();
-                if due > now {
-                    R::sleep(due.since(now)).await;
-                    waited = true;
-                }
-            }
-            let start = Mono::now();
-            let result = shared.workload.op_async::<R>(&mut session).await;
-            end = Mono::now();
-            if observe(window, &mut sink, (due, waited), start, end, result) {
-                break;
-            }
-        }
-        stop(window, &schedule, &mut sink, end);
+        async_ops!(
+            &shared.window,
+            pace,
+            &mut sink,
+            R::sleep,
+            shared.workload.op_async::<R>(&mut session)
+        );
         drop(sink);
-        shared
-            .parked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(session);
+        lock(&shared.parked).push(session);
     }
+}
+
+/// The sessions of `tasks` async tasks, opened one after another before the window; the
+/// first that fails fails the trial.
+pub async fn open_sessions<S, F: Future<Output = Result<S, OpError>>>(
+    tasks: u32,
+    open: impl Fn() -> F,
+) -> anyhow::Result<Vec<S>> {
+    let mut sessions = Vec::with_capacity(tasks as usize);
+    for i in 0..tasks {
+        let s = open()
+            .await
+            .map_err(|e| anyhow::anyhow!("setup of task {i} failed: {e}"))?;
+        sessions.push(s);
+    }
+    Ok(sessions)
 }
 
 /// The tasks of one async run, inside its runtime's `block_on`: open one session per task,
@@ -445,14 +463,7 @@ pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner, K: Sink + Send + 'st
     sink_of: impl Fn(usize) -> K,
     spawner: &S,
 ) -> anyhow::Result<(u64, Parked)> {
-    let mut sessions = Vec::with_capacity(tasks as usize);
-    for i in 0..tasks {
-        let s = workload
-            .open_async::<R>()
-            .await
-            .map_err(|e| anyhow::anyhow!("setup of task {i} failed: {e}"))?;
-        sessions.push(s);
-    }
+    let sessions = open_sessions(tasks, || workload.open_async::<R>()).await?;
     let window = open_window()?;
     // A counted window starts a little later; the tasks are spawned when it does. (A
     // blocking sleep: a runtime's timer may round it up, tokio's to the millisecond.)
@@ -516,7 +527,7 @@ impl Gate {
     /// Called by a worker after its setup: reports it, then waits for the window.
     /// Returns `None` when the trial was aborted.
     pub fn arrive(&self, setup: Result<(), String>) -> Option<Window> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock(&self.state);
         match setup {
             Ok(()) => st.ready += 1,
             Err(e) => {
@@ -525,14 +536,14 @@ impl Gate {
         }
         self.changed.notify_all();
         while st.outcome.is_none() {
-            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = wait(&self.changed, st);
         }
         st.outcome.flatten()
     }
 
     /// Waits until `n` workers are ready, or one failed its setup.
     pub fn wait_ready(&self, n: usize) -> Result<(), String> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock(&self.state);
         loop {
             if let Some(e) = &st.failure {
                 return Err(e.clone());
@@ -540,13 +551,13 @@ impl Gate {
             if st.ready >= n {
                 return Ok(());
             }
-            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = wait(&self.changed, st);
         }
     }
 
     /// Releases the workers: with a window to run, or `None` to make them return.
     pub fn open(&self, window: Option<Window>) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock(&self.state);
         st.outcome = Some(window);
         self.changed.notify_all();
     }

@@ -23,9 +23,9 @@ use tokio_uring::buf::BoundedBuf as _;
 use tokio_uring::fs::File;
 use tokio_uring::net::TcpStream;
 
-use super::driver::{OwnedShard, Pace, Schedule, observe, stop};
+use super::driver::{OwnedShard, Pace, async_ops, open_sessions};
+use crate::measure::Window;
 use crate::measure::counters::CONNECTS;
-use crate::measure::{Mono, Window};
 use crate::model::ctx::TrialCtx;
 use crate::op::{ErrorKind, OpError};
 use crate::rt::drop_cached_pages;
@@ -235,25 +235,13 @@ async fn task_loop<W: UringOp>(
     pace: Pace,
     mut sink: OwnedShard,
 ) -> W::Session {
-    let mut end = window.start;
-    let mut schedule = Schedule::new(pace);
-    while let Some(due) = schedule.next_op(&window) {
-        let mut waited = false;
-        if let Some(due) = due {
-            let now = Mono::now();
-            if due > now {
-                tokio::time::sleep(due.since(now)).await;
-                waited = true;
-            }
-        }
-        let start = Mono::now();
-        let result = workload.op(&mut session).await;
-        end = Mono::now();
-        if observe(&window, &mut sink, (due, waited), start, end, result) {
-            break;
-        }
-    }
-    stop(&window, &schedule, &mut sink, end);
+    async_ops!(
+        &window,
+        pace,
+        &mut sink,
+        tokio::time::sleep,
+        workload.op(&mut session)
+    );
     session
 }
 
@@ -282,14 +270,7 @@ fn run_op<W: UringOp>(workload: W, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
         tokio::time::sleep(Duration::from_millis(1)).await;
         ctx.mark_idle();
         let workload = Rc::new(workload);
-        let mut sessions = Vec::with_capacity(c as usize);
-        for i in 0..c {
-            let s = workload
-                .open()
-                .await
-                .map_err(|e| anyhow::anyhow!("setup of task {i} failed: {e}"))?;
-            sessions.push(s);
-        }
+        let sessions = open_sessions(c, || workload.open()).await?;
         let window = ctx.open_window();
         window.start.sleep_until();
         let handles: Vec<_> = sessions

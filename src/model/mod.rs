@@ -24,13 +24,13 @@ pub mod sequential;
 pub mod smol;
 pub mod thread_pool;
 pub mod threads;
-pub mod tokio_current_thread;
-pub mod tokio_multi_thread;
+pub mod tokio;
 
 use std::sync::Arc;
 
 use crate::model::ctx::TrialCtx;
 use crate::plan::ModelKind;
+use crate::rt::TokioFlavor::{CurrentThread, MultiThread};
 use crate::server::Serving;
 use crate::workload::Workload;
 
@@ -46,10 +46,10 @@ pub fn run<W: Workload>(
         ModelKind::Threads => threads::run(workload, ctx),
         ModelKind::ThreadPool => thread_pool::run(workload, ctx),
         ModelKind::Processes => processes::run(workload, ctx),
-        ModelKind::TokioCurrentThread => tokio_current_thread::run(workload, ctx),
+        ModelKind::TokioCurrentThread => tokio::run(CurrentThread, workload, ctx),
         ModelKind::AsyncStd => async_std::run(workload, ctx),
         ModelKind::Smol => smol::run(workload, ctx),
-        ModelKind::TokioMultiThread => tokio_multi_thread::run(workload, ctx),
+        ModelKind::TokioMultiThread => tokio::run(MultiThread, workload, ctx),
         ModelKind::AsyncProcesses => async_processes::run(workload, ctx),
         // Its ops are its own (not `Workload`'s): it runs from the cell's spec.
         ModelKind::IoUring => io_uring::run(ctx),
@@ -63,10 +63,10 @@ pub fn serve(kind: ModelKind, serving: Serving) -> anyhow::Result<()> {
         ModelKind::Threads => threads::serve(serving),
         ModelKind::ThreadPool => thread_pool::serve(serving),
         ModelKind::Processes => processes::serve(serving),
-        ModelKind::TokioCurrentThread => tokio_current_thread::serve(serving),
+        ModelKind::TokioCurrentThread => tokio::serve(CurrentThread, serving),
         ModelKind::AsyncStd => async_std::serve(serving),
         ModelKind::Smol => smol::serve(serving),
-        ModelKind::TokioMultiThread => tokio_multi_thread::serve(serving),
+        ModelKind::TokioMultiThread => tokio::serve(MultiThread, serving),
         ModelKind::AsyncProcesses => async_processes::serve(serving),
         ModelKind::IoUring => {
             anyhow::bail!(

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::driver::{Pace, Shard, blocking_loop};
+use super::driver::trial_worker;
 use crate::model::ctx::TrialCtx;
-use crate::server::{Serving, serve_blocking};
+use crate::server::Serving;
 use crate::workload::Workload;
 
 pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<u64> {
@@ -14,12 +14,8 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
         .open()
         .map_err(|e| anyhow::anyhow!("setup failed: {e}"))?;
     let window = ctx.open_window();
-    let mut sink = Shard {
-        recorder: &ctx.recorder,
-        index: 0,
-    };
-    let pace = Pace::of_worker(ctx.cell.rate, &window, 0, 1);
-    blocking_loop(&*workload, &mut session, &window, pace, &mut sink);
+    let (recorder, rate) = (&ctx.recorder, ctx.cell.rate);
+    trial_worker(&*workload, &mut session, &window, recorder, rate, (0, 1));
     Ok(1)
 }
 
@@ -27,8 +23,5 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
 /// wait in the listen backlog).
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
     serving.ready();
-    loop {
-        let s = serving.accept_blocking()?;
-        serve_blocking(s, &serving.spec);
-    }
+    serving.serve_in_turn()
 }

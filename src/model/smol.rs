@@ -24,10 +24,6 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
     EXECUTOR.with(|ex| {
         let spawner = SmolSpawner(ex);
-        smol::block_on(ex.run(async {
-            Smol::sleep(Duration::from_millis(1)).await;
-            serving.ready();
-            serving.accept_loop::<Smol, _>(&spawner).await
-        }))
+        smol::block_on(ex.run(serving.accept_loop::<Smol, _>(&spawner, || serving.ready())))
     })
 }

@@ -12,6 +12,7 @@ use super::driver::{Pace, Schedule, Shard, observe, stop};
 use crate::measure::{Mono, Recorder, Window};
 use crate::model::ctx::TrialCtx;
 use crate::server::{Serving, serve_blocking};
+use crate::sync::lock;
 use crate::workload::Workload;
 
 struct Shared<W> {
@@ -35,7 +36,7 @@ fn job<W: Workload>(
     submitted: Mono,
 ) {
     let mut sink = Shard {
-        recorder: &shared.recorder,
+        recorder: &*shared.recorder,
         index: client,
     };
     let Some(due) = schedule.next_op(&shared.window) else {
@@ -121,7 +122,7 @@ pub fn serve(serving: Serving) -> anyhow::Result<()> {
             .name(format!("pool-{i}"))
             .spawn(move || {
                 loop {
-                    let next = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let next = lock(&jobs).recv();
                     match next {
                         Ok(s) => serve_blocking(s, &spec),
                         Err(_) => return,

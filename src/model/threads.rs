@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::driver::{Gate, Pace, Shard, blocking_loop};
+use super::driver::{Gate, trial_worker};
 use super::spawn_error;
 use crate::model::ctx::TrialCtx;
 use crate::server::{Serving, serve_blocking};
@@ -31,12 +31,8 @@ pub fn run<W: Workload>(workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result<
                 }
             };
             if let Some(window) = worker_gate.arrive(Ok(())) {
-                let mut sink = Shard {
-                    recorder: &recorder,
-                    index: i as usize,
-                };
-                let pace = Pace::of_worker(rate, &window, i as usize, c as usize);
-                blocking_loop(&*workload, &mut session, &window, pace, &mut sink);
+                let place = (i as usize, c as usize);
+                trial_worker(&*workload, &mut session, &window, &recorder, rate, place);
             }
         });
         match spawned {

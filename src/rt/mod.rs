@@ -114,34 +114,6 @@ fn read_blocking(path: &Path, cold: bool) -> io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
-/// The same file operations for the futures-io runtimes (async-std, smol), whose files
-/// share the `futures-io` traits; `$unblock` is the runtime's own hand-off to its blocking
-/// pool, the one its `fs::read` uses.
-macro_rules! futures_io_files {
-    ($fs:path, $unblock:path) => {
-        fn read_file(
-            path: &Path,
-            cold: bool,
-        ) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_ {
-            let path = path.to_owned();
-            $unblock(move || read_blocking(&path, cold))
-        }
-
-        async fn write_file<'a>(path: &'a Path, data: &'a [u8], sync: bool) -> io::Result<u64> {
-            use $fs as fs;
-            if sync {
-                let mut f = fs::File::create(path).await?;
-                smol::io::AsyncWriteExt::write_all(&mut f, data).await?;
-                smol::io::AsyncWriteExt::flush(&mut f).await?;
-                f.sync_data().await?;
-            } else {
-                fs::write(path, data).await?;
-            }
-            Ok(fs::metadata(path).await?.len())
-        }
-    };
-}
-
 /// The wildcard address of `peer`'s family, port 0: where a client socket binds.
 fn any_for(peer: SocketAddr) -> SocketAddr {
     match peer {
@@ -150,15 +122,84 @@ fn any_for(peer: SocketAddr) -> SocketAddr {
     }
 }
 
+/// The socket half of `AsyncRt`, written once for every runtime: tokio's sockets and the
+/// `futures-io` ones (async-std's, smol's) have methods of the same names and meanings
+/// (through `tokio::io`'s and `futures-io`'s extension traits, both imported above; each
+/// socket type implements only one family's traits).
+macro_rules! sockets {
+    ($tcp:ty, $udp:ty, $listener:ty) => {
+        type Tcp = $tcp;
+        type Udp = $udp;
+        type Listener = $listener;
+
+        async fn accept(l: &Self::Listener) -> io::Result<Self::Tcp> {
+            let (s, _) = l.accept().await?;
+            s.set_nodelay(true)?;
+            Ok(s)
+        }
+
+        async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
+            let s = <$tcp>::connect(addr).await?;
+            s.set_nodelay(true)?;
+            Ok(s)
+        }
+
+        async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
+            s.write_all(buf).await
+        }
+
+        async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
+            s.read(buf).await
+        }
+
+        async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
+            let s = <$udp>::bind(any_for(addr)).await?;
+            s.connect(addr).await?;
+            Ok(s)
+        }
+
+        async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
+            s.send(buf).await
+        }
+
+        async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
+            s.recv(buf).await
+        }
+    };
+}
+
 /// tokio (current-thread and multi-thread runtimes share it).
 pub struct Tokio;
+/// tokio's two runtimes: one event loop on the calling thread, or the work-stealing pool
+/// (a worker thread per core, tokio's default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokioFlavor {
+    CurrentThread,
+    MultiThread,
+}
+
+impl TokioFlavor {
+    /// The runtime, with its I/O and time drivers.
+    pub fn build(self) -> io::Result<tokio::runtime::Runtime> {
+        let mut builder = match self {
+            TokioFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+            TokioFlavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+        };
+        builder.enable_all().build()
+    }
+}
+
 /// async-std.
 pub struct AsyncStd;
 /// smol (async-io's reactor and timers).
 pub struct Smol;
 
 impl AsyncRt for Tokio {
-    type Tcp = tokio::net::TcpStream;
+    sockets!(
+        tokio::net::TcpStream,
+        tokio::net::UdpSocket,
+        tokio::net::TcpListener
+    );
 
     // An `async fn`, so the timer is created on first poll, inside the runtime's context.
     async fn sleep(d: Duration) {
@@ -169,47 +210,9 @@ impl AsyncRt for Tokio {
         tokio::time::timeout(d, f).await.ok()
     }
 
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
-        let s = tokio::net::TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        Ok(s)
-    }
-
-    async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
-        s.write_all(buf).await
-    }
-
-    async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
-        s.read(buf).await
-    }
-
-    type Udp = tokio::net::UdpSocket;
-
-    async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
-        let s = tokio::net::UdpSocket::bind(any_for(addr)).await?;
-        s.connect(addr).await?;
-        Ok(s)
-    }
-
-    async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
-        s.send(buf).await
-    }
-
-    async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
-        s.recv(buf).await
-    }
-
-    type Listener = tokio::net::TcpListener;
-
     fn listener(l: std::net::TcpListener) -> io::Result<Self::Listener> {
         l.set_nonblocking(true)?;
         tokio::net::TcpListener::from_std(l)
-    }
-
-    async fn accept(l: &Self::Listener) -> io::Result<Self::Tcp> {
-        let (s, _) = l.accept().await?;
-        s.set_nodelay(true)?;
-        Ok(s)
     }
 
     type TokioIo = tokio::net::TcpStream;
@@ -254,60 +257,53 @@ async fn race_timer<F: Future>(timer: impl Future<Output = ()>, f: F) -> Option<
     .await
 }
 
-/// The socket half of `AsyncRt` for the runtimes whose sockets implement `futures-io`
-/// (async-std's and smol's, which share these signatures).
-macro_rules! futures_io_sockets {
-    ($tcp:ty, $udp:ty, $listener:ty) => {
-        type Tcp = $tcp;
-        type Udp = $udp;
-        type Listener = $listener;
-        type TokioIo = tokio_util::compat::Compat<$tcp>;
+/// What the futures-io runtimes (async-std, smol) share of `AsyncRt`, given the runtime's
+/// `net` and `fs` modules and `unblock`, its own hand-off to its blocking pool (the one its
+/// `fs::read` uses):
+/// - the sockets ([`sockets`]), and tokio's I/O traits through a compatibility wrapper;
+/// - the file operations, through the `futures-io` traits their files share.
+macro_rules! futures_io {
+    ($($net:ident)::+, $fs:path, $unblock:path) => {
+        sockets!(
+            $($net)::+::TcpStream,
+            $($net)::+::UdpSocket,
+            $($net)::+::TcpListener
+        );
+
+        type TokioIo = tokio_util::compat::Compat<$($net)::+::TcpStream>;
 
         fn tokio_io(s: Self::Tcp) -> Self::TokioIo {
             tokio_util::compat::FuturesAsyncReadCompatExt::compat(s)
         }
 
-        async fn accept(l: &Self::Listener) -> io::Result<Self::Tcp> {
-            let (s, _) = l.accept().await?;
-            s.set_nodelay(true)?;
-            Ok(s)
+        fn read_file(
+            path: &Path,
+            cold: bool,
+        ) -> impl Future<Output = io::Result<Vec<u8>>> + Send + '_ {
+            let path = path.to_owned();
+            $unblock(move || read_blocking(&path, cold))
         }
 
-        async fn connect(addr: SocketAddr) -> io::Result<Self::Tcp> {
-            let s = <$tcp>::connect(addr).await?;
-            s.set_nodelay(true)?;
-            Ok(s)
-        }
-
-        async fn write_all<'a>(s: &'a mut Self::Tcp, buf: &'a [u8]) -> io::Result<()> {
-            s.write_all(buf).await
-        }
-
-        async fn read<'a>(s: &'a mut Self::Tcp, buf: &'a mut [u8]) -> io::Result<usize> {
-            s.read(buf).await
-        }
-
-        async fn udp_connect(addr: SocketAddr) -> io::Result<Self::Udp> {
-            let s = <$udp>::bind(any_for(addr)).await?;
-            s.connect(addr).await?;
-            Ok(s)
-        }
-
-        async fn send<'a>(s: &'a Self::Udp, buf: &'a [u8]) -> io::Result<usize> {
-            s.send(buf).await
-        }
-
-        async fn recv<'a>(s: &'a Self::Udp, buf: &'a mut [u8]) -> io::Result<usize> {
-            s.recv(buf).await
+        async fn write_file<'a>(path: &'a Path, data: &'a [u8], sync: bool) -> io::Result<u64> {
+            use $fs as fs;
+            if sync {
+                let mut f = fs::File::create(path).await?;
+                smol::io::AsyncWriteExt::write_all(&mut f, data).await?;
+                smol::io::AsyncWriteExt::flush(&mut f).await?;
+                f.sync_data().await?;
+            } else {
+                fs::write(path, data).await?;
+            }
+            Ok(fs::metadata(path).await?.len())
         }
     };
 }
 
 impl AsyncRt for AsyncStd {
-    futures_io_sockets!(
-        async_std::net::TcpStream,
-        async_std::net::UdpSocket,
-        async_std::net::TcpListener
+    futures_io!(
+        async_std::net,
+        async_std::fs,
+        async_std::task::spawn_blocking
     );
 
     fn listener(l: std::net::TcpListener) -> io::Result<Self::Listener> {
@@ -317,8 +313,6 @@ impl AsyncRt for AsyncStd {
     fn spawn_detached(f: impl Future<Output = ()> + Send + 'static) {
         drop(async_std::task::spawn_local(f));
     }
-
-    futures_io_files!(async_std::fs, async_std::task::spawn_blocking);
 
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
@@ -330,11 +324,7 @@ impl AsyncRt for AsyncStd {
 }
 
 impl AsyncRt for Smol {
-    futures_io_sockets!(
-        smol::net::TcpStream,
-        smol::net::UdpSocket,
-        smol::net::TcpListener
-    );
+    futures_io!(smol::net, smol::fs, smol::unblock);
 
     fn listener(l: std::net::TcpListener) -> io::Result<Self::Listener> {
         smol::net::TcpListener::try_from(l)
@@ -343,8 +333,6 @@ impl AsyncRt for Smol {
     fn spawn_detached(f: impl Future<Output = ()> + Send + 'static) {
         crate::rt::spawn::EXECUTOR.with(|ex| ex.spawn(f).detach());
     }
-
-    futures_io_files!(smol::fs, smol::unblock);
 
     async fn sleep(d: Duration) {
         smol::Timer::after(d).await;

@@ -5,35 +5,37 @@ use std::future::Future;
 
 use smol::LocalExecutor;
 
+/// What a spawner runs: a task that owns what it uses and returns nothing.
+pub trait Task: Future<Output = ()> + Send + 'static {}
+
+impl<F: Future<Output = ()> + Send + 'static> Task for F {}
+
 /// How an async model spawns a task on its runtime.
 pub trait Spawner {
     /// Spawns `task`; the returned future resolves when it ends, with an error if it panicked.
-    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
-    where
-        F: Future<Output = ()> + Send + 'static;
+    fn spawn(&self, task: impl Task) -> impl Future<Output = Result<(), String>> + 'static;
 
     /// Spawns `task` and lets it run on its own (a server's connection).
-    fn detach<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static;
+    fn detach(&self, task: impl Task);
+}
+
+/// The end of a task whose handle reports no panic (a panic in a local task unwinds
+/// through the loop that runs it).
+async fn ended(handle: impl Future<Output = ()>) -> Result<(), String> {
+    handle.await;
+    Ok(())
 }
 
 /// Spawns onto the tokio runtime the caller is inside.
 pub struct TokioSpawner;
 
 impl Spawner for TokioSpawner {
-    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
+    fn spawn(&self, task: impl Task) -> impl Future<Output = Result<(), String>> + 'static {
         let handle = tokio::spawn(task);
         async move { handle.await.map_err(|e| e.to_string()) }
     }
 
-    fn detach<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
+    fn detach(&self, task: impl Task) {
         drop(tokio::spawn(task));
     }
 }
@@ -42,21 +44,11 @@ impl Spawner for TokioSpawner {
 pub struct AsyncStdSpawner;
 
 impl Spawner for AsyncStdSpawner {
-    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let handle = async_std::task::spawn_local(task);
-        async move {
-            handle.await;
-            Ok(())
-        }
+    fn spawn(&self, task: impl Task) -> impl Future<Output = Result<(), String>> + 'static {
+        ended(async_std::task::spawn_local(task))
     }
 
-    fn detach<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
+    fn detach(&self, task: impl Task) {
         drop(async_std::task::spawn_local(task));
     }
 }
@@ -71,21 +63,11 @@ thread_local! {
 pub struct SmolSpawner<'a, 'ex>(pub &'a LocalExecutor<'ex>);
 
 impl Spawner for SmolSpawner<'_, '_> {
-    fn spawn<F>(&self, task: F) -> impl Future<Output = Result<(), String>> + 'static
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let task = self.0.spawn(task);
-        async move {
-            task.await;
-            Ok(())
-        }
+    fn spawn(&self, task: impl Task) -> impl Future<Output = Result<(), String>> + 'static {
+        ended(self.0.spawn(task))
     }
 
-    fn detach<F>(&self, task: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
+    fn detach(&self, task: impl Task) {
         self.0.spawn(task).detach();
     }
 }

@@ -155,8 +155,24 @@ impl Serving {
         }
     }
 
-    /// Accepts connections forever on runtime `R`, a task per connection.
-    pub async fn accept_loop<R: AsyncRt, S: Spawner>(&self, spawner: &S) -> anyhow::Result<()> {
+    /// Serves one connection after another on this thread, each to its end.
+    pub fn serve_in_turn(&self) -> anyhow::Result<()> {
+        loop {
+            let s = self.accept_blocking()?;
+            serve_blocking(s, &self.spec);
+        }
+    }
+
+    /// An async server's life on runtime `R`, inside its `block_on`: ticks the runtime's
+    /// timer once (so that no connection starts it), calls `ready`, then accepts
+    /// connections forever, a task per connection.
+    pub async fn accept_loop<R: AsyncRt, S: Spawner>(
+        &self,
+        spawner: &S,
+        ready: impl FnOnce(),
+    ) -> anyhow::Result<()> {
+        R::sleep(Duration::from_millis(1)).await;
+        ready();
         let listener = R::listener(self.listener.try_clone()?)?;
         loop {
             match R::accept(&listener).await {
@@ -251,60 +267,60 @@ fn wait_out(e: std::io::Error) -> anyhow::Result<()> {
     }
 }
 
+/// One connection's loop, written once for [`serve_blocking`] and [`serve_async`], which
+/// differ only in how they wait: `read` reads into `$buf`, `write` writes `$out` whole,
+/// `wait` sleeps the handler's delay (each with its own `.await` where it has one; a
+/// macro, so that the async one's state is what it would be written out). Serves until
+/// the connection closes (or, without keep-alive, after one request).
+macro_rules! serve_conn {
+    (
+        $spec:ident, $buf:ident, $out:ident,
+        read: $read:expr, write: $write:expr, wait: $wait:expr
+    ) => {{
+        let mut conn = ServerConn::new($spec.protocol, !$spec.keep_alive);
+        let (mut $buf, mut $out) = (vec![0u8; $spec.read_buf], Vec::with_capacity(1024));
+        loop {
+            match conn.next(&mut $out) {
+                Next::NeedMore => match $read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => conn.feed(&$buf[..n]),
+                },
+                Next::Reply { close } => {
+                    if !$spec.delay.is_zero() {
+                        $wait;
+                    }
+                    if $write.is_err() || close {
+                        return;
+                    }
+                    $out.clear();
+                }
+                Next::Bad(_) => {
+                    let _ = $write;
+                    return;
+                }
+            }
+        }
+    }};
+}
+
 /// Serves one connection on a blocking socket until it closes (or, without keep-alive,
 /// after one request).
 pub fn serve_blocking(mut s: TcpStream, spec: &ServerSpec) {
-    let mut conn = ServerConn::new(spec.protocol, !spec.keep_alive);
-    let (mut buf, mut out) = (vec![0u8; spec.read_buf], Vec::with_capacity(1024));
-    loop {
-        match conn.next(&mut out) {
-            Next::NeedMore => match s.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => conn.feed(&buf[..n]),
-            },
-            Next::Reply { close } => {
-                if !spec.delay.is_zero() {
-                    std::thread::sleep(spec.delay);
-                }
-                if s.write_all(&out).is_err() || close {
-                    return;
-                }
-                out.clear();
-            }
-            Next::Bad(_) => {
-                let _ = s.write_all(&out);
-                return;
-            }
-        }
-    }
+    serve_conn!(spec, buf, out,
+        read: s.read(&mut buf),
+        write: s.write_all(&out),
+        wait: std::thread::sleep(spec.delay)
+    )
 }
 
 /// Serves one connection on runtime `R` until it closes (or, without keep-alive, after
 /// one request).
 pub async fn serve_async<R: AsyncRt>(mut s: R::Tcp, spec: Arc<ServerSpec>) {
-    let mut conn = ServerConn::new(spec.protocol, !spec.keep_alive);
-    let (mut buf, mut out) = (vec![0u8; spec.read_buf], Vec::with_capacity(1024));
-    loop {
-        match conn.next(&mut out) {
-            Next::NeedMore => match R::read(&mut s, &mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => conn.feed(&buf[..n]),
-            },
-            Next::Reply { close } => {
-                if !spec.delay.is_zero() {
-                    R::sleep(spec.delay).await;
-                }
-                if R::write_all(&mut s, &out).await.is_err() || close {
-                    return;
-                }
-                out.clear();
-            }
-            Next::Bad(_) => {
-                let _ = R::write_all(&mut s, &out).await;
-                return;
-            }
-        }
-    }
+    serve_conn!(spec, buf, out,
+        read: R::read(&mut s, &mut buf).await,
+        write: R::write_all(&mut s, &out).await,
+        wait: R::sleep(spec.delay).await
+    )
 }
 
 impl Serving {

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::workload::http_get::expected_body;
+use crate::workload::http_get::{BadHead, expected_body, head_len};
 use crate::workload::tcp_echo::HEADER;
 
 /// Largest request head (HTTP) or payload (echo) a server accepts.
@@ -89,16 +89,14 @@ impl ServerConn {
     fn next_http(&mut self, out: &mut Vec<u8>) -> Next {
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut req = httparse::Request::new(&mut headers);
-        let len = match req.parse(&self.received) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) if self.received.len() < MAX_REQUEST => {
-                return Next::NeedMore;
-            }
-            Ok(httparse::Status::Partial) => {
+        let len = match head_len(req.parse(&self.received), self.received.len(), MAX_REQUEST) {
+            Ok(Some(len)) => len,
+            Ok(None) => return Next::NeedMore,
+            Err(BadHead::TooLong) => {
                 write_response(out, 431, "text/plain", b"request head too large", true);
                 return Next::Bad("request head too large".into());
             }
-            Err(e) => {
+            Err(BadHead::Unreadable(e)) => {
                 write_response(out, 400, "text/plain", b"bad request", true);
                 return Next::Bad(format!("unreadable request: {e}"));
             }
@@ -165,6 +163,16 @@ mod tests {
     use crate::workload::stream::{Exchange, Progress};
     use crate::workload::tcp_echo::EchoExchange;
 
+    /// Feeds `req` to `server` in two pieces cut at `at`: after the first it needs more.
+    /// Returns the reply buffer.
+    fn fed_in_two(server: &mut ServerConn, req: &[u8], at: usize) -> Vec<u8> {
+        server.feed(&req[..at]);
+        let mut out = Vec::new();
+        assert_eq!(server.next(&mut out), Next::NeedMore);
+        server.feed(&req[at..]);
+        out
+    }
+
     /// The client's parser accepts what the server writes, for every route.
     #[test]
     fn the_client_accepts_every_route() {
@@ -175,12 +183,9 @@ mod tests {
             };
             let mut client = HttpExchange::new(&spec, "x").unwrap();
             let mut server = ServerConn::new(Protocol::Http, false);
-            // Two pipelined requests, fed in two pieces that split the first.
+            // Two pipelined requests, the first fed in two pieces.
             let req = client.request().to_vec();
-            server.feed(&req[..10]);
-            let mut out = Vec::new();
-            assert_eq!(server.next(&mut out), Next::NeedMore);
-            server.feed(&req[10..]);
+            let mut out = fed_in_two(&mut server, &req, 10);
             server.feed(&req);
             for _ in 0..2 {
                 out.clear();
@@ -224,10 +229,7 @@ mod tests {
         let mut client = EchoExchange::new(300, std::time::Duration::ZERO);
         let mut s = ServerConn::new(Protocol::Echo, false);
         let req = client.request().to_vec();
-        s.feed(&req[..5]);
-        let mut out = Vec::new();
-        assert_eq!(s.next(&mut out), Next::NeedMore);
-        s.feed(&req[5..]);
+        let mut out = fed_in_two(&mut s, &req, 5);
         assert_eq!(s.next(&mut out), Next::Reply { close: false });
         client.reset();
         assert_eq!(client.feed(&out), Progress::Done(Ok(())));

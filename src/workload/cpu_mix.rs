@@ -30,6 +30,7 @@ use super::params::{choice_value, nonzero_duration, params};
 use super::tcp_echo::TcpEcho;
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
+use crate::sync::lock;
 use crate::units::{HumanDuration, HumanSize};
 
 /// What an op waits on.
@@ -135,7 +136,7 @@ impl Work {
     /// `rounds` of work and their result, worked out once per process.
     pub fn of(rounds: u64) -> Work {
         static DONE: std::sync::Mutex<Vec<Work>> = std::sync::Mutex::new(Vec::new());
-        let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut done = lock(&DONE);
         if let Some(w) = done.iter().find(|w| w.rounds == rounds) {
             return *w;
         }

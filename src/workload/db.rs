@@ -49,6 +49,7 @@ use crate::units::HumanDuration;
 use crate::measure::{Mono, Window};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
+use crate::sync::lock;
 
 /// The default addresses: the ports `scripts/services.sh` starts its servers on.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://iobench@127.0.0.1:54329/iobench";
@@ -320,7 +321,7 @@ impl PoolSlot {
         connector: &C,
         cfg: PoolConfig,
     ) -> Result<BlockingPool<C>, OpError> {
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = lock(&self.0);
         if let Some(p) = slot
             .as_ref()
             .and_then(|b| b.downcast_ref::<BlockingPool<C>>())
@@ -359,10 +360,7 @@ impl PoolSlot {
     ) -> Result<AsyncPool<C, R>, OpError> {
         // The tasks of one runtime open their sessions one after another, so the first
         // builds the pool and the others find it.
-        if let Some(p) = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        if let Some(p) = lock(&self.0)
             .as_ref()
             .and_then(|b| b.downcast_ref::<AsyncPool<C, R>>())
         {
@@ -382,7 +380,7 @@ impl PoolSlot {
             h.broken = false;
         }
         drop(held);
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(pool.clone()));
+        *lock(&self.0) = Some(Box::new(pool.clone()));
         Ok(pool)
     }
 }

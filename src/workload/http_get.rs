@@ -6,11 +6,9 @@
 //! each path must answer; the embedded server (`iobench serve http`) answers from it too.
 //! A server-side delay is asked for with the query `?delay=<microseconds>us`.
 
-use std::net::SocketAddr;
-
 use super::Workload;
 use super::params::{Invalid, nonzero_duration, params};
-use super::stream::{Conn, Exchange, Progress, Timed, connect_async, connect_blocking, resolve};
+use super::stream::{Conn, Endpoint, Exchange, Progress, Timed};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
@@ -86,6 +84,29 @@ pub struct HttpExchange {
 
 fn mismatch(why: impl Into<String>) -> Progress {
     Progress::Done(Err(OpError::new(ErrorKind::Mismatch, why.into())))
+}
+
+/// Why an HTTP head (a request's or a reply's) cannot be read.
+pub enum BadHead {
+    /// Not complete within the longest head accepted.
+    TooLong,
+    Unreadable(httparse::Error),
+}
+
+/// What httparse's `parsed` result says of the head at the start of `seen` bytes, for
+/// clients and servers alike: its length once complete, `None` while it is incomplete and
+/// shorter than `max`.
+pub fn head_len(
+    parsed: httparse::Result<usize>,
+    seen: usize,
+    max: usize,
+) -> Result<Option<usize>, BadHead> {
+    match parsed {
+        Ok(httparse::Status::Complete(len)) => Ok(Some(len)),
+        Ok(httparse::Status::Partial) if seen < max => Ok(None),
+        Ok(httparse::Status::Partial) => Err(BadHead::TooLong),
+        Err(e) => Err(BadHead::Unreadable(e)),
+    }
 }
 
 impl HttpExchange {
@@ -165,13 +186,13 @@ impl Exchange for HttpExchange {
                 self.head.extend_from_slice(data);
                 let mut headers = [httparse::EMPTY_HEADER; 32];
                 let mut resp = httparse::Response::new(&mut headers);
-                let len = match resp.parse(&self.head) {
-                    Ok(httparse::Status::Complete(len)) => len,
-                    Ok(httparse::Status::Partial) if self.head.len() < MAX_HEAD => {
-                        return Progress::NeedMore;
+                let len = match head_len(resp.parse(&self.head), self.head.len(), MAX_HEAD) {
+                    Ok(Some(len)) => len,
+                    Ok(None) => return Progress::NeedMore,
+                    Err(BadHead::TooLong) => return mismatch("response head too long"),
+                    Err(BadHead::Unreadable(e)) => {
+                        return mismatch(format!("unreadable response: {e}"));
                     }
-                    Ok(httparse::Status::Partial) => return mismatch("response head too long"),
-                    Err(e) => return mismatch(format!("unreadable response: {e}")),
                 };
                 if resp.code != Some(200) {
                     return mismatch(format!("status {} instead of 200", resp.code.unwrap_or(0)));
@@ -212,15 +233,12 @@ impl Exchange for HttpExchange {
 }
 
 impl HttpGet {
-    /// The target's address, and its `host:port` for the Host header.
-    fn addr(&self) -> Result<(SocketAddr, String), OpError> {
-        let addr = resolve(self.target.as_deref())?;
-        Ok((addr, self.target.clone().unwrap_or_default()))
-    }
-
-    fn proto(&self) -> Result<(SocketAddr, HttpExchange), OpError> {
-        let (addr, host) = self.addr()?;
-        Ok((addr, HttpExchange::new(self, &host)?))
+    /// Where a session connects, and its exchange (the target's `host:port` is the Host
+    /// header).
+    fn parts(&self) -> Result<(Endpoint, HttpExchange), OpError> {
+        let target = self.target.as_deref();
+        let to = Endpoint::resolve(target, self.timeout.0, self.keep_alive)?;
+        Ok((to, HttpExchange::new(self, target.unwrap_or_default())?))
     }
 }
 
@@ -229,18 +247,8 @@ impl Workload for HttpGet {
     type AsyncSession<R: AsyncRt> = Conn<R::Tcp, HttpExchange>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
-        let (addr, proto) = self.proto()?;
-        let stream = self
-            .keep_alive
-            .then(|| connect_blocking(addr, self.timeout.0))
-            .transpose()?;
-        Ok(Conn::blocking(
-            addr,
-            self.timeout.0,
-            self.keep_alive,
-            stream,
-            proto,
-        ))
+        let (to, proto) = self.parts()?;
+        Conn::open_blocking(to, proto)
     }
 
     fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
@@ -248,18 +256,8 @@ impl Workload for HttpGet {
     }
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
-        let (addr, proto) = self.proto()?;
-        let stream = match self.keep_alive {
-            true => Some(connect_async::<R>(addr, self.timeout.0).await?),
-            false => None,
-        };
-        Ok(Conn::new(
-            addr,
-            self.timeout.0,
-            self.keep_alive,
-            stream,
-            proto,
-        ))
+        let (to, proto) = self.parts()?;
+        Conn::open_async::<R>(to, proto).await
     }
 
     async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::op::OpError;
 use crate::rt::AsyncRt;
+use crate::sync::lock;
 use params::{Invalid, Param, Params};
 use targets::TargetKind;
 
@@ -166,7 +167,7 @@ static TRIAL_TAG: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None)
 /// connections call themselves and what its disk-write files are named after. The one
 /// [`new_trial_tag`] gave, or [`TRIAL_TAG_ENV`] in a worker process, or `iobench-<pid>`.
 pub fn trial_tag() -> String {
-    let mut tag = TRIAL_TAG.lock().unwrap_or_else(|p| p.into_inner());
+    let mut tag = lock(&TRIAL_TAG);
     tag.get_or_insert_with(|| {
         std::env::var(TRIAL_TAG_ENV)
             .ok()
@@ -187,7 +188,7 @@ pub fn new_trial_tag() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    *TRIAL_TAG.lock().unwrap_or_else(|p| p.into_inner()) = Some(tag.clone());
+    *lock(&TRIAL_TAG) = Some(tag.clone());
     tag
 }
 

@@ -246,6 +246,30 @@ async fn dial_async<R: AsyncRt>(addr: SocketAddr) -> Result<R::Tcp, OpError> {
     Ok(R::connect(addr).await?)
 }
 
+/// Where a workload's connections go and how they are used: the target's address, the op's
+/// timeout (a deadline for the whole op) and whether a connection carries more than one op.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub timeout: Duration,
+    pub keep_alive: bool,
+}
+
+impl Endpoint {
+    /// The endpoint of a workload's `target` (`host:port`), resolved once, at setup.
+    pub fn resolve(
+        target: Option<&str>,
+        timeout: Duration,
+        keep_alive: bool,
+    ) -> Result<Endpoint, OpError> {
+        Ok(Endpoint {
+            addr: resolve(target)?,
+            timeout,
+            keep_alive,
+        })
+    }
+}
+
 /// A worker's connection: reconnected by the next op after an error, so that a target
 /// that restarts is measured as errors and then successes, never a hang.
 ///
@@ -254,9 +278,7 @@ async fn dial_async<R: AsyncRt>(addr: SocketAddr) -> Result<R::Tcp, OpError> {
 /// sends its request once more, as HTTP clients do for idempotent requests; the op's
 /// latency includes both tries, and the resend is counted (`RETRIES`).
 pub struct Conn<S, P> {
-    addr: SocketAddr,
-    timeout: Duration,
-    keep_alive: bool,
+    to: Endpoint,
     stream: Option<S>,
     /// Ops the current stream has carried.
     used: u64,
@@ -265,20 +287,12 @@ pub struct Conn<S, P> {
 }
 
 impl<S, P: Exchange> Conn<S, P> {
-    /// A connection to `addr` (`stream` is already open, or the first op connects).
-    /// Without `keep_alive`, every op opens a new one.
-    fn with(
-        addr: SocketAddr,
-        timeout: Duration,
-        keep_alive: bool,
-        stream: Option<S>,
-        proto: P,
-    ) -> Self {
+    /// A connection to `to` (`stream` is already open, or the first op connects). Without
+    /// keep-alive, every op opens a new one.
+    fn with(to: Endpoint, stream: Option<S>, proto: P) -> Self {
         let buf = vec![0; read_buf_len(proto.reply_size())];
         Conn {
-            addr,
-            timeout,
-            keep_alive,
+            to,
             stream,
             used: 0,
             proto,
@@ -304,7 +318,7 @@ impl<S, P: Exchange> Conn<S, P> {
             return None;
         }
         self.used += 1;
-        if r.is_err() || !self.keep_alive || self.proto.peer_closes() {
+        if r.is_err() || !self.to.keep_alive || self.proto.peer_closes() {
             self.stream = None;
         }
         Some(r)
@@ -320,37 +334,35 @@ impl<S, P: Exchange> Conn<S, P> {
 }
 
 impl<P: Exchange> Conn<Timed, P> {
-    /// A blocking connection to `addr`; `stream` came from [`connect_blocking`] with the
-    /// same `timeout`.
-    pub fn blocking(
-        addr: SocketAddr,
-        timeout: Duration,
-        keep_alive: bool,
-        stream: Option<TcpStream>,
-        proto: P,
-    ) -> Self {
-        let stream = stream.map(|stream| Timed {
+    /// A blocking connection to `to`, connected now with keep-alive (else by each op).
+    pub fn open_blocking(to: Endpoint, proto: P) -> Result<Self, OpError> {
+        let stream = to
+            .keep_alive
+            .then(|| connect_blocking(to.addr, to.timeout))
+            .transpose()?;
+        let timed = stream.map(|stream| Timed {
             stream,
-            limit: timeout,
+            limit: to.timeout,
         });
-        Conn::with(addr, timeout, keep_alive, stream, proto)
+        Ok(Conn::with(to, timed, proto))
     }
 
     /// One op on a blocking stream, done within the workload's timeout.
     pub fn op_blocking(&mut self) -> Result<(), OpError> {
-        let deadline = Deadline::after(self.timeout);
+        let Endpoint { addr, timeout, .. } = self.to;
+        let deadline = Deadline::after(timeout);
         loop {
             let reused = self.reusing();
             let stream = match &mut self.stream {
                 Some(s) => {
-                    s.restore(self.timeout)?;
+                    s.restore(timeout)?;
                     s
                 }
                 None => {
-                    let stream = dial(self.addr, deadline.left()?, self.timeout)?;
+                    let stream = dial(addr, deadline.left()?, timeout)?;
                     self.stream.insert(Timed {
                         stream,
-                        limit: self.timeout,
+                        limit: timeout,
                     })
                 }
             };
@@ -370,21 +382,20 @@ impl<P: Exchange> Conn<Timed, P> {
 }
 
 impl<S: Send, P: Exchange + Send> Conn<S, P> {
-    /// An async connection to `addr` (`stream` is already open, or the first op connects).
-    pub fn new(
-        addr: SocketAddr,
-        timeout: Duration,
-        keep_alive: bool,
-        stream: Option<S>,
-        proto: P,
-    ) -> Self {
-        Conn::with(addr, timeout, keep_alive, stream, proto)
+    /// A connection to `to` on runtime `R`, connected now with keep-alive (else by each
+    /// op).
+    pub async fn open_async<R: AsyncRt<Tcp = S>>(to: Endpoint, proto: P) -> Result<Self, OpError> {
+        let stream = match to.keep_alive {
+            true => Some(connect_async::<R>(to.addr, to.timeout).await?),
+            false => None,
+        };
+        Ok(Conn::with(to, stream, proto))
     }
 
     /// One op on runtime `R`'s stream, done within the workload's timeout: one timer
     /// around the whole op.
     pub async fn op_async<R: AsyncRt<Tcp = S>>(&mut self) -> Result<(), OpError> {
-        let timeout = self.timeout;
+        let timeout = self.to.timeout;
         match R::timeout(timeout, self.op_untimed::<R>()).await {
             Some(r) => r,
             None => {
@@ -400,7 +411,7 @@ impl<S: Send, P: Exchange + Send> Conn<S, P> {
             let reused = self.reusing();
             let stream = match &mut self.stream {
                 Some(s) => s,
-                None => self.stream.insert(dial_async::<R>(self.addr).await?),
+                None => self.stream.insert(dial_async::<R>(self.to.addr).await?),
             };
             let mut replied = false;
             let r =
@@ -487,7 +498,12 @@ mod tests {
             );
         };
         let proto = || EchoExchange::new(payload, Duration::ZERO);
-        let mut c = Conn::blocking(addr, timeout, true, None, proto());
+        let to = Endpoint {
+            addr,
+            timeout,
+            keep_alive: true,
+        };
+        let mut c = Conn::<Timed, _>::with(to, None, proto());
         let t = Instant::now();
         check(c.op_blocking(), t.elapsed(), "blocking");
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -495,7 +511,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let mut c = Conn::new(addr, timeout, true, None, proto());
+            let mut c = Conn::with(to, None, proto());
             let t = Instant::now();
             check(c.op_async::<Tokio>().await, t.elapsed(), "tokio");
         });
@@ -524,22 +540,14 @@ mod tests {
     /// The read buffer is the reply's length, capped.
     #[test]
     fn read_buffers_fit_the_reply() {
-        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let c = Conn::blocking(
-            addr,
-            Duration::from_secs(1),
-            true,
-            None,
-            EchoExchange::new(1024, Duration::ZERO),
-        );
-        assert_eq!(c.buf_len(), 1024 + 8);
-        let c = Conn::blocking(
-            addr,
-            Duration::from_secs(1),
-            true,
-            None,
-            EchoExchange::new(1 << 20, Duration::ZERO),
-        );
-        assert_eq!(c.buf_len(), MAX_READ_BUF);
+        let to = Endpoint {
+            addr: "127.0.0.1:9".parse().unwrap(),
+            timeout: Duration::from_secs(1),
+            keep_alive: true,
+        };
+        let conn =
+            |payload| Conn::<Timed, _>::with(to, None, EchoExchange::new(payload, Duration::ZERO));
+        assert_eq!(conn(1024).buf_len(), 1024 + 8);
+        assert_eq!(conn(1 << 20).buf_len(), MAX_READ_BUF);
     }
 }

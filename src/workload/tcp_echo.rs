@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::Workload;
 use super::params::{nonzero_duration, nonzero_size, params};
-use super::stream::{Conn, Exchange, Progress, Timed, connect_async, connect_blocking, resolve};
+use super::stream::{Conn, Endpoint, Exchange, Progress, Timed};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::{HumanDuration, HumanSize};
@@ -99,6 +99,10 @@ impl TcpEcho {
     pub(crate) fn proto(&self) -> EchoExchange {
         EchoExchange::new(self.payload.0 as usize, self.server_delay.0)
     }
+
+    fn endpoint(&self) -> Result<Endpoint, OpError> {
+        Endpoint::resolve(self.target.as_deref(), self.timeout.0, self.keep_alive)
+    }
 }
 
 impl Workload for TcpEcho {
@@ -106,18 +110,7 @@ impl Workload for TcpEcho {
     type AsyncSession<R: AsyncRt> = Conn<R::Tcp, EchoExchange>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
-        let addr = resolve(self.target.as_deref())?;
-        let stream = self
-            .keep_alive
-            .then(|| connect_blocking(addr, self.timeout.0))
-            .transpose()?;
-        Ok(Conn::blocking(
-            addr,
-            self.timeout.0,
-            self.keep_alive,
-            stream,
-            self.proto(),
-        ))
+        Conn::open_blocking(self.endpoint()?, self.proto())
     }
 
     fn op(&self, s: &mut Self::Session) -> Result<(), OpError> {
@@ -125,18 +118,7 @@ impl Workload for TcpEcho {
     }
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
-        let addr = resolve(self.target.as_deref())?;
-        let stream = match self.keep_alive {
-            true => Some(connect_async::<R>(addr, self.timeout.0).await?),
-            false => None,
-        };
-        Ok(Conn::new(
-            addr,
-            self.timeout.0,
-            self.keep_alive,
-            stream,
-            self.proto(),
-        ))
+        Conn::open_async::<R>(self.endpoint()?, self.proto()).await
     }
 
     async fn op_async<R: AsyncRt>(&self, s: &mut Self::AsyncSession<R>) -> Result<(), OpError> {

@@ -2,17 +2,12 @@
 //! socket, each accepting a connection and serving it to its end (one request without
 //! keep-alive, as gunicorn's sync workers do).
 
-use crate::server::{Serving, serve_blocking};
+use crate::server::Serving;
 
 pub fn serve(serving: Serving) -> anyhow::Result<()> {
     serving.prefork(serving.spec.processes, |serving, ready| {
         ready();
-        loop {
-            match serving.accept_blocking() {
-                Ok(s) => serve_blocking(s, &serving.spec),
-                Err(_) => return,
-            }
-        }
+        let _ = serving.serve_in_turn();
     })?;
     serving.ready();
     serving.wait_workers()

@@ -12,10 +12,12 @@ use super::protocol::{
 };
 use crate::measure::rusage::raise_nofile_limit;
 use crate::measure::{Mono, OpCounts, Window};
-use crate::model::driver::{Pace, Sink, Usage, blocking_loop_with_cpu, run_tasks};
+use crate::model::driver::OwnUsage::Measured;
+use crate::model::driver::{Pace, Sink, Usage, blocking_loop, run_tasks};
 use crate::op::{OpError, Timing};
 use crate::rt::spawn::TokioSpawner;
-use crate::rt::{AsyncRt, Tokio};
+use crate::rt::{AsyncRt, Tokio, TokioFlavor};
+use crate::sync::{into_inner, lock};
 use crate::workload::{Workload, WorkloadVisitor};
 
 /// A worker's sink: ops go to the trial in batches of [`BATCH`]; what is counted of them
@@ -99,31 +101,19 @@ struct SharedSink<O: Write>(Arc<Mutex<StreamSink<O>>>);
 impl<O: Write> Sink for SharedSink<O> {
     #[inline]
     fn record(&mut self, timing: Timing, result: Result<(), OpError>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(timing, result);
+        lock(&self.0).record(timing, result);
     }
 
     fn last_end(&mut self, end: Mono) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .last_end(end);
+        lock(&self.0).last_end(end);
     }
 
     fn dropped(&mut self, lags: &mut dyn Iterator<Item = u64>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .dropped(lags);
+        lock(&self.0).dropped(lags);
     }
 
     fn unfinished(&mut self, lag_ns: u64) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .unfinished(lag_ns);
+        lock(&self.0).unfinished(lag_ns);
     }
 }
 
@@ -179,15 +169,13 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
         let pace = Pace::of_worker(plan.rate, &window, plan.first as usize, plan.of as usize);
         // The sink needs its own handle on stdout while the session keeps one.
         let mut sink = StreamSink::new(stdout_handle()?);
-        let usage = blocking_loop_with_cpu(&workload, &mut session, &window, pace, &mut sink);
+        let usage = blocking_loop(&workload, &mut session, &window, pace, &mut sink, Measured);
         self.done(sink, usage)
     }
 
     /// The event-loop worker: `n` tasks on one tokio current-thread runtime.
     fn run_async<W: Workload>(&mut self, workload: W, plan: &Plan, n: u32) -> anyhow::Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let rt = TokioFlavor::CurrentThread.build()?;
         rt.block_on(Tokio::sleep(Duration::from_millis(1)));
         let sink = Arc::new(Mutex::new(StreamSink::new(stdout_handle()?)));
         let cpu0: Arc<Mutex<Option<Usage>>> = Arc::default();
@@ -206,7 +194,7 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
                     if window.measure_from > now {
                         Tokio::sleep(window.measure_from.since(now)).await;
                     }
-                    *cpu0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Usage::now());
+                    *lock(&cpu0) = Some(Usage::now());
                 });
                 Ok(window)
             },
@@ -224,14 +212,10 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
             }
         }
         let now = Usage::now();
-        let cpu0 = cpu0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .unwrap_or(now);
-        let sink = Arc::try_unwrap(sink)
-            .map_err(|_| anyhow::anyhow!("a task still holds the sink"))?
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
+        let cpu0 = lock(&cpu0).unwrap_or(now);
+        let sink =
+            Arc::try_unwrap(sink).map_err(|_| anyhow::anyhow!("a task still holds the sink"))?;
+        let sink = into_inner(sink);
         self.done(sink, now.since(&cpu0))
     }
 }
