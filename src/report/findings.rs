@@ -252,7 +252,52 @@ fn pct(x: f64) -> String {
 }
 
 /// The finding from its checks: the verdict, and how many agree.
-fn decide(claim: &'static str, checks: Vec<Check>, unmeasured: &str, note: &str) -> Finding {
+/// A claim of the talk: its words, what a run needs to judge it, and a note the evidence
+/// ends with.
+struct Claim {
+    text: &'static str,
+    needs: &'static str,
+    note: &'static str,
+}
+
+/// The talk's claim 1.
+const ONE_THREAD: Claim = Claim {
+    text: "Async runs everything in one thread, cooperatively: code pauses on I/O and resumes on readiness.",
+    needs: "needs a single-thread event-loop model (tokio-current-thread, async-std, smol) at two concurrencies of one workload",
+    note: "",
+};
+
+/// The talk's claim 2.
+const CHEAPER_THAN_PROCESSES: Claim = Claim {
+    text: "It is easier than multithreaded code and cheaper than multiple processes.",
+    needs: "needs a single-thread event loop and the processes model at the same concurrency (≥ 2)",
+    note: ". \"Easier\" is not a measurement.",
+};
+
+/// The talk's claim 3.
+const HUNDREDS_IN_ONE_PROGRAM: Claim = Claim {
+    text: "It makes better use of I/O capacity and of the CPU: hundreds of operations in one program.",
+    needs: "needs a single-thread event loop and the threads model at the same concurrency of 100 or more",
+    note: "",
+};
+
+/// The talk's claim 4.
+const WAITING_OUTWEIGHS_COMPUTING: Claim = Claim {
+    text: "Its place is I/O-bound work (network, disk, databases), where waiting outweighs computing.",
+    needs: "needs a cpu-mix sweep of compute against wait with a single-thread event loop and thread-pool (scenarios/crossover.toml)",
+    note: "",
+};
+
+/// The talk's claim 5.
+const CPU_HEAVY_STALLS: Claim = Claim {
+    text: "Its downside: one thread, so CPU-heavy work stalls everything.",
+    needs: "needs cpu-mix cells where one op in N computes (block_every) and where none does (compute = 0), on a single-thread event loop and threads (scenarios/crossover.toml)",
+    note: "",
+};
+
+fn decide(claim: &Claim, checks: Vec<Check>) -> Finding {
+    let (unmeasured, note) = (claim.needs, claim.note);
+    let claim = claim.text;
     if checks.is_empty() {
         return Finding {
             claim,
@@ -314,7 +359,6 @@ fn own_threads(c: &CellSummary) -> Option<Range> {
 /// Per single-loop model and workload: from its lowest concurrency to its highest, the ops
 /// in flight grow and its own threads do not (the ops wait on one loop, not on threads).
 fn one_thread(s: &Summary) -> Finding {
-    let claim = "Async runs everything in one thread, cooperatively: code pauses on I/O and resumes on readiness.";
     let mut checks = Vec::new();
     for g in groups(s) {
         for m in SINGLE_LOOP {
@@ -361,12 +405,7 @@ fn one_thread(s: &Summary) -> Finding {
             });
         }
     }
-    decide(
-        claim,
-        checks,
-        "needs a single-thread event-loop model (tokio-current-thread, async-std, smol) at two concurrencies of one workload",
-        "",
-    )
+    decide(&ONE_THREAD, checks)
 }
 
 /// Every pair of a single-loop model and `other` at the same workload and concurrency
@@ -389,7 +428,6 @@ fn pairs(s: &Summary, other: ModelKind, min_c: u32) -> Vec<(&CellSummary, &CellS
 }
 
 fn cheaper_than_processes(s: &Summary) -> Finding {
-    let claim = "It is easier than multithreaded code and cheaper than multiple processes.";
     let mut checks = Vec::new();
     for (a, p) in pairs(s, ModelKind::Processes, 2) {
         let (Some(am), Some(pm)) = (range(a, Figure::PeakPss), range(p, Figure::PeakPss)) else {
@@ -407,12 +445,7 @@ fn cheaper_than_processes(s: &Summary) -> Finding {
         cpu_guard(a, p, 1.0, &mut parts, &mut text);
         checks.push(Check::of_pair(&parts, text, a, p));
     }
-    decide(
-        claim,
-        checks,
-        "needs a single-thread event loop and the processes model at the same concurrency (≥ 2)",
-        ". \"Easier\" is not a measurement.",
-    )
+    decide(&CHEAPER_THAN_PROCESSES, checks)
 }
 
 /// Where both cells have CPU per op: a guard that `a`'s is not clearly above `b`'s times
@@ -436,7 +469,6 @@ fn cpu_guard(
 }
 
 fn hundreds_in_one_program(s: &Summary) -> Finding {
-    let claim = "It makes better use of I/O capacity and of the CPU: hundreds of operations in one program.";
     let tput = Figure::Throughput;
     let mut checks = Vec::new();
     for (a, t) in pairs(s, ModelKind::Threads, 100) {
@@ -463,12 +495,7 @@ fn hundreds_in_one_program(s: &Summary) -> Finding {
         cpu_guard(a, t, 1.1, &mut parts, &mut text);
         checks.push(Check::of_pair(&parts, text, a, t));
     }
-    decide(
-        claim,
-        checks,
-        "needs a single-thread event loop and the threads model at the same concurrency of 100 or more",
-        "",
-    )
+    decide(&HUNDREDS_IN_ONE_PROGRAM, checks)
 }
 
 /// The cell of `m` at `x` in a sweep.
@@ -484,7 +511,6 @@ fn at<'a>(w: &Sweep<'a>, m: ModelKind, x: f64) -> Option<&'a CellSummary> {
 /// more than 10% beyond the trials' spread (the margin, so that a small steady lag such as
 /// tokio's millisecond timer rounding decides nothing).
 fn waiting_outweighs_computing(s: &Summary) -> Finding {
-    let claim = "Its place is I/O-bound work (network, disk, databases), where waiting outweighs computing.";
     let tput = Figure::Throughput;
     let mut checks = Vec::new();
     for w in sweeps(s)
@@ -560,12 +586,7 @@ fn waiting_outweighs_computing(s: &Summary) -> Finding {
             });
         }
     }
-    decide(
-        claim,
-        checks,
-        "needs a cpu-mix sweep of compute against wait with a single-thread event loop and thread-pool (scenarios/crossover.toml)",
-        "",
-    )
+    decide(&WAITING_OUTWEIGHS_COMPUTING, checks)
 }
 
 /// The stall: cpu-mix cells where one op in N computes (`block_every`), against the same
@@ -574,7 +595,6 @@ fn waiting_outweighs_computing(s: &Summary) -> Finding {
 /// model and N: the share of its throughput it kept must be below the share the threads
 /// kept, beyond the spread (the ratios' ranges, from both cells' trials).
 fn cpu_heavy_stalls(s: &Summary) -> Finding {
-    let claim = "Its downside: one thread, so CPU-heavy work stalls everything.";
     let (tput, p99) = (Figure::Throughput, Figure::P99);
     let mut checks = Vec::new();
     for w in sweeps(s).into_iter().filter(|w| {
@@ -619,12 +639,7 @@ fn cpu_heavy_stalls(s: &Summary) -> Finding {
             }
         }
     }
-    decide(
-        claim,
-        checks,
-        "needs cpu-mix cells where one op in N computes (block_every) and where none does (compute = 0), on a single-thread event loop and threads (scenarios/crossover.toml)",
-        "",
-    )
+    decide(&CPU_HEAVY_STALLS, checks)
 }
 
 /// Every claim, in the talk's order.

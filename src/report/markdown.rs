@@ -3,8 +3,9 @@
 
 use std::fmt::Write;
 
+use super::findings::Finding;
 use super::page::{COLUMNS, Page, row, status_text};
-use super::summary::CellStatus;
+use super::summary::{CellStatus, CellSummary};
 
 /// Text made safe for a Markdown table cell.
 pub fn md(s: &str) -> String {
@@ -57,17 +58,8 @@ pub fn render(page: &Page) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "## Findings\n");
-    table(
-        &mut out,
-        &["claim of the talk", "verdict", "numbers from this run"],
-        page.findings.iter().map(|f| {
-            vec![
-                f.claim.to_string(),
-                f.verdict.text().to_string(),
-                f.evidence.clone(),
-            ]
-        }),
-    );
+    let head = ["claim of the talk", "verdict", "numbers from this run"];
+    table(&mut out, &head, page.findings.iter().map(finding_row));
     for (label, charts) in &page.sweeps {
         let _ = writeln!(out, "\n## Sweep: {}\n", md(label));
         for (chart, _) in charts {
@@ -80,19 +72,11 @@ pub fn render(page: &Page) -> String {
     }
     if !page.problems.is_empty() {
         let _ = writeln!(out, "\n## Failed, skipped and missing cells\n");
+        let head = ["cell", "status", "reason"];
         table(
             &mut out,
-            &["cell", "status", "reason"],
-            page.problems.iter().map(|c| {
-                vec![
-                    c.id.clone(),
-                    status_text(c),
-                    match c.status {
-                        CellStatus::Missing => "no trial ran (the run was interrupted)".into(),
-                        _ => c.reasons.first().cloned().unwrap_or_default(),
-                    },
-                ]
-            }),
+            &head,
+            page.problems.iter().map(|c| problem_row(c)),
         );
     }
     if !page.warnings.is_empty() {
@@ -106,4 +90,17 @@ pub fn render(page: &Page) -> String {
         );
     }
     out
+}
+
+fn finding_row(f: &Finding) -> Vec<String> {
+    let verdict = f.verdict.text().to_string();
+    vec![f.claim.to_string(), verdict, f.evidence.clone()]
+}
+
+fn problem_row(c: &CellSummary) -> Vec<String> {
+    let reason = match c.status {
+        CellStatus::Missing => "no trial ran (the run was interrupted)".into(),
+        _ => c.reasons.first().cloned().unwrap_or_default(),
+    };
+    vec![c.id.clone(), status_text(c), reason]
 }
