@@ -58,21 +58,37 @@ fn split_number(s: &str) -> Option<(f64, &str)> {
     Some((value, s[end..].trim()))
 }
 
+/// Reads "12.5ms" against `units`: the number and its unit's scale. An empty unit is
+/// `empty_unit`, where there is one. Errors name `s`, the kind of value (`what`) and `hint`.
+fn scaled<T: Copy>(
+    s: &str,
+    what: &str,
+    hint: &str,
+    units: &[(&str, T)],
+    empty_unit: Option<&str>,
+) -> Result<(f64, T), String> {
+    let (value, unit) = split_number(s).ok_or_else(|| format!("`{s}` is not a {what}; {hint}"))?;
+    let unit = match (unit.is_empty(), empty_unit) {
+        (true, Some(u)) => u,
+        _ => unit,
+    };
+    let scale = units
+        .iter()
+        .find(|(u, _)| *u == unit)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| format!("`{s}` has no known unit; {hint}"))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("`{s}` is negative; {what}s must be positive"));
+    }
+    Ok((value, scale))
+}
+
 impl std::str::FromStr for HumanDuration {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
         let hint = "write a number and a unit, e.g. \"250ms\", \"3s\", \"1.5m\" (units: ns, us, ms, s, m, h)";
-        let (value, unit) =
-            split_number(s).ok_or_else(|| format!("`{s}` is not a duration; {hint}"))?;
-        let scale = DURATION_UNITS
-            .iter()
-            .find(|(u, _)| *u == unit)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| format!("`{s}` has no known unit; {hint}"))?;
-        if !value.is_finite() || value < 0.0 {
-            return Err(format!("`{s}` is negative; durations must be positive"));
-        }
+        let (value, scale) = scaled(s, "duration", hint, DURATION_UNITS, None)?;
         Ok(HumanDuration(Duration::from_secs_f64(value * scale)))
     }
 }
@@ -82,17 +98,7 @@ impl std::str::FromStr for HumanSize {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let hint = "write a number and a unit, e.g. \"512B\", \"1KiB\", \"4MiB\"";
-        let (value, unit) =
-            split_number(s).ok_or_else(|| format!("`{s}` is not a size; {hint}"))?;
-        let unit = if unit.is_empty() { "B" } else { unit };
-        let scale = SIZE_UNITS
-            .iter()
-            .find(|(u, _)| *u == unit)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| format!("`{s}` has no known unit; {hint}"))?;
-        if !value.is_finite() || value < 0.0 {
-            return Err(format!("`{s}` is negative; sizes must be positive"));
-        }
+        let (value, scale) = scaled(s, "size", hint, SIZE_UNITS, Some("B"))?;
         Ok(HumanSize((value * scale as f64).round() as u64))
     }
 }
