@@ -3,7 +3,7 @@
 //! embedded targets, with no server delay; every model at C = 1 and C = 64.
 //!
 //! One criterion iteration is one operation. For a batch of N, the bench runs one trial in
-//! counted mode (`Cell::ops`): the same `iobench trial` child process that `iobench run`
+//! counted mode (`RunCell::ops`): the same `iobench trial` child process that `iobench run`
 //! starts builds the model's runtime, workers and sessions first, then the workers share
 //! the N ops among them, and the trial reports the time from the first op's start to the
 //! moment its model returned after the last. That time is what criterion gets
@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use iobench::orchestrator::run_one;
+use iobench::plan::RunCell;
 use iobench::record::TrialStatus;
 use iobench::scenario::Scenario;
 use iobench::{Cell, ModelKind};
@@ -68,11 +69,11 @@ fn in_flight(cell: &Cell) -> u64 {
 
 /// Runs at least `iters` ops of `cell` in one trial and returns the time `iters` of them
 /// took: the batch's time, or its time per op × `iters` when the batch had more.
-fn batch(exe: &Path, cell: &Cell, iters: u64, min_rounds: u64) -> Duration {
+fn batch(exe: &Path, cell: &RunCell, iters: u64, min_rounds: u64) -> Duration {
     let mut cell = cell.clone();
     let ops = iters.max(min_rounds * in_flight(&cell));
     cell.ops = Some(ops);
-    cell.trial_timeout.0 = TRIAL_TIMEOUT;
+    cell.cell.trial_timeout.0 = TRIAL_TIMEOUT;
     let r = run_one(exe, &cell, 0).expect("start a trial");
     let f = &r.figures;
     assert!(
@@ -97,8 +98,8 @@ fn main() {
     let exe = Path::new(env!("CARGO_BIN_EXE_iobench"));
     let scenario = Scenario::parse(SCENARIO, Path::new("benches/models.rs")).expect("scenario");
     let cells = scenario.cells();
-    let mut groups: Vec<(String, Vec<Cell>)> = Vec::new();
-    for cell in cells {
+    let mut groups: Vec<(String, Vec<RunCell>)> = Vec::new();
+    for cell in cells.into_iter().map(RunCell::new) {
         let name = cell.workload.kind().name().to_string();
         match groups.iter_mut().find(|(n, _)| *n == name) {
             Some((_, g)) => g.push(cell),

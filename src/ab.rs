@@ -29,7 +29,7 @@ use crate::error::Error;
 use crate::figure::Figure;
 use crate::measure::machine::Machine;
 use crate::orchestrator::{self, PrivateBinary, run_one};
-use crate::plan::Cell;
+use crate::plan::{Cell, RunCell};
 use crate::record::TrialRecord;
 use crate::record::TrialStatus;
 use crate::report::summary::summarize;
@@ -88,7 +88,11 @@ pub fn run(
     let a_copy = PrivateBinary::copy(a_bin, &out.join("iobench-a"), false)?;
     let b_copy = PrivateBinary::copy(b_bin, &out.join("iobench-b"), false)?;
     let (a_bin, b_bin) = (a_copy.path(), b_copy.path());
-    let mut cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
+    let mut cells: Vec<RunCell> = scenarios
+        .iter()
+        .flat_map(Scenario::cells)
+        .map(RunCell::new)
+        .collect();
     let exe = std::env::current_exe().map_err(anyhow::Error::from)?;
     let targets = prepare(&exe, &mut cells)?;
     let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
@@ -136,11 +140,12 @@ pub fn run(
     }
     drop(targets);
     let scenario = names.join(", ");
+    let planned: Vec<Cell> = cells.into_iter().map(|c| c.cell).collect();
     for (dir, recs) in [(&a_dir, &ra), (&b_dir, &rb)] {
-        let s = summarize(&scenario, machine.clone(), &cells, recs);
+        let s = summarize(&scenario, machine.clone(), &planned, recs);
         write_json(&dir.join("summary.json"), &s)?;
     }
-    let report = paired(&cells, &ra, &rb, opts);
+    let report = paired(&planned, &ra, &rb, opts);
     Ok(AbOutcome {
         report,
         a: a_dir,

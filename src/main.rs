@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use iobench::cli::{AbArgs, Cli, Command, CompareArgs, ExportArgs, GateArgs, RunArgs};
-use iobench::plan::Cell;
+use iobench::plan::RunCell;
 use iobench::scenario::Overrides;
 use iobench::{Error, list, model, run, server, target, trial};
 
@@ -200,7 +200,7 @@ fn report_command(dir: &std::path::Path, export: &ExportArgs) -> Result<ExitCode
 }
 
 fn trial_command(cell: &str, trial: u32) -> Result<ExitCode, Error> {
-    let cell: Cell = serde_json::from_str(cell)
+    let cell: RunCell = serde_json::from_str(cell)
         .map_err(|e| Error::Usage(format!("--cell is not a cell: {e}")))?;
     let record = trial::run_trial(&cell, trial);
     println!(

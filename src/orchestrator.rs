@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::plan::Cell;
+use crate::plan::{Cell, RunCell};
 use crate::record::TrialRecord;
 use crate::record::utc_now_rfc3339;
 use crate::report::console::Progress;
@@ -123,13 +123,14 @@ impl ResultsFile {
 
 /// The order trials run in: (cell index, trial index), in rounds (trial t of every cell
 /// before trial t + 1 of any), the cells of each round in an order shuffled from `seed`.
-pub fn schedule(cells: &[Cell], seed: u64) -> Vec<(usize, u32)> {
+pub fn schedule<C: AsRef<Cell>>(cells: &[C], seed: u64) -> Vec<(usize, u32)> {
     let mut rng = Rng::seeded(seed);
-    let most = cells.iter().map(|c| c.trials).max().unwrap_or(0);
+    let trials = |i: usize| cells[i].as_ref().trials;
+    let most = (0..cells.len()).map(trials).max().unwrap_or(0);
     let mut order = Vec::new();
     for t in 0..most {
         let mut round: Vec<(usize, u32)> = (0..cells.len())
-            .filter(|&i| t < cells[i].trials)
+            .filter(|&i| t < trials(i))
             .map(|i| (i, t))
             .collect();
         // Fisher–Yates.
@@ -152,7 +153,7 @@ pub fn fresh_seed() -> u64 {
 /// was interrupted.
 pub fn run_all(
     exe: &Path,
-    cells: &[Cell],
+    cells: &[RunCell],
     seed: u64,
     results: &mut ResultsFile,
     progress: &Progress,
@@ -237,7 +238,7 @@ fn kill_group(pgid: u32) {
 }
 
 /// Runs one trial in a child process and returns its record, failed or not.
-pub fn run_one(exe: &Path, cell: &Cell, trial: u32) -> anyhow::Result<TrialRecord> {
+pub fn run_one(exe: &Path, cell: &RunCell, trial: u32) -> anyhow::Result<TrialRecord> {
     let started_at = utc_now_rfc3339();
     let cell_json = serde_json::to_string(cell)?;
     let spawned = Command::new(exe)

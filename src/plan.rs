@@ -1,12 +1,13 @@
 //! What a run is made of, before anything runs: the models ([`ModelKind`]), how ops are
 //! issued ([`LoadMode`]) and the matrix's points ([`Cell`]: workload × model × concurrency
-//! × mode, with the protocol its trials follow). `scenario` builds cells from TOML; the
+//! × mode, with the protocol its trials follow), and a cell as a run resolved it
+//! ([`RunCell`]). `scenario` builds cells from TOML; the run resolves them; the
 //! orchestrator, the trials and the reports read them.
 
 use serde::{Deserialize, Serialize};
 
 use crate::units::HumanDuration;
-use crate::workload::{WorkloadKind, WorkloadSpec};
+use crate::workload::{Resolved, WorkloadKind, WorkloadSpec};
 
 /// The workloads the io-uring model runs (its ops are its own, not `Workload`'s).
 pub const IO_URING_WORKLOADS: [WorkloadKind; 3] = [
@@ -162,22 +163,258 @@ pub struct Cell {
     /// rate and the first error as its reason.
     #[serde(default = "default_max_error_rate")]
     pub max_error_rate: f64,
-    /// Process id of the embedded target this cell's trials talk to (set at run time).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+}
+
+/// A cell as a run resolved it, before its first trial: the [`Cell`] a scenario yielded,
+/// and what the run fixed for it (the pattern of divan's `RawSample` and `TimeSample`).
+/// The orchestrator, the trials and the models read it; a cell's id and parameters are
+/// its `cell`'s.
+///
+/// Written (run.json, results.jsonl, `iobench trial --cell`) as run folders have always
+/// had it: the cell's fields with `target_pid`, `skip` and `ops` beside them, and the
+/// workload's resolved `target`, `scratch` and `rounds` inside `workload`, where builds
+/// from before this type read them too (`iobench ab` hands its cells to another build's
+/// trials). Reading splits them again (`lift_resolved`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunCell {
+    pub cell: Cell,
+    /// The workload's target address, scratch folder, calibrated rounds and pool.
+    pub resolved: Resolved,
+    /// Process id of the embedded target this cell's trials talk to.
     pub target_pid: Option<u32>,
-    /// Set at run time when a service the cell needs is unreachable: why, and how to start
-    /// it. The cell's trials are recorded as skipped and not run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Set when a service the cell needs is unreachable: why, and how to start it. The
+    /// cell's trials are recorded as skipped and not run.
     pub skip: Option<String>,
     /// Counted mode (`cargo bench`): the trial runs exactly this many ops, every one
     /// measured, with no warm-up, and its window is the time they took.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops: Option<u64>,
+}
+
+/// A [`RunCell`]'s own fields beside its cell's, as they are written and read.
+#[derive(Serialize, Deserialize)]
+struct Beside<C> {
+    #[serde(flatten)]
+    cell: C,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    skip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ops: Option<u64>,
+}
+
+/// A written cell once `lift_resolved` has moved its workload's resolved values out.
+#[derive(Deserialize)]
+struct Lifted {
+    #[serde(flatten)]
+    cell: Cell,
+    #[serde(flatten)]
+    resolved: Resolved,
+}
+
+impl Serialize for RunCell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let beside = Beside {
+            cell: &self.cell,
+            target_pid: self.target_pid,
+            skip: self.skip.clone(),
+            ops: self.ops,
+        };
+        let mut v = serde_json::to_value(beside).map_err(S::Error::custom)?;
+        let resolved = serde_json::to_value(&self.resolved).map_err(S::Error::custom)?;
+        if let (Some(w), Some(r)) = (
+            v.get_mut("workload").and_then(|w| w.as_object_mut()),
+            resolved.as_object(),
+        ) {
+            // A `target` the user wrote is the one the trials talk to: it is there already.
+            for (key, value) in r {
+                w.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        v.serialize(s)
+    }
+}
+
+impl RunCell {
+    /// A cell before the run resolves anything but what it wrote itself: a workload's own
+    /// `target` is where its trials go.
+    pub fn new(cell: Cell) -> RunCell {
+        let resolved = Resolved {
+            target: cell.workload.target().map(str::to_string),
+            ..Resolved::default()
+        };
+        RunCell {
+            cell,
+            resolved,
+            target_pid: None,
+            skip: None,
+            ops: None,
+        }
+    }
+}
+
+impl AsRef<Cell> for Cell {
+    fn as_ref(&self) -> &Cell {
+        self
+    }
+}
+
+impl AsRef<Cell> for RunCell {
+    fn as_ref(&self) -> &Cell {
+        &self.cell
+    }
+}
+
+impl std::ops::Deref for RunCell {
+    type Target = Cell;
+    fn deref(&self) -> &Cell {
+        &self.cell
+    }
+}
+
+impl<'de> Deserialize<'de> for RunCell {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut v = serde_json::Value::deserialize(d)?;
+        lift_resolved(&mut v);
+        let b: Beside<Lifted> = Beside::deserialize(v).map_err(serde::de::Error::custom)?;
+        Ok(RunCell {
+            cell: b.cell.cell,
+            resolved: b.cell.resolved,
+            target_pid: b.target_pid,
+            skip: b.skip,
+            ops: b.ops,
+        })
+    }
+}
+
+/// Moves the run's values out of a written cell's `workload` (`target`, `scratch`,
+/// `rounds`) to beside it. A `target` stays a parameter too where the user wrote it: where
+/// the workload has a `target` parameter and the run started no target for it (no
+/// `target_pid`); the address of a target the run started, or of a server under test, is
+/// the run's alone.
+fn lift_resolved(cell: &mut serde_json::Value) {
+    let Some(cell) = cell.as_object_mut() else {
+        return;
+    };
+    let started = cell.contains_key("target_pid");
+    let Some(w) = cell.get_mut("workload").and_then(|w| w.as_object_mut()) else {
+        return;
+    };
+    let kind: Option<WorkloadKind> = w
+        .get("kind")
+        .and_then(|k| serde_json::from_value(k.clone()).ok());
+    let has_target = kind.is_some_and(|k| k.params().iter().any(|p| p.name == "target"));
+    let mut lifted = Vec::new();
+    for key in ["target", "scratch", "rounds"] {
+        let Some(v) = w.get(key).cloned() else {
+            continue;
+        };
+        if !(key == "target" && has_target && !started) {
+            w.remove(key);
+        }
+        lifted.push((key, v));
+    }
+    for (key, v) in lifted {
+        cell.insert(key.into(), v);
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ModelKind, WorkloadKind};
+    use super::{ModelKind, RunCell, WorkloadKind};
+    use crate::scenario::Scenario;
+
+    fn cell(table: &str) -> RunCell {
+        let toml = format!(
+            "name = \"x\"\n[run]\nmodels = [\"threads\"]\nconcurrency = [1]\n[[workload]]\n{table}"
+        );
+        let s = Scenario::parse(&toml, std::path::Path::new("x.toml")).unwrap();
+        RunCell::new(s.cells().remove(0))
+    }
+
+    fn read(json: serde_json::Value) -> RunCell {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_resolved_cell_reads_back_as_written() {
+        for table in [
+            "kind = \"tcp-echo\"\ntarget = \"10.0.0.1:7\"\n",
+            "kind = \"disk-read\"\n",
+            "kind = \"cpu-mix\"\n",
+        ] {
+            let mut c = cell(table);
+            c.resolved.target = c.resolved.target.or(Some("127.0.0.1:9".into()));
+            c.resolved.scratch = Some("/tmp/s".into());
+            c.resolved.rounds = Some(7);
+            // A run starts a target only for a workload that names none.
+            c.target_pid = c.workload.target().is_none().then_some(3);
+            (c.skip, c.ops) = (Some("why".into()), Some(9));
+            let json = serde_json::to_value(&c).unwrap();
+            let w = &json["workload"];
+            assert_eq!(w["target"], c.resolved.target.as_deref().unwrap(), "{json}");
+            assert_eq!(
+                (&w["scratch"], &w["rounds"]),
+                (&"/tmp/s".into(), &7.into()),
+                "{json}"
+            );
+            assert_eq!((&json["skip"], &json["ops"]), (&"why".into(), &9.into()));
+            assert_eq!(read(json), c);
+        }
+    }
+
+    /// The run's values are written inside `workload`, as run folders always had them.
+    #[test]
+    fn a_written_cell_reads_with_its_run_values_lifted() {
+        let old = |workload: serde_json::Value, pid: Option<u32>| {
+            let mut c = serde_json::to_value(cell("kind = \"sleep\"\n").cell).unwrap();
+            c["workload"] = workload;
+            if let Some(p) = pid {
+                c["target_pid"] = p.into();
+            }
+            read(c)
+        };
+        let echo = |target: &str| {
+            serde_json::json!({"kind": "tcp-echo", "payload": "1KiB", "server_delay": "0s",
+                "timeout": "10s", "target": target})
+        };
+        // The embedded target the run started: resolved, not a parameter.
+        let c = old(echo("127.0.0.1:42827"), Some(5329));
+        assert_eq!(c.resolved.target.as_deref(), Some("127.0.0.1:42827"));
+        assert_eq!(c.workload.target(), None);
+        assert_eq!(c.target_pid, Some(5329));
+        // One the user wrote: both.
+        let c = old(echo("10.0.0.1:7"), None);
+        assert_eq!(c.resolved.target.as_deref(), Some("10.0.0.1:7"));
+        assert_eq!(c.workload.target(), Some("10.0.0.1:7"));
+        // A server under test's address, a scratch folder, calibrated rounds.
+        let c = old(
+            serde_json::json!({"kind": "echo-serve", "payload": "1KiB", "delay": "0s",
+                "timeout": "10s", "client_threads": 1, "keep_alive": true, "target": "1.2.3.4:5"}),
+            None,
+        );
+        assert_eq!(c.resolved.target.as_deref(), Some("1.2.3.4:5"));
+        let c = old(
+            serde_json::json!({"kind": "disk-write", "size": "64KiB", "fsync": false,
+                "scratch": "/tmp/iobench-scratch-1-0"}),
+            None,
+        );
+        assert_eq!(
+            c.resolved.scratch.as_deref(),
+            Some("/tmp/iobench-scratch-1-0")
+        );
+        let c = old(
+            serde_json::json!({"kind": "cpu-mix", "wait": "1ms", "via": "sleep", "compute": "0s",
+                "timeout": "10s", "rounds": 12}),
+            None,
+        );
+        assert_eq!(c.resolved.rounds, Some(12));
+        assert_eq!(
+            c.workload.label(),
+            "cpu-mix[compute=0s,timeout=10s,via=sleep,wait=1ms]"
+        );
+    }
 
     #[test]
     fn the_default_models_are_all_that_run_every_workload() {

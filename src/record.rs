@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::histogram::LatencyUs;
 use crate::op::ErrorKind;
-use crate::plan::Cell;
+use crate::plan::RunCell;
 
 /// Version of the record layout; bumped when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -175,7 +175,7 @@ pub struct Figures {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
     pub schema: u32,
-    pub cell: Cell,
+    pub cell: RunCell,
     /// Index of this trial within its cell, from 0.
     pub trial: u32,
     pub status: TrialStatus,
@@ -188,7 +188,12 @@ pub struct TrialRecord {
 }
 
 impl TrialRecord {
-    pub fn failed(cell: &Cell, trial: u32, started_at: String, reason: impl Into<String>) -> Self {
+    pub fn failed(
+        cell: &RunCell,
+        trial: u32,
+        started_at: String,
+        reason: impl Into<String>,
+    ) -> Self {
         TrialRecord {
             schema: SCHEMA_VERSION,
             cell: cell.clone(),

@@ -11,8 +11,7 @@ use crate::error::Error;
 use crate::measure::machine::Machine;
 use crate::measure::rusage::raise_nofile_limit;
 use crate::orchestrator::{self, ResultsFile};
-use crate::plan::Cell;
-use crate::plan::ModelKind;
+use crate::plan::{Cell, ModelKind, RunCell};
 use crate::record::{civil_from_unix, utc_now_rfc3339};
 use crate::report::console::{Progress, summary_table};
 use crate::report::summary::{CellStatus, Summary, summarize};
@@ -38,7 +37,7 @@ struct RunInfo<'a> {
     /// The seed of the order the trials ran in (`--seed` repeats it).
     pub seed: u64,
     pub machine: &'a Machine,
-    pub cells: &'a [Cell],
+    pub cells: &'a [RunCell],
 }
 
 /// Loads the scenarios (the default one when none is given) and applies the overrides.
@@ -100,7 +99,7 @@ pub(crate) fn start_folder(
     scenarios: &[String],
     seed: u64,
     machine: &Machine,
-    cells: &[Cell],
+    cells: &[RunCell],
 ) -> anyhow::Result<ResultsFile> {
     write_json(
         &dir.join("run.json"),
@@ -118,7 +117,11 @@ pub(crate) fn start_folder(
 /// Runs the scenarios into `out` (or a new folder under `reports/`).
 /// `seed` shuffles each round's order of cells (`orchestrator::schedule`).
 pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunOutcome, Error> {
-    let mut cells: Vec<Cell> = scenarios.iter().flat_map(Scenario::cells).collect();
+    let mut cells: Vec<RunCell> = scenarios
+        .iter()
+        .flat_map(Scenario::cells)
+        .map(RunCell::new)
+        .collect();
     for (i, c) in cells.iter().enumerate() {
         if cells[..i].iter().any(|d| d.id == c.id) {
             return Err(Error::Usage(format!(
@@ -158,7 +161,8 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunO
     progress.finish();
     drop(targets);
     drop(trial_exe);
-    let summary = summarize(&names.join(", "), machine, &cells, &records);
+    let planned: Vec<Cell> = cells.into_iter().map(|c| c.cell).collect();
+    let summary = summarize(&names.join(", "), machine, &planned, &records);
     write_json(&dir.join("summary.json"), &summary)?;
     let report = crate::report::write::write(&dir, &summary)
         .map(|w| w.html)
@@ -181,11 +185,11 @@ pub struct Prepared {
 /// Starts the embedded targets the cells need and points the cells at them, points
 /// database cells at their servers (skipping those that do not answer), and makes and
 /// fills the disk workloads' scratch folders (one per workload, shared by its cells).
-pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Prepared> {
+pub fn prepare(exe: &Path, cells: &mut [RunCell]) -> anyhow::Result<Prepared> {
     let targets = start_targets(exe, cells)?;
     resolve_services(cells);
     for c in cells.iter_mut() {
-        c.workload.calibrate();
+        c.resolved.rounds = c.resolved.rounds.or_else(|| c.workload.calibrate());
     }
     if cells.iter().any(|c| c.model == ModelKind::IoUring) {
         if let Some(why) = crate::model::io_uring::probe() {
@@ -201,7 +205,7 @@ pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Prepared> {
         let Some(need) = c.workload.scratch() else {
             continue;
         };
-        let (dir, slot, fill) = (need.dir, need.path, need.fill);
+        let (dir, fill) = (need.dir, need.fill);
         let path = match made.get(&label) {
             Some(p) => p.clone(),
             None => {
@@ -220,12 +224,12 @@ pub fn prepare(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Prepared> {
                 p
             }
         };
-        *slot = Some(path);
+        c.resolved.scratch = Some(path);
     }
     Ok(Prepared { targets, scratch })
 }
 
-fn start_targets(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
+fn start_targets(exe: &Path, cells: &mut [RunCell]) -> anyhow::Result<Targets> {
     let kinds: BTreeSet<TargetKind> = cells
         .iter()
         .filter_map(|c| c.workload.needs_target())
@@ -233,8 +237,7 @@ fn start_targets(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
     let targets = Targets::start(exe, &kinds)?;
     for c in cells.iter_mut() {
         if let Some(kind) = c.workload.needs_target() {
-            c.workload
-                .set_target(targets.addr(kind).expect("started above"));
+            c.resolved.target = Some(targets.addr(kind).expect("started above").to_string());
             c.target_pid = targets.pid(kind);
         }
     }
@@ -243,10 +246,10 @@ fn start_targets(exe: &Path, cells: &mut [Cell]) -> anyhow::Result<Targets> {
 
 /// Points database cells at their server (the workload's `url`, or the environment's, or
 /// the default) and marks them skipped when it does not answer.
-fn resolve_services(cells: &mut [Cell]) {
+fn resolve_services(cells: &mut [RunCell]) {
     let mut probed: std::collections::HashMap<String, Option<String>> = Default::default();
     for c in cells {
-        let Some((service, url)) = c.workload.service() else {
+        let Some((service, url)) = c.cell.workload.service() else {
             continue;
         };
         let u = url.get_or_insert_with(|| service.url_from_env()).clone();

@@ -111,9 +111,6 @@ impl Scenario {
                         event_loops: run.event_loops,
                         trial_timeout: HumanDuration(timeout),
                         max_error_rate: run.max_error_rate,
-                        target_pid: None,
-                        skip: None,
-                        ops: None,
                     });
                 }
             }

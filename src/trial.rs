@@ -12,7 +12,7 @@ use crate::measure::rusage::raise_nofile_limit;
 use crate::measure::{Mono, Tally, Window};
 use crate::model;
 use crate::model::ctx::TrialCtx;
-use crate::plan::Cell;
+use crate::plan::RunCell;
 use crate::record::TrialRecord;
 use crate::record::{Figures, SCHEMA_VERSION, TrialStatus, utc_now_rfc3339};
 use crate::server::{Sut, wrk};
@@ -53,7 +53,7 @@ impl WorkloadVisitor for RunClient<'_> {
 }
 
 /// Runs one trial of `cell` in this process and returns its record.
-pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
+pub fn run_trial(cell: &RunCell, trial: u32) -> TrialRecord {
     raise_nofile_limit();
     let started_at = utc_now_rfc3339();
     let failed = |why: String| TrialRecord::failed(cell, trial, utc_now_rfc3339(), why);
@@ -71,10 +71,12 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
         Err(e) => return failed(format!("setup failed: {e:#}")),
     };
     let outcome = match &sut {
-        None => cell.workload.visit(RunModel(&mut ctx)),
+        None => cell.workload.visit(&cell.resolved, RunModel(&mut ctx)),
         Some(s) => {
-            ctx.cell.workload.set_target(&s.addr.to_string());
-            ctx.cell.workload.clone().visit(RunClient(&mut ctx))
+            // The client talks to the server under test.
+            let mut at = cell.resolved.clone();
+            at.target = Some(s.addr.to_string());
+            cell.workload.visit(&at, RunClient(&mut ctx))
         }
     };
     // A counted window ends by then at the latest: the model has returned.
@@ -97,7 +99,9 @@ pub fn run_trial(cell: &Cell, trial: u32) -> TrialRecord {
     }
     let tally = ctx.recorder.merged();
     // After the window and outside it: what disk-write wrote is read back.
-    if let Err(why) = crate::workload::disk::verify_written(&cell.workload, tally.ok_ops()) {
+    if let Err(why) =
+        crate::workload::disk::verify_written(&cell.workload, &cell.resolved, tally.ok_ops())
+    {
         return failed(why);
     }
     let mut figures = figures(&ctx, &window, &tally, &report, workers);

@@ -126,16 +126,20 @@ fn disk_sizes_outside_4kib_to_1mib_are_refused_with_their_line() {
 /// the check, with the file and both checksums named.
 #[test]
 fn a_written_file_that_reads_back_wrong_fails_the_check() {
-    use iobench::workload::Workload as _;
     use iobench::workload::disk::{DiskWrite, verify_files};
+    use iobench::workload::{Bound, Resolved, Workload as _};
     let dir = tempfile::tempdir().unwrap();
-    let w = DiskWrite {
+    let params = DiskWrite {
         size: iobench::units::HumanSize(8 * 1024),
-        scratch: Some(dir.path().display().to_string()),
         ..DiskWrite::default()
     };
+    let at = Resolved {
+        scratch: Some(dir.path().display().to_string()),
+        ..Resolved::default()
+    };
+    let w = Bound::new(params, &at);
     let tag = iobench::workload::trial_tag();
-    let written = |w: &DiskWrite| {
+    let written = |w: &Bound<DiskWrite>| {
         let mut s = w.open().unwrap();
         w.op(&mut s).unwrap();
         let files: Vec<_> = std::fs::read_dir(dir.path())

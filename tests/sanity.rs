@@ -76,7 +76,8 @@ latency = "5ms"
     assert_eq!(cells.len(), iobench::ModelKind::SUBJECTS.len());
     // 42 ops over 4 workers: two do 11, two do 10. Sequential does all 42 in a row.
     let ops = 42u64;
-    for mut cell in cells {
+    for cell in cells {
+        let mut cell = iobench::plan::RunCell::new(cell);
         cell.ops = Some(ops);
         let out = common::bin()
             .args(["trial", "--trial", "0", "--cell"])

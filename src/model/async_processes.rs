@@ -25,6 +25,7 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
             let n = c / k + u32::from(i < c % k);
             let plan = Plan {
                 workload: ctx.cell.workload.worker_share(i, k),
+                resolved: ctx.cell.resolved.clone(),
                 tasks: Some(n),
                 first,
                 of: c,

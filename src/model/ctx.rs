@@ -9,7 +9,7 @@ use crate::measure::counters::Counts;
 use crate::measure::memory::{Sampler, TreeSample, sample_tree};
 use crate::measure::rusage::Rusage;
 use crate::measure::{Mono, Recorder, Window};
-use crate::plan::{Cell, ModelKind};
+use crate::plan::{ModelKind, RunCell};
 use crate::workload::db::ConnCounter;
 
 /// How often the sampler reads memory during the window.
@@ -25,7 +25,7 @@ pub type Parked = Vec<Box<dyn std::any::Any + Send>>;
 
 /// What a model may touch while it runs a trial.
 pub struct TrialCtx {
-    pub cell: Cell,
+    pub cell: RunCell,
     /// The process tree measured: this process, or the server under test.
     pub(crate) root: u32,
     pub recorder: Arc<Recorder>,
@@ -44,7 +44,7 @@ pub struct TrialCtx {
 }
 
 impl TrialCtx {
-    pub fn new(cell: &Cell, root: u32) -> anyhow::Result<TrialCtx> {
+    pub fn new(cell: &RunCell, root: u32) -> anyhow::Result<TrialCtx> {
         crate::workload::new_trial_tag();
         Ok(TrialCtx {
             cell: cell.clone(),
@@ -88,7 +88,7 @@ impl TrialCtx {
 /// How far ahead a counted window starts: time for the model to hand it to every worker
 /// (a condition variable wakes C threads; a pipe carries it to each worker process), so
 /// that the batch's time is the ops' and not the hand-over's.
-fn counted_lead(cell: &Cell) -> Duration {
+fn counted_lead(cell: &RunCell) -> Duration {
     let c = cell.concurrency;
     let processes = match cell.model {
         ModelKind::Processes => c.min(cell.process_cap),

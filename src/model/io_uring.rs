@@ -29,10 +29,10 @@ use crate::measure::counters::CONNECTS;
 use crate::model::ctx::TrialCtx;
 use crate::op::{ErrorKind, OpError};
 use crate::rt::drop_cached_pages;
-use crate::workload::WorkloadSpec;
 use crate::workload::disk::{Cache, DiskRead, DiskWrite, ReadSession, WriteSession};
 use crate::workload::stream::{Exchange, Progress, closed, read_buf_len, resolve, timed_out};
 use crate::workload::tcp_echo::{EchoExchange, TcpEcho};
+use crate::workload::{Bound, WorkloadSpec};
 
 /// The workloads this model runs.
 pub use crate::plan::IO_URING_WORKLOADS as WORKLOADS;
@@ -136,11 +136,11 @@ fn read_buf(proto: &EchoExchange) -> Vec<u8> {
     buf
 }
 
-impl UringOp for TcpEcho {
+impl UringOp for Bound<TcpEcho> {
     type Session = Echo;
 
     async fn open(&self) -> Result<Echo, OpError> {
-        let addr = resolve(self.target.as_deref())?;
+        let addr = resolve(self.run.target.as_deref())?;
         let proto = self.proto();
         Ok(Echo {
             addr,
@@ -167,7 +167,7 @@ impl UringOp for TcpEcho {
     }
 }
 
-impl UringOp for DiskRead {
+impl UringOp for Bound<DiskRead> {
     type Session = ReadSession;
 
     async fn open(&self) -> Result<ReadSession, OpError> {
@@ -206,7 +206,7 @@ impl UringOp for DiskRead {
     }
 }
 
-impl UringOp for DiskWrite {
+impl UringOp for Bound<DiskWrite> {
     type Session = WriteSession;
 
     async fn open(&self) -> Result<WriteSession, OpError> {
@@ -248,9 +248,9 @@ async fn task_loop<W: UringOp>(
 /// Runs the cell's workload; `run` is reached only for the workloads in [`WORKLOADS`].
 pub fn run(ctx: &mut TrialCtx) -> anyhow::Result<u64> {
     match ctx.cell.workload.clone() {
-        WorkloadSpec::TcpEcho(t) => run_op(t, ctx),
-        WorkloadSpec::DiskRead(d) => run_op(d, ctx),
-        WorkloadSpec::DiskWrite(d) => run_op(d, ctx),
+        WorkloadSpec::TcpEcho(t) => run_op(Bound::new(t, &ctx.cell.resolved), ctx),
+        WorkloadSpec::DiskRead(d) => run_op(Bound::new(d, &ctx.cell.resolved), ctx),
+        WorkloadSpec::DiskWrite(d) => run_op(Bound::new(d, &ctx.cell.resolved), ctx),
         other => anyhow::bail!(
             "the io-uring model runs tcp-echo, disk-read and disk-write, not {}",
             other.kind().name()

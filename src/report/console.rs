@@ -1,7 +1,6 @@
 //! What a run prints: a progress bar with ETA on a terminal (a plain line per trial
 //! otherwise, as CI logs want), and a table of cells at the end.
 
-use crate::workload::RUN_TIME_PARAMS;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -188,12 +187,8 @@ fn params_brief(p: &serde_json::Value) -> String {
     let Some(m) = p.as_object().filter(|m| !m.is_empty()) else {
         return String::new();
     };
-    // The target's address and the scratch folder change with every run; they are in the
-    // records, not the table.
     let inner: Vec<String> = m
-        .iter()
-        .filter(|(k, _)| !RUN_TIME_PARAMS.contains(&k.as_str()))
-        .map(|(_, v)| v)
+        .values()
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
         .collect();
     format!(" {}", inner.join(" "))

@@ -2,7 +2,6 @@
 //! drawn (charts/*.svg and *.png), the findings, the problems and the warnings. The pages
 //! (`html`, `markdown`) render a `Page`; `write` writes them.
 
-use crate::workload::RUN_TIME_PARAMS;
 use std::path::Path;
 
 use anyhow::Context;
@@ -101,9 +100,8 @@ fn brief(c: &CellSummary, label: &str) -> String {
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(k, _)| {
-            !RUN_TIME_PARAMS.contains(&k.as_str()) && !matches!(k.as_str(), "url" | "timeout")
-        })
+        // Addresses and deadlines are long and seldom what differs.
+        .filter(|(k, _)| !matches!(k.as_str(), "url" | "target" | "timeout"))
         .map(|(_, v)| v.as_str().map_or_else(|| v.to_string(), str::to_string))
         .collect();
     let mut s = format!("{} {}", c.workload, values.join(" "));

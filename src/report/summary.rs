@@ -320,7 +320,7 @@ mod tests {
         };
         TrialRecord {
             schema: SCHEMA_VERSION,
-            cell: cell.clone(),
+            cell: crate::plan::RunCell::new(cell.clone()),
             trial: t,
             status: TrialStatus::Ok,
             reason: None,

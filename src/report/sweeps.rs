@@ -16,7 +16,6 @@ use super::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::figure::Figure;
 use crate::plan::ModelKind;
 use crate::units::HumanDuration;
-use crate::workload::RUN_TIME_PARAMS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SweepKind {
@@ -46,9 +45,7 @@ fn ok(c: &CellSummary) -> bool {
 /// The swept x of a cell, and what it shares with the others of its sweep.
 fn place(c: &CellSummary, kind: SweepKind) -> Option<(f64, String)> {
     let mut rest = c.params.as_object()?.clone();
-    for k in RUN_TIME_PARAMS.iter().chain(&["timeout"]) {
-        rest.remove(*k);
-    }
+    rest.remove("timeout");
     let x = match kind {
         SweepKind::Crossover => {
             if c.workload != "cpu-mix" {

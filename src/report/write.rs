@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::page::Page;
 use super::summary::{Summary, summarize};
 use crate::measure::machine::Machine;
-use crate::plan::Cell;
+use crate::plan::{Cell, RunCell};
 use crate::record::TrialRecord;
 
 /// Where a report was written.
@@ -41,7 +41,7 @@ pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
 struct RunFile {
     scenarios: Vec<String>,
     machine: Machine,
-    cells: Vec<Cell>,
+    cells: Vec<RunCell>,
 }
 
 /// What `iobench report DIR` did.
@@ -70,7 +70,8 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
             Err(_) => unreadable_lines += 1,
         }
     }
-    let summary = summarize(&run.scenarios.join(", "), run.machine, &run.cells, &records);
+    let planned: Vec<Cell> = run.cells.into_iter().map(|c| c.cell).collect();
+    let summary = summarize(&run.scenarios.join(", "), run.machine, &planned, &records);
     std::fs::write(
         dir.join("summary.json"),
         serde_json::to_string_pretty(&summary)? + "\n",

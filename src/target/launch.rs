@@ -15,8 +15,8 @@ use anyhow::Context;
 
 use super::TargetKind;
 use crate::units::HumanDuration;
-use crate::workload::Workload;
 use crate::workload::dns::Dns;
+use crate::workload::{Bound, Resolved, Workload};
 
 /// Whether the target at `addr` answers: a TCP connection, or a DNS query answered right.
 fn answers(kind: TargetKind, addr: SocketAddr) -> bool {
@@ -25,12 +25,16 @@ fn answers(kind: TargetKind, addr: SocketAddr) -> bool {
             TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
         }
         TargetKind::Dns => {
-            let probe = Dns {
-                target: Some(addr.to_string()),
+            let params = Dns {
                 timeout: HumanDuration(Duration::from_millis(200)),
                 retries: 0,
                 ..Dns::default()
             };
+            let at = Resolved {
+                target: Some(addr.to_string()),
+                ..Resolved::default()
+            };
+            let probe = Bound::new(params, &at);
             probe.open().and_then(|mut s| probe.op(&mut s)).is_ok()
         }
     }

@@ -6,9 +6,9 @@
 //! # The computation
 //! A chain of dependent multiply–xor rounds ([`spin`]): no shortcut, nothing to vectorise.
 //! The run calibrates it once, before any trial, against its thread's CPU clock (the
-//! median of several tries: see [`rounds_per_ns`]), and hands every cell
-//! the same number of rounds (`rounds`): `compute` is CPU time of one core of this machine,
-//! and every model and process does the same work. (A trial started without a run, as in
+//! median of several tries: see [`rounds_per_ns`]), and hands every cell the same number
+//! of rounds (`Resolved::rounds`): `compute` is CPU time of one core of this machine, and
+//! every model and process does the same work. (A trial started without a run, as in
 //! `cargo bench`, calibrates for itself.) Every op checks the chain's result against the
 //! one computed in setup, so the work cannot be skipped.
 //!
@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::Workload;
 use super::params::{choice_value, nonzero_duration, params};
 use super::tcp_echo::TcpEcho;
+use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::sync::lock;
@@ -63,10 +63,6 @@ params! {
         /// via echo: host:port of an echo server iobench did not start
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String> = None => [shown = "(embedded)"],
-        /// Set at run time: the rounds of `spin` that take `compute`, calibrated once by
-        /// the run, so that every model and every process computes the same amount.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rounds: Option<u64> = None => internal,
     }
 }
 
@@ -177,24 +173,32 @@ fn computes(block_every: u32, n: u64) -> bool {
 pub struct MixSession<S> {
     n: u64,
     work: Work,
-    echo: Option<(TcpEcho, S)>,
+    echo: Option<(Bound<TcpEcho>, S)>,
 }
 
-impl CpuMix {
+impl Bound<CpuMix> {
     fn work(&self) -> Work {
-        Work::of(self.rounds.unwrap_or_else(|| rounds_for(self.compute.0)))
+        Work::of(
+            self.run
+                .rounds
+                .unwrap_or_else(|| rounds_for(self.compute.0)),
+        )
     }
 
-    fn echo(&self) -> TcpEcho {
-        TcpEcho {
+    /// The echo round trip of `via = "echo"`: 64 bytes to the target, which waits `wait`.
+    fn echo(&self) -> Bound<TcpEcho> {
+        let echo = TcpEcho {
             payload: HumanSize(64),
             server_delay: self.wait,
             timeout: self.timeout,
             target: self.target.clone(),
             keep_alive: true,
-        }
+        };
+        Bound::new(echo, &self.run)
     }
+}
 
+impl CpuMix {
     fn woke(&self, started: Instant) -> Result<(), OpError> {
         let waited = started.elapsed();
         match waited >= self.wait.0 {
@@ -225,9 +229,9 @@ impl CpuMix {
     }
 }
 
-impl Workload for CpuMix {
-    type Session = MixSession<<TcpEcho as Workload>::Session>;
-    type AsyncSession<R: AsyncRt> = MixSession<<TcpEcho as Workload>::AsyncSession<R>>;
+impl Workload for Bound<CpuMix> {
+    type Session = MixSession<<Bound<TcpEcho> as Workload>::Session>;
+    type AsyncSession<R: AsyncRt> = MixSession<<Bound<TcpEcho> as Workload>::AsyncSession<R>>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
         let echo = match self.via {

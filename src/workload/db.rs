@@ -227,7 +227,7 @@ pub type BlockingPool<C> = r2d2::Pool<BlockingManager<C>>;
 pub type AsyncPool<C, R> = deadpool::managed::Pool<AsyncManager<C, R>>;
 
 /// The pool of this process, built by the first worker that opens a session; shared by
-/// clones of the workload (serde leaves it out).
+/// clones of the workload's [`Resolved`](super::Resolved) (serde leaves it out).
 #[derive(Clone, Default)]
 pub struct PoolSlot(Arc<Mutex<Option<Box<dyn Any + Send>>>>);
 
@@ -247,6 +247,7 @@ params! {
     /// A database workload's pool, the same keys for every database: the connections of
     /// the whole model (worker processes split them, [`Pool::share`]), and the deadline of
     /// each op, the wait for a connection included.
+    #[derive(Copy)]
     pub struct Pool {
         /// connections opened before the window, 0 for none (in all: worker processes split it)
         pool_min: u32 = 5 => [unit = "connections"],
@@ -254,9 +255,6 @@ params! {
         pool_max: u32 = 10 => [unit = "connections", check = at_least_one],
         /// deadline of each op, the wait for a connection included (and limit on connecting)
         timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
-        /// The process's pool, built by its first session.
-        #[serde(skip)]
-        slot: PoolSlot = PoolSlot::default() => internal,
     }
     check: min_within_max;
 }
@@ -285,26 +283,9 @@ impl Pool {
         Pool {
             pool_min: share(self.pool_min, i, k),
             pool_max: share(self.pool_max, i, k),
-            ..self.clone()
+            ..*self
         }
     }
-
-    /// The pool's sizes, with the op's deadline as the wait for a connection.
-    pub fn config(&self) -> PoolConfig {
-        PoolConfig {
-            min: self.pool_min,
-            max: self.pool_max,
-            timeout: self.timeout.0,
-        }
-    }
-}
-
-/// Pool sizes and limits.
-#[derive(Clone, Copy, Debug)]
-pub struct PoolConfig {
-    pub min: u32,
-    pub max: u32,
-    pub timeout: Duration,
 }
 
 impl PoolSlot {
@@ -319,7 +300,7 @@ impl PoolSlot {
     pub fn blocking<C: Connector>(
         &self,
         connector: &C,
-        cfg: PoolConfig,
+        cfg: &Pool,
     ) -> Result<BlockingPool<C>, OpError> {
         let mut slot = lock(&self.0);
         if let Some(p) = slot
@@ -334,14 +315,14 @@ impl PoolSlot {
             .thread_name_pattern("r2d2-{}")
             .build();
         let pool = r2d2::Pool::builder()
-            .max_size(cfg.max)
+            .max_size(cfg.pool_max)
             .min_idle(Some(0))
             .thread_pool(Arc::new(helper))
             .test_on_check_out(false)
-            .connection_timeout(cfg.timeout)
+            .connection_timeout(cfg.timeout.0)
             .build(BlockingManager(connector.clone()))
             .map_err(|e| OpError::new(ErrorKind::Refused, format!("connection pool: {e}")))?;
-        let held = (0..cfg.min.min(cfg.max))
+        let held = (0..cfg.pool_min.min(cfg.pool_max))
             .map(|_| checkout_blocking(&pool))
             .collect::<Result<Vec<_>, _>>()?;
         for mut h in held {
@@ -356,7 +337,7 @@ impl PoolSlot {
     pub async fn get_async<C: Connector, R: AsyncRt>(
         &self,
         connector: &C,
-        cfg: PoolConfig,
+        cfg: &Pool,
     ) -> Result<AsyncPool<C, R>, OpError> {
         // The tasks of one runtime open their sessions one after another, so the first
         // builds the pool and the others find it.
@@ -368,13 +349,13 @@ impl PoolSlot {
         }
         connector.setup_async::<R>().await?;
         let pool = deadpool::managed::Pool::builder(AsyncManager(connector.clone(), PhantomData))
-            .max_size(cfg.max as usize)
+            .max_size(cfg.pool_max as usize)
             .build()
             .map_err(|e| OpError::new(ErrorKind::Other, format!("connection pool: {e}")))?;
         // Exactly `pool_min`, as for the blocking pool: with 0, none before the window.
         let mut held = Vec::new();
-        for _ in 0..cfg.min.min(cfg.max) {
-            held.push(within::<R, _>(cfg.timeout, checkout_async::<C, R>(&pool)).await?);
+        for _ in 0..cfg.pool_min.min(cfg.pool_max) {
+            held.push(within::<R, _>(cfg.timeout.0, checkout_async::<C, R>(&pool)).await?);
         }
         for h in &mut held {
             h.broken = false;

@@ -30,9 +30,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Workload;
 use super::db::Rng;
 use super::params::{Invalid, at_least_one, choice_value, params};
+use super::{Bound, Resolved, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::{AsyncRt, drop_cached_pages};
 use crate::units::HumanSize;
@@ -62,9 +62,6 @@ params! {
         /// where the run's scratch folder is made; removed when the run ends
         #[serde(default, skip_serializing_if = "Option::is_none")]
         dir: Option<String> = None => [shown = "(the temporary folder)"],
-        /// The scratch folder, set at run time.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        scratch: Option<String> = None => internal,
     }
 }
 
@@ -78,8 +75,6 @@ params! {
         /// where the run's scratch folder is made; removed when the run ends
         #[serde(default, skip_serializing_if = "Option::is_none")]
         dir: Option<String> = None => [shown = "(the temporary folder)"],
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        scratch: Option<String> = None => internal,
     }
 }
 
@@ -188,15 +183,17 @@ pub struct ReadSession {
     rng: Rng,
 }
 
-impl DiskRead {
-    fn scratch(&self) -> Result<PathBuf, OpError> {
-        self.scratch.as_ref().map(PathBuf::from).ok_or_else(|| {
-            OpError::new(ErrorKind::Other, "no scratch folder (the run prepares it)")
-        })
-    }
+/// The scratch folder the run made for the workload.
+fn scratch(run: &Resolved) -> Result<PathBuf, OpError> {
+    run.scratch
+        .as_ref()
+        .map(PathBuf::from)
+        .ok_or_else(|| OpError::new(ErrorKind::Other, "no scratch folder (the run prepares it)"))
+}
 
+impl Bound<DiskRead> {
     pub(crate) fn session(&self) -> Result<ReadSession, OpError> {
-        let dir = self.scratch()?;
+        let dir = scratch(&self.run)?;
         let manifest = std::fs::read_to_string(dir.join(MANIFEST))?;
         let files: Vec<(PathBuf, u32)> = manifest
             .lines()
@@ -224,7 +221,9 @@ impl DiskRead {
             rng: Rng::new(),
         })
     }
+}
 
+impl DiskRead {
     pub(crate) fn pick(&self, s: &mut ReadSession) -> usize {
         s.rng.below(s.files.len() as u64) as usize
     }
@@ -253,7 +252,7 @@ impl DiskRead {
     }
 }
 
-impl Workload for DiskRead {
+impl Workload for Bound<DiskRead> {
     type Session = ReadSession;
     type AsyncSession<R: AsyncRt> = ReadSession;
 
@@ -343,11 +342,15 @@ fn check_written(path: &Path, want: &[u8]) -> Result<(), String> {
 
 /// After a trial's window: for disk-write, [`verify_files`] on this trial's files. A trial
 /// that verified ops but left no file to read back is failed too.
-pub fn verify_written(spec: &super::WorkloadSpec, ok_ops: u64) -> Result<(), String> {
+pub fn verify_written(
+    spec: &super::WorkloadSpec,
+    run: &Resolved,
+    ok_ops: u64,
+) -> Result<(), String> {
     let super::WorkloadSpec::DiskWrite(w) = spec else {
         return Ok(());
     };
-    let Some(dir) = &w.scratch else {
+    let Some(dir) = &run.scratch else {
         return Ok(());
     };
     let checked = verify_files(Path::new(dir), &super::trial_tag(), w.size.0)
@@ -360,18 +363,18 @@ pub fn verify_written(spec: &super::WorkloadSpec, ok_ops: u64) -> Result<(), Str
     Ok(())
 }
 
-impl DiskWrite {
+impl Bound<DiskWrite> {
     pub(crate) fn session(&self) -> Result<WriteSession, OpError> {
-        let dir = self.scratch.as_ref().map(PathBuf::from).ok_or_else(|| {
-            OpError::new(ErrorKind::Other, "no scratch folder (the run prepares it)")
-        })?;
+        let dir = scratch(&self.run)?;
         let seed = Rng::new().below(u64::MAX);
         Ok(WriteSession {
             path: dir.join(written_name(&super::trial_tag(), seed)),
             data: bytes(self.size.0 as usize, seed),
         })
     }
+}
 
+impl DiskWrite {
     pub(crate) fn check(&self, s: &WriteSession, len: u64) -> Result<(), OpError> {
         match len == self.size.0 {
             true => Ok(()),
@@ -387,7 +390,7 @@ impl DiskWrite {
     }
 }
 
-impl Workload for DiskWrite {
+impl Workload for Bound<DiskWrite> {
     type Session = WriteSession;
     type AsyncSession<R: AsyncRt> = WriteSession;
 

@@ -20,9 +20,9 @@
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::Workload;
 use super::params::{Invalid, nonzero_duration, params};
 use super::stream::{SLACK, resolve};
+use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
@@ -159,11 +159,13 @@ pub struct Session<S> {
     limit: Duration,
 }
 
-impl Dns {
+impl Bound<Dns> {
     fn addr(&self) -> Result<SocketAddr, OpError> {
-        resolve(self.target.as_deref())
+        resolve(self.run.target.as_deref())
     }
+}
 
+impl Dns {
     fn session<S>(&self, socket: S) -> Result<Session<S>, OpError> {
         // Workers start their ids apart so that stale answers are not mistaken for fresh ones.
         let seed = (std::process::id() as u16).wrapping_mul(7919) ^ next_seed();
@@ -204,7 +206,7 @@ fn next_seed() -> u16 {
     NEXT.fetch_add(4099, Ordering::Relaxed)
 }
 
-impl Workload for Dns {
+impl Workload for Bound<Dns> {
     type Session = Session<UdpSocket>;
     type AsyncSession<R: AsyncRt> = Session<R::Udp>;
 

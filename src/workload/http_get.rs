@@ -6,9 +6,9 @@
 //! each path must answer; the embedded server (`iobench serve http`) answers from it too.
 //! A server-side delay is asked for with the query `?delay=<microseconds>us`.
 
-use super::Workload;
 use super::params::{Invalid, nonzero_duration, params};
 use super::stream::{Conn, Endpoint, Exchange, Progress, Timed};
+use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
@@ -232,17 +232,17 @@ impl Exchange for HttpExchange {
     }
 }
 
-impl HttpGet {
+impl Bound<HttpGet> {
     /// Where a session connects, and its exchange (the target's `host:port` is the Host
     /// header).
     fn parts(&self) -> Result<(Endpoint, HttpExchange), OpError> {
-        let target = self.target.as_deref();
+        let target = self.run.target.as_deref();
         let to = Endpoint::resolve(target, self.timeout.0, self.keep_alive)?;
         Ok((to, HttpExchange::new(self, target.unwrap_or_default())?))
     }
 }
 
-impl Workload for HttpGet {
+impl Workload for Bound<HttpGet> {
     type Session = Conn<Timed, HttpExchange>;
     type AsyncSession<R: AsyncRt> = Conn<R::Tcp, HttpExchange>;
 

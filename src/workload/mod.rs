@@ -1,10 +1,13 @@
 //! Workloads: what one operation does, defined once for every model.
 //!
-//! A workload's parameters are plain serde data ([`WorkloadSpec`]). Its behaviour is the
-//! [`Workload`] trait: a blocking operation and an async one that send the same request and
-//! do the same checking, and differ only in how they wait. Models are generic over
-//! `Workload`, so the hot path has no dynamic dispatch; [`WorkloadSpec::visit`] turns the
-//! data into a concrete type once per trial.
+//! A workload's parameters are plain serde data ([`WorkloadSpec`]), declared once per
+//! workload ([`params`]); what a run resolves for it (where its target listens, its scratch
+//! folder, cpu-mix's rounds, the process's pool) is [`Resolved`], beside them. Its behaviour
+//! is the [`Workload`] trait: a blocking operation and an async one that send the same
+//! request and do the same checking, and differ only in how they wait. Models are generic
+//! over `Workload`, so the hot path has no dynamic dispatch; [`WorkloadSpec::visit`] turns
+//! the data into a concrete type ([`Bound`]: the parameters and what was resolved) once per
+//! trial.
 //!
 //! Not here: scheduling (that is `model`), timing and recording (that is `model::driver`).
 
@@ -192,12 +195,58 @@ pub fn new_trial_tag() -> String {
     tag
 }
 
-/// A disk workload's scratch folder: where it goes, where it is once made, and the read
-/// set to fill it with (files, bytes each).
+/// A disk workload's scratch folder: where it goes, and the read set to fill it with
+/// (files, bytes each).
 pub struct ScratchNeed<'a> {
     pub dir: Option<&'a str>,
-    pub path: &'a mut Option<String>,
     pub fill: Option<(u32, u64)>,
+}
+
+/// What a run resolved for one workload, beside the parameters a scenario wrote (divan's
+/// `RawSample` and `TimeSample`: the one is what was asked, the other what was found):
+/// where its target listens, its scratch folder, cpu-mix's calibrated rounds, and the
+/// process's database pool. `plan::RunCell` carries it with its cell.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// `host:port` the workload talks to: its own `target`, the embedded target the run
+    /// started, or (set by the trial) the server under test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// A disk workload's scratch folder, made and filled by the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<String>,
+    /// cpu-mix: the rounds of `spin` that take `compute`, calibrated once by the run, so
+    /// that every model and every process computes the same amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u64>,
+    /// A database workload's pool in this process, built by its first session (never
+    /// written: each process builds its own).
+    #[serde(skip)]
+    pub pool: db::PoolSlot,
+}
+
+/// A workload's parameters with what the run resolved for it: what the models run (a
+/// parameter reads through to `params`).
+#[derive(Clone, Debug)]
+pub struct Bound<P> {
+    pub params: P,
+    pub run: Resolved,
+}
+
+impl<P> Bound<P> {
+    pub fn new(params: P, run: &Resolved) -> Bound<P> {
+        Bound {
+            params,
+            run: run.clone(),
+        }
+    }
+}
+
+impl<P> std::ops::Deref for Bound<P> {
+    type Target = P;
+    fn deref(&self) -> &P {
+        &self.params
+    }
 }
 
 /// One workload with its parameters: what a scenario's `[[workload]]` table resolves to.
@@ -331,44 +380,49 @@ impl WorkloadSpec {
     }
 
     /// For a disk workload, what its scratch folder needs.
-    pub fn scratch(&mut self) -> Option<ScratchNeed<'_>> {
+    pub fn scratch(&self) -> Option<ScratchNeed<'_>> {
         match self {
             WorkloadSpec::DiskRead(d) => Some(ScratchNeed {
                 dir: d.dir.as_deref(),
-                path: &mut d.scratch,
                 fill: Some((d.files, d.size.0)),
             }),
             WorkloadSpec::DiskWrite(d) => Some(ScratchNeed {
                 dir: d.dir.as_deref(),
-                path: &mut d.scratch,
                 fill: None,
             }),
             _ => None,
         }
     }
 
-    /// cpu-mix: fixes the rounds of computing for every trial of the run.
-    pub fn calibrate(&mut self) {
-        if let WorkloadSpec::CpuMix(m) = self
-            && m.rounds.is_none()
-        {
-            m.rounds = Some(cpu_mix::rounds_for(m.compute.0));
+    /// cpu-mix: the rounds of computing for every trial of the run, calibrated now.
+    pub fn calibrate(&self) -> Option<u64> {
+        match self {
+            WorkloadSpec::CpuMix(m) => Some(cpu_mix::rounds_for(m.compute.0)),
+            _ => None,
         }
     }
 
-    /// Points the workload at a started target.
-    pub fn set_target(&mut self, addr: &str) {
+    /// The `target` parameter, of the workloads that have one.
+    pub fn target(&self) -> Option<&str> {
         match self {
-            WorkloadSpec::Sleep(_) => {}
-            WorkloadSpec::TcpEcho(t) => t.target = Some(addr.to_string()),
-            WorkloadSpec::HttpGet(h) => h.target = Some(addr.to_string()),
-            WorkloadSpec::Dns(d) => d.target = Some(addr.to_string()),
-            WorkloadSpec::HttpServe(h) => h.target = Some(addr.to_string()),
-            WorkloadSpec::EchoServe(e) => e.target = Some(addr.to_string()),
-            WorkloadSpec::Postgres(_) | WorkloadSpec::Redis(_) => {}
-            WorkloadSpec::DiskRead(_) | WorkloadSpec::DiskWrite(_) => {}
-            WorkloadSpec::CpuMix(m) => m.target = Some(addr.to_string()),
+            WorkloadSpec::TcpEcho(t) => t.target.as_deref(),
+            WorkloadSpec::HttpGet(h) => h.target.as_deref(),
+            WorkloadSpec::Dns(d) => d.target.as_deref(),
+            WorkloadSpec::CpuMix(m) => m.target.as_deref(),
+            _ => None,
         }
+    }
+
+    /// Sets the `target` parameter (`--target`), of the workloads that have one.
+    pub fn set_target(&mut self, addr: &str) {
+        let target = match self {
+            WorkloadSpec::TcpEcho(t) => &mut t.target,
+            WorkloadSpec::HttpGet(h) => &mut h.target,
+            WorkloadSpec::Dns(d) => &mut d.target,
+            WorkloadSpec::CpuMix(m) => &mut m.target,
+            _ => return,
+        };
+        *target = Some(addr.to_string());
     }
 
     /// The best throughput a perfect model could reach at concurrency `c`, in ops per
@@ -406,41 +460,42 @@ impl WorkloadSpec {
 
     /// A short label such as `sleep[latency=10ms]`.
     pub fn label(&self) -> String {
-        let params = self.params();
-        let inner: Vec<String> = params
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k}={s}"),
-                other => format!("{k}={other}"),
-            })
-            .collect();
-        format!("{}[{}]", self.kind().name(), inner.join(","))
+        label(self.kind().name(), &self.params())
     }
 
-    /// Calls `visitor` with the concrete workload type.
-    pub fn visit<V: WorkloadVisitor>(&self, visitor: V) -> V::Output {
+    /// Calls `visitor` with the concrete workload type, bound to what the run resolved.
+    pub fn visit<V: WorkloadVisitor>(&self, run: &Resolved, visitor: V) -> V::Output {
         match self {
             WorkloadSpec::Sleep(s) => visitor.visit(s.clone()),
-            WorkloadSpec::TcpEcho(t) => visitor.visit(t.clone()),
-            WorkloadSpec::HttpGet(h) => visitor.visit(h.clone()),
-            WorkloadSpec::Dns(d) => visitor.visit(d.clone()),
+            WorkloadSpec::TcpEcho(t) => visitor.visit(Bound::new(t.clone(), run)),
+            WorkloadSpec::HttpGet(h) => visitor.visit(Bound::new(h.clone(), run)),
+            WorkloadSpec::Dns(d) => visitor.visit(Bound::new(d.clone(), run)),
             // A server workload's op is its client's.
-            WorkloadSpec::HttpServe(h) => visitor.visit(h.client()),
-            WorkloadSpec::EchoServe(e) => visitor.visit(e.client()),
-            WorkloadSpec::Postgres(p) => visitor.visit(p.clone()),
-            WorkloadSpec::Redis(r) => visitor.visit(r.clone()),
-            WorkloadSpec::DiskRead(d) => visitor.visit(d.clone()),
-            WorkloadSpec::DiskWrite(d) => visitor.visit(d.clone()),
-            WorkloadSpec::CpuMix(m) => visitor.visit(m.clone()),
+            WorkloadSpec::HttpServe(h) => visitor.visit(Bound::new(h.client(), run)),
+            WorkloadSpec::EchoServe(e) => visitor.visit(Bound::new(e.client(), run)),
+            WorkloadSpec::Postgres(p) => visitor.visit(Bound::new(p.clone(), run)),
+            WorkloadSpec::Redis(r) => visitor.visit(Bound::new(r.clone(), run)),
+            WorkloadSpec::DiskRead(d) => visitor.visit(Bound::new(d.clone(), run)),
+            WorkloadSpec::DiskWrite(d) => visitor.visit(Bound::new(d.clone(), run)),
+            WorkloadSpec::CpuMix(m) => visitor.visit(Bound::new(m.clone(), run)),
         }
     }
 }
 
-/// Parameters set at run time (where the target listens, the scratch folder, the
-/// calibrated rounds): in the records, left out of the labels people read.
-pub const RUN_TIME_PARAMS: [&str; 3] = ["target", "scratch", "rounds"];
+/// A workload's label from its kind's name and its parameters (as JSON), such as
+/// `sleep[latency=10ms]`: the first part of a cell's id.
+pub fn label(kind: &str, params: &serde_json::Value) -> String {
+    let inner: Vec<String> = params
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    format!("{kind}[{}]", inner.join(","))
+}
 
 /// For `skip_serializing_if`: a count left at its default of 0 stays out of labels.
 pub fn is_zero(n: &u32) -> bool {

@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::Workload;
 use super::db::{
     AsyncPool, BlockingPool, Connector, Pool, Rng, app_name, boxed_in_debug, checkout_async,
     checkout_blocking, past_deadline, socket_addr, within,
 };
 use super::params::{Invalid, at_least_one, choice_value, params};
+use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
@@ -339,15 +339,12 @@ pub struct Session<P> {
     rng: Rng,
 }
 
-impl Workload for Postgres {
+impl Workload for Bound<Postgres> {
     type Session = Session<BlockingPool<PgConnector>>;
     type AsyncSession<R: AsyncRt> = Session<AsyncPool<PgConnector, R>>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
-        let pool = self
-            .pool
-            .slot
-            .blocking(&self.connector(), self.pool.config())?;
+        let pool = self.run.pool.blocking(&self.connector(), &self.pool)?;
         Ok(Session {
             pool,
             rng: Rng::new(),
@@ -369,12 +366,7 @@ impl Workload for Postgres {
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
         let connector = self.connector();
-        let pool = Box::pin(
-            self.pool
-                .slot
-                .get_async::<_, R>(&connector, self.pool.config()),
-        )
-        .await?;
+        let pool = Box::pin(self.run.pool.get_async::<_, R>(&connector, &self.pool)).await?;
         Ok(Session {
             pool,
             rng: Rng::new(),

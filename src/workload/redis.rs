@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Workload;
 use super::db::{
     AsyncPool, BlockingPool, Connector, Pool, Rng, app_name, boxed_in_debug, checkout_async,
     checkout_blocking, past_deadline, socket_addr, within,
 };
 use super::params::{at_least_one, choice_value, nonzero_size, params};
+use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanSize;
@@ -240,15 +240,12 @@ impl Redis {
     }
 }
 
-impl Workload for Redis {
+impl Workload for Bound<Redis> {
     type Session = Session<BlockingPool<RedisConnector>>;
     type AsyncSession<R: AsyncRt> = Session<AsyncPool<RedisConnector, R>>;
 
     fn open(&self) -> Result<Self::Session, OpError> {
-        let pool = self
-            .pool
-            .slot
-            .blocking(&self.connector(), self.pool.config())?;
+        let pool = self.run.pool.blocking(&self.connector(), &self.pool)?;
         Ok(self.session(pool))
     }
 
@@ -274,12 +271,7 @@ impl Workload for Redis {
 
     async fn open_async<R: AsyncRt>(&self) -> Result<Self::AsyncSession<R>, OpError> {
         let connector = self.connector();
-        let pool = Box::pin(
-            self.pool
-                .slot
-                .get_async::<_, R>(&connector, self.pool.config()),
-        )
-        .await?;
+        let pool = Box::pin(self.run.pool.get_async::<_, R>(&connector, &self.pool)).await?;
         Ok(self.session(pool))
     }
 

@@ -50,9 +50,6 @@ params! {
         /// workers wait), or closes after each reply
         #[serde(default = "kept")]
         keep_alive: bool = true,
-        /// The server's address, set by the trial once it listens.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        target: Option<String> = None => internal,
     }
 }
 
@@ -77,18 +74,14 @@ impl HttpServe {
             server_delay: HumanDuration::ZERO,
             timeout: self.timeout,
             keep_alive: self.keep_alive,
-            target: self.target.clone(),
+            target: None,
         }
     }
 
     /// The longest request the server reads: the client's, with the longest local
     /// `Host` (wrk's is shorter).
     pub fn largest_request(&self) -> usize {
-        let client = HttpGet {
-            target: None,
-            ..self.client()
-        };
-        HttpExchange::new(&client, "127.0.0.1:65535").map_or(1024, |e| e.request().len())
+        HttpExchange::new(&self.client(), "127.0.0.1:65535").map_or(1024, |e| e.request().len())
     }
 }
 
@@ -109,8 +102,6 @@ params! {
         // connection before each op when false.
         #[serde(default = "kept")]
         keep_alive: bool = true,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        target: Option<String> = None => internal,
     }
 }
 
@@ -122,7 +113,7 @@ impl EchoServe {
             payload: self.payload,
             server_delay: HumanDuration::ZERO,
             timeout: self.timeout,
-            target: self.target.clone(),
+            target: None,
             keep_alive: self.keep_alive,
         }
     }

@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use super::Workload;
 use super::params::{nonzero_duration, nonzero_size, params};
 use super::stream::{Conn, Endpoint, Exchange, Progress, Timed};
+use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::{HumanDuration, HumanSize};
@@ -99,13 +99,15 @@ impl TcpEcho {
     pub(crate) fn proto(&self) -> EchoExchange {
         EchoExchange::new(self.payload.0 as usize, self.server_delay.0)
     }
+}
 
+impl Bound<TcpEcho> {
     fn endpoint(&self) -> Result<Endpoint, OpError> {
-        Endpoint::resolve(self.target.as_deref(), self.timeout.0, self.keep_alive)
+        Endpoint::resolve(self.run.target.as_deref(), self.timeout.0, self.keep_alive)
     }
 }
 
-impl Workload for TcpEcho {
+impl Workload for Bound<TcpEcho> {
     type Session = Conn<Timed, EchoExchange>;
     type AsyncSession<R: AsyncRt> = Conn<R::Tcp, EchoExchange>;
 

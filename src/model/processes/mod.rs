@@ -48,6 +48,7 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
     let plans = (0..k)
         .map(|i| Plan {
             workload: ctx.cell.workload.worker_share(i, k),
+            resolved: ctx.cell.resolved.clone(),
             tasks: None,
             first: i,
             of: k,

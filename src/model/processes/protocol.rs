@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::{OpCounts, Window};
 use crate::model::driver::Usage;
-use crate::workload::WorkloadSpec;
+use crate::workload::{Resolved, WorkloadSpec};
 
 /// Ops a worker buffers before sending them (64 × 16 bytes = 1 KiB). One write per 64 ops
 /// keeps the system call at about 10 ns per op (`cargo bench --bench overhead`; with 8 it
@@ -43,6 +43,8 @@ const OPS: u8 = b'L';
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Plan {
     pub workload: WorkloadSpec,
+    /// What the run resolved for it (a pool is the process's own: not sent).
+    pub resolved: Resolved,
     /// `None`: one blocking op at a time; `Some(n)`: n tasks on a tokio current-thread loop.
     pub tasks: Option<u32>,
     /// The index of its first worker (or task) among `of`, for the open-loop schedule.

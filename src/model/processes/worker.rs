@@ -258,9 +258,9 @@ pub fn worker_main() -> anyhow::Result<()> {
     let ToWorker::Setup(plan) = session.hear()? else {
         anyhow::bail!("expected the workload first");
     };
-    let workload = plan.workload.clone();
+    let (workload, resolved) = (plan.workload.clone(), plan.resolved.clone());
     session.plan = Some(plan);
-    workload.visit(session)
+    workload.visit(&resolved, session)
 }
 
 #[cfg(test)]

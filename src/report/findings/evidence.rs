@@ -5,7 +5,6 @@
 use crate::figure::Figure;
 use crate::plan::ModelKind;
 use crate::report::summary::{CellStatus, CellSummary, Stat, Summary};
-use crate::workload::RUN_TIME_PARAMS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -192,18 +191,7 @@ pub(super) fn find<'a>(g: &[&'a CellSummary], m: ModelKind, c: u32) -> Option<&'
 
 /// The label of a workload, e.g. `sleep[latency=10ms]`.
 pub fn label(c: &CellSummary) -> String {
-    let params: Vec<String> = c
-        .params
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| !RUN_TIME_PARAMS.contains(&k.as_str()))
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
-        .collect();
-    format!("{}[{}]", c.workload, params.join(","))
+    crate::workload::label(&c.workload, &c.params)
 }
 
 /// Where a comparison's cells lie: the workload, its concurrency and, if not closed, mode.
