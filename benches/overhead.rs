@@ -13,7 +13,7 @@
 //!   on each runtime. The figure per op is everything the harness spends per op when the
 //!   op itself costs nothing.
 //!
-//! `benches/bare_loops.rs` measures the same cost from the other side: whole trials beside
+//! `benches/bare_loops/` measures the same cost from the other side: whole trials beside
 //! bare loops that measure nothing.
 
 use std::future::Future;

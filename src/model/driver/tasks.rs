@@ -184,7 +184,7 @@ mod tests {
     use crate::workload::sleep::Sleep;
 
     /// The state of one sleep task beside the state of a bare loop of the same runtime
-    /// (a pointer, an index and the runtime's timer, as `benches/bare_loops.rs` has it):
+    /// (a pointer, an index and the runtime's timer, as `benches/bare_loops/` has it):
     /// the harness's own part of a task's memory, which C tasks multiply.
     fn task_bytes<R: AsyncRt>() -> (usize, usize) {
         let window = Window::starting_now(Duration::ZERO, Duration::from_millis(1));
