@@ -137,8 +137,14 @@ fn imports(source: &Source) -> Vec<Import> {
         })
         .collect();
     let mut in_tests = false;
-    for (n, raw) in source.text.lines().enumerate() {
-        if raw.trim_start().starts_with("#[cfg(test)]") {
+    let lines: Vec<&str> = source.text.lines().collect();
+    for (n, raw) in lines.iter().copied().enumerate() {
+        // A test module's body (`#[cfg(test)] mod tests { … }`), not the declaration of a
+        // test file (`#[cfg(test)] mod tests;`), which may come before other imports.
+        let declares_file = lines
+            .get(n + 1)
+            .is_some_and(|l| l.trim_end().ends_with(';'));
+        if raw.trim_start().starts_with("#[cfg(test)]") && !declares_file {
             in_tests = true;
         }
         let line = match raw.find("//") {
