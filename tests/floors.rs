@@ -414,7 +414,7 @@ fn the_check_finds_an_import_up_a_floor_a_forbidden_one_a_cycle_and_a_stray_modu
             source("src/op.rs", "use crate::workload::Spec;\n"),
             source(
                 "src/workload/mod.rs",
-                "pub mod a;\npub mod b;\npub use a::Spec;\n",
+                "pub mod a;\npub mod b;\n#[cfg(test)]\nmod tests;\npub use a::Spec;\n",
             ),
             source("src/workload/a.rs", "use super::b::B;\npub struct Spec;\n"),
             source(
