@@ -88,6 +88,10 @@ iobench run scenarios/quick.toml --workloads tcp-echo --target 10.0.0.2:7000"
         /// Exit when stdin closes (how `run` ties a target to its own life).
         #[arg(long, hide = true)]
         watch_stdin: bool,
+        /// Count the requests answered in this file (how a run checks what its trials'
+        /// workers claim).
+        #[arg(long, hide = true, value_name = "FILE")]
+        count: Option<std::path::PathBuf>,
     },
     /// Run one trial and print its JSON record (used by `run`).
     #[command(hide = true)]
@@ -120,9 +124,10 @@ pub struct RunArgs {
     /// Run folder [default: reports/<UTC timestamp>/, and reports/latest points at it].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Only these models, e.g. `threads,tokio-current-thread` (see `iobench list`).
-    #[arg(long, value_delimiter = ',', value_parser = parse_model, value_name = "MODEL,...")]
-    pub models: Option<Vec<ModelKind>>,
+    /// Only these models, e.g. `threads,tokio-current-thread` (see `iobench list`), or
+    /// models the scenario defines with [[model]].
+    #[arg(long, value_delimiter = ',', value_name = "MODEL,...")]
+    pub models: Option<Vec<String>>,
     /// Only these concurrency levels, e.g. `1,10,100`.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..), value_name = "C,...")]
     pub concurrency: Option<Vec<u32>>,

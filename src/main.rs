@@ -238,7 +238,8 @@ fn main() -> ExitCode {
             kind,
             listen,
             watch_stdin,
-        }) => target::serve(kind, listen, watch_stdin)
+            count,
+        }) => target::serve(kind, listen, watch_stdin, count.as_deref())
             .map(|()| ExitCode::SUCCESS)
             .map_err(Error::from),
         Some(Command::Worker) => model::processes::worker_main()

@@ -30,9 +30,13 @@ pub enum ModelKind {
     TokioMultiThread,
     AsyncProcesses,
     IoUring,
+    /// A model a scenario defines (`[[model]]`): a server command, or a worker command
+    /// that speaks `docs/worker-protocol.md`. Its cell carries it ([`Cell::external`]).
+    External,
 }
 
 impl ModelKind {
+    /// iobench's own models (not `External`, which a scenario defines).
     pub const ALL: &'static [ModelKind] = &[
         ModelKind::Sequential,
         ModelKind::Threads,
@@ -54,6 +58,8 @@ impl ModelKind {
     pub fn runs(self, workload: WorkloadKind) -> bool {
         match self {
             ModelKind::IoUring => IO_URING_WORKLOADS.contains(&workload),
+            // What an external model runs is its definition's `runs`.
+            ModelKind::External => false,
             _ => true,
         }
     }
@@ -70,6 +76,7 @@ impl ModelKind {
             ModelKind::TokioMultiThread => "tokio-multi-thread",
             ModelKind::AsyncProcesses => "async-processes",
             ModelKind::IoUring => "io-uring",
+            ModelKind::External => "external",
         }
     }
 
@@ -99,11 +106,85 @@ impl ModelKind {
             ModelKind::IoUring => {
                 "C tasks on one tokio-uring loop: completion-based I/O, files without a thread pool (tcp-echo, disk-read, disk-write only; not in the default list)"
             }
+            ModelKind::External => {
+                "a model a scenario defines with [[model]]: a server command, or a worker command speaking docs/worker-protocol.md"
+            }
         }
     }
 
     pub fn from_name(name: &str) -> Option<ModelKind> {
         Self::ALL.iter().copied().find(|m| m.name() == name)
+    }
+}
+
+/// A model a scenario defines with `[[model]]`: a server under test started from a
+/// command (for http-serve and echo-serve), or a client model whose worker speaks the
+/// worker protocol (`docs/worker-protocol.md`). The commands keep their per-trial
+/// placeholders (`{port}`, `{delay}`, …); `{python}` and `{here}` are resolved when the
+/// scenario is read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct External {
+    pub name: String,
+    #[serde(flatten)]
+    pub role: Role,
+    /// The workloads it runs.
+    pub runs: Vec<WorkloadKind>,
+    /// Its language or stack, for the findings (e.g. "python").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The iobench model it stands for in the talk's claims (e.g. `threads` for Python's
+    /// threading), so that the findings compare it as they compare that model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub like: Option<ModelKind>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// What an external model is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// A server under test: `command` starts it, and it is ready when `ready` says.
+    Server {
+        command: Vec<String>,
+        ready: Ready,
+        /// How long it may take to become ready.
+        ready_timeout: HumanDuration,
+    },
+    /// A client model: `worker` is a command that speaks the worker protocol.
+    Worker { worker: Vec<String> },
+}
+
+/// When an external server is ready.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ready {
+    /// Its port accepts a connection.
+    Port,
+    /// It printed a line containing this text (on stdout or stderr).
+    Line(String),
+}
+
+/// A model a scenario's `models` names: iobench's own, or one it defines.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Model {
+    Own(ModelKind),
+    External(Box<External>),
+}
+
+impl Model {
+    pub fn name(&self) -> &str {
+        match self {
+            Model::Own(m) => m.name(),
+            Model::External(e) => &e.name,
+        }
+    }
+
+    pub fn runs(&self, workload: WorkloadKind) -> bool {
+        match self {
+            Model::Own(m) => m.runs(workload),
+            Model::External(e) => e.runs.contains(&workload),
+        }
     }
 }
 
@@ -145,6 +226,9 @@ pub struct Cell {
     pub id: String,
     pub workload: WorkloadSpec,
     pub model: ModelKind,
+    /// The definition of an external model (`model` is then `External`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<External>,
     /// Concurrency asked for.
     pub concurrency: u32,
     pub mode: LoadMode,
@@ -163,6 +247,16 @@ pub struct Cell {
     /// rate and the first error as its reason.
     #[serde(default = "default_max_error_rate")]
     pub max_error_rate: f64,
+}
+
+impl Cell {
+    /// The model's name: iobench's, or the one a scenario gave an external model.
+    pub fn model_name(&self) -> &str {
+        match &self.external {
+            Some(e) => &e.name,
+            None => self.model.name(),
+        }
+    }
 }
 
 /// A cell as a run resolved it, before its first trial: the [`Cell`] a scenario yielded,
@@ -188,6 +282,10 @@ pub struct RunCell {
     /// Counted mode (`cargo bench`): the trial runs exactly this many ops, every one
     /// measured, with no warm-up, and its window is the time they took.
     pub ops: Option<u64>,
+    /// The file in which the embedded target counts the requests it answered
+    /// (`measure::served`): a trial whose workers claim more verified ops than it answered
+    /// fails.
+    pub served: Option<std::path::PathBuf>,
 }
 
 /// A [`RunCell`]'s own fields beside its cell's, as they are written and read.
@@ -201,6 +299,8 @@ struct Beside<C> {
     skip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ops: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    served: Option<std::path::PathBuf>,
 }
 
 /// A written cell once `lift_resolved` has moved its workload's resolved values out.
@@ -220,6 +320,7 @@ impl Serialize for RunCell {
             target_pid: self.target_pid,
             skip: self.skip.clone(),
             ops: self.ops,
+            served: self.served.clone(),
         };
         let mut v = serde_json::to_value(beside).map_err(S::Error::custom)?;
         let resolved = serde_json::to_value(&self.resolved).map_err(S::Error::custom)?;
@@ -250,6 +351,7 @@ impl RunCell {
             target_pid: None,
             skip: None,
             ops: None,
+            served: None,
         }
     }
 }
@@ -284,6 +386,7 @@ impl<'de> Deserialize<'de> for RunCell {
             target_pid: b.target_pid,
             skip: b.skip,
             ops: b.ops,
+            served: b.served,
         })
     }
 }

@@ -239,6 +239,7 @@ fn start_targets(exe: &Path, cells: &mut [RunCell]) -> anyhow::Result<Targets> {
         if let Some(kind) = c.workload.needs_target() {
             c.resolved.target = Some(targets.addr(kind).expect("started above").to_string());
             c.target_pid = targets.pid(kind);
+            c.served = targets.count_file(kind).map(Path::to_path_buf);
         }
     }
     Ok(targets)

@@ -60,7 +60,10 @@ pub fn run_trial(cell: &RunCell, trial: u32) -> TrialRecord {
     // A server workload: the model serves in its own process, this one is the client.
     let mut sut = match crate::server::ServerSpec::of(cell) {
         None => None,
-        Some(spec) => match Sut::start(cell.model, &spec) {
+        Some(spec) => match cell.external.as_ref().map_or_else(
+            || Sut::start(cell.model, &spec),
+            |e| Sut::start_external(e, &spec),
+        ) {
             Ok(s) => Some(s),
             Err(e) => return failed(format!("setup failed: {e:#}")),
         },
@@ -98,6 +101,9 @@ pub fn run_trial(cell: &RunCell, trial: u32) -> TrialRecord {
         window.measure_until = ctx.recorder.last_end().unwrap_or(end).min(end);
     }
     let tally = ctx.recorder.merged();
+    if let Err(why) = claims_hold(&ctx, &window, tally.ok_ops(), workers) {
+        return failed(why);
+    }
     // After the window and outside it: what disk-write wrote is read back.
     if let Err(why) =
         crate::workload::disk::verify_written(&cell.workload, &cell.resolved, tally.ok_ops())
@@ -111,7 +117,7 @@ pub fn run_trial(cell: &RunCell, trial: u32) -> TrialRecord {
         if let Some(status) = s.exited() {
             return failed(format!(
                 "the {} server exited during the trial ({status}); {} ops had succeeded",
-                cell.model.name(),
+                cell.model_name(),
                 tally.ok_ops()
             ));
         }
@@ -169,6 +175,39 @@ pub fn run_trial(cell: &RunCell, trial: u32) -> TrialRecord {
         started_at,
         figures,
     }
+}
+
+/// What the trial can check of the verified ops its model claims, whoever ran them (an
+/// external worker's code cannot be read): no more than the embedded target answered
+/// while the window was open, and, for sleep, no more than each op in flight could finish
+/// in the window, one `latency` at a time.
+fn claims_hold(ctx: &TrialCtx, window: &Window, ok: u64, workers: u64) -> Result<(), String> {
+    let cell = &ctx.cell;
+    let answered = cell
+        .served
+        .as_deref()
+        .and_then(crate::measure::served::read);
+    if let (Some(open), Some(now)) = (ctx.served_at_open, answered) {
+        let m = now.saturating_sub(open);
+        if ok > m {
+            return Err(format!(
+                "the {} model reported {ok} verified ops, the target answered {m} requests while the window was open",
+                cell.model_name()
+            ));
+        }
+    }
+    if let crate::workload::WorkloadSpec::Sleep(s) = &cell.workload {
+        let (d, l) = (window.duration().as_secs_f64(), s.latency.0.as_secs_f64());
+        let most = workers as f64 * ((d / l).floor() + 2.0);
+        if window.count.is_none() && ok as f64 > most {
+            return Err(format!(
+                "the {} model reported {ok} verified ops; {workers} ops in flight sleeping {} each can finish at most {most} in a window of {d:.3} s",
+                cell.model_name(),
+                s.latency
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// For a server workload, the CPU figures are the server tree's, and the trial process's

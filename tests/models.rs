@@ -261,7 +261,8 @@ fn helper_threads(m: ModelKind, k: iobench::WorkloadKind) -> Option<u64> {
         | ModelKind::ThreadPool
         | ModelKind::Processes
         | ModelKind::TokioMultiThread
-        | ModelKind::AsyncProcesses => return None,
+        | ModelKind::AsyncProcesses
+        | ModelKind::External => return None,
     })
 }
 

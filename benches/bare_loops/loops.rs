@@ -144,7 +144,7 @@ pub(crate) fn bare_loop(model: ModelKind) -> Option<BareLoop> {
         ModelKind::TokioMultiThread => |n, w, d| tokio_case(Builder::new_multi_thread(), n, w, d),
         ModelKind::AsyncStd => async_std_case,
         ModelKind::Smol => smol_case,
-        ModelKind::AsyncProcesses | ModelKind::IoUring => return None,
+        ModelKind::AsyncProcesses | ModelKind::IoUring | ModelKind::External => return None,
     };
     Some(run)
 }
@@ -161,7 +161,8 @@ pub(crate) fn in_flight(model: ModelKind, c: u32) -> u32 {
         | ModelKind::Smol
         | ModelKind::TokioMultiThread
         | ModelKind::AsyncProcesses
-        | ModelKind::IoUring => c,
+        | ModelKind::IoUring
+        | ModelKind::External => c,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod machine;
 pub mod memory;
 pub mod recorder;
 pub mod rusage;
+pub mod served;
 
 pub use clock::{Mono, Window};
 pub use recorder::{OpCounts, Recorder, Tally};

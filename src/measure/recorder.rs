@@ -53,17 +53,52 @@ pub struct Tally {
 /// process's sink, which keeps no histogram and sends this to the trial whole at the end.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpCounts {
-    /// Failed ops by kind ([`ErrorKind::index`]).
+    /// Failed ops by kind ([`ErrorKind::index`]); written as a map by kind's name
+    /// (`{"timeout": 2}`), a kind left out being 0 (`docs/worker-protocol.md`).
+    #[serde(with = "by_kind", default)]
     pub errors: [u64; ErrorKind::ALL.len()],
     /// The first message seen for each error kind, to explain a failure.
+    #[serde(default)]
     pub first_error: BTreeMap<ErrorKind, String>,
     /// Open mode: ops started more than 1 ms after they were due.
+    #[serde(default)]
     pub late_starts: u64,
     /// Open mode: how late ops that waited for their due time woke, summed (ns), and how
     /// many waited: each model's pacing error (its timer's precision), charged to the
     /// corrected latency.
+    #[serde(default)]
     pub pace_lag_ns: u64,
+    #[serde(default)]
     pub paced: u64,
+}
+
+/// [`OpCounts::errors`] as a map from kind to count.
+mod by_kind {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::op::ErrorKind;
+
+    const N: usize = ErrorKind::ALL.len();
+
+    pub fn serialize<S: Serializer>(errors: &[u64; N], s: S) -> Result<S::Ok, S::Error> {
+        let map: BTreeMap<ErrorKind, u64> = ErrorKind::ALL
+            .iter()
+            .filter(|k| errors[k.index()] > 0)
+            .map(|&k| (k, errors[k.index()]))
+            .collect();
+        map.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u64; N], D::Error> {
+        let map = BTreeMap::<ErrorKind, u64>::deserialize(d)?;
+        let mut errors = [0; N];
+        for (k, n) in map {
+            errors[k.index()] = n;
+        }
+        Ok(errors)
+    }
 }
 
 impl OpCounts {

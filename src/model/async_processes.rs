@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::processes::{Plan, run_workers, worker_count};
+use super::processes::{Plan, Spawn, run_workers, worker_count};
 use crate::model::ctx::TrialCtx;
 use crate::rt::spawn::TokioSpawner;
 use crate::rt::{Tokio, TokioFlavor};
@@ -24,9 +24,11 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
         .map(|i| {
             let n = c / k + u32::from(i < c % k);
             let plan = Plan {
+                protocol: super::processes::protocol::PROTOCOL,
                 workload: ctx.cell.workload.worker_share(i, k),
                 resolved: ctx.cell.resolved.clone(),
-                tasks: Some(n),
+                concurrency: n,
+                tasks: true,
                 first,
                 of: c,
                 rate: ctx.cell.rate,
@@ -35,7 +37,7 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
             plan
         })
         .collect();
-    run_workers(ctx, plans)?;
+    run_workers(ctx, plans, Spawn::Own)?;
     Ok(u64::from(c))
 }
 

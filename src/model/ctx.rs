@@ -41,6 +41,8 @@ pub struct TrialCtx {
     pub parked: Parked,
     /// Database workloads: counts the trial's connections on the server.
     pub(crate) db_counter: Option<ConnCounter>,
+    /// The embedded target's count of answered requests when the window opened.
+    pub(crate) served_at_open: Option<u64>,
 }
 
 impl TrialCtx {
@@ -58,6 +60,7 @@ impl TrialCtx {
             worker_counts: Counts::default(),
             parked: Vec::new(),
             db_counter: ConnCounter::start(&cell.workload),
+            served_at_open: None,
         })
     }
 
@@ -80,6 +83,11 @@ impl TrialCtx {
         if let Some(c) = &self.db_counter {
             c.begin(w);
         }
+        self.served_at_open = self
+            .cell
+            .served
+            .as_deref()
+            .and_then(crate::measure::served::read);
         self.window = Some(w);
         w
     }

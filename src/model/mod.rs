@@ -18,6 +18,7 @@ pub mod async_processes;
 pub mod async_std;
 pub mod ctx;
 pub mod driver;
+pub mod external;
 pub mod io_uring;
 pub mod processes;
 pub mod sequential;
@@ -53,6 +54,8 @@ pub fn run<W: Workload>(
         ModelKind::AsyncProcesses => async_processes::run(workload, ctx),
         // Its ops are its own (not `Workload`'s): it runs from the cell's spec.
         ModelKind::IoUring => io_uring::run(ctx),
+        // Its worker runs the workload, in whatever language it is written.
+        ModelKind::External => external::run(ctx),
     }
 }
 
@@ -72,6 +75,9 @@ pub fn serve(kind: ModelKind, serving: Serving) -> anyhow::Result<()> {
             anyhow::bail!(
                 "the io-uring model does not serve; it runs tcp-echo, disk-read and disk-write"
             )
+        }
+        ModelKind::External => {
+            anyhow::bail!("an external server runs its own command (the trial starts it)")
         }
     }
 }

@@ -36,8 +36,8 @@ fn register_font() {
 }
 
 /// Okabe–Ito colours, then grey, a dark yellow and a purple: one per model, in
-/// `ModelKind::ALL` order.
-const PALETTE: [(u8, u8, u8); 10] = [
+/// `ModelKind::ALL` order; then six more for the models a scenario defines.
+const PALETTE: [(u8, u8, u8); 16] = [
     (0, 0, 0),
     (230, 159, 0),
     (86, 180, 233),
@@ -48,14 +48,51 @@ const PALETTE: [(u8, u8, u8); 10] = [
     (153, 153, 153),
     (181, 160, 0),
     (117, 62, 160),
+    (128, 0, 0),
+    (0, 0, 128),
+    (0, 128, 128),
+    (170, 110, 40),
+    (255, 99, 71),
+    (60, 60, 60),
 ];
 
-fn model_index(m: ModelKind) -> usize {
-    ModelKind::ALL.iter().position(|&k| k == m).unwrap_or(0)
+/// The models of some cells in the order charts and tables show them: iobench's own in
+/// `ModelKind::ALL` order, then the models a scenario defined, in the order they appear.
+pub fn model_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for n in names {
+        if !seen.contains(&n) {
+            seen.push(n);
+        }
+    }
+    let mut out: Vec<String> = ModelKind::ALL
+        .iter()
+        .map(|m| m.name())
+        .filter(|m| seen.contains(m))
+        .map(str::to_string)
+        .collect();
+    out.extend(
+        seen.iter()
+            .filter(|n| ModelKind::from_name(n).is_none())
+            .map(|n| n.to_string()),
+    );
+    out
 }
 
-pub fn colour(m: ModelKind) -> RGBColor {
-    let (r, g, b) = PALETTE[model_index(m) % PALETTE.len()];
+/// A model's place among colours and markers: iobench's own by `ModelKind::ALL`, others
+/// after them in the order `others` lists them.
+pub fn model_index(name: &str, others: &[String]) -> usize {
+    match ModelKind::ALL.iter().position(|m| m.name() == name) {
+        Some(i) => i,
+        None => {
+            let externals = others.iter().filter(|n| ModelKind::from_name(n).is_none());
+            ModelKind::ALL.len() + externals.take_while(|n| *n != name).count()
+        }
+    }
+}
+
+pub fn colour(index: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[index % PALETTE.len()];
     RGBColor(r, g, b)
 }
 
@@ -69,7 +106,9 @@ pub struct Point {
 }
 
 pub struct Series {
-    pub model: ModelKind,
+    pub model: String,
+    /// Its colour and marker ([`model_index`]).
+    pub index: usize,
     pub points: Vec<Point>,
 }
 
@@ -225,7 +264,7 @@ impl Chart {
         }
         mesh.draw()?;
         for s in &self.series {
-            let c = colour(s.model);
+            let c = colour(s.index);
             let line = c.stroke_width(2);
             chart.draw_series(LineSeries::new(
                 s.points.iter().map(|p| (p.x, p.median)),
@@ -239,7 +278,7 @@ impl Chart {
                     )))?;
                 }
             }
-            let i = model_index(s.model);
+            let i = s.index;
             for p in &s.points {
                 let at = (p.x, p.median);
                 match i % 3 {
@@ -264,8 +303,7 @@ impl Chart {
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let mut y = 48;
         for s in &self.series {
-            let c = colour(s.model);
-            let i = model_index(s.model);
+            let (c, i) = (colour(s.index), s.index);
             area.draw(&PathElement::new(vec![(8, y), (34, y)], c.stroke_width(2)))?;
             match i % 3 {
                 0 => area.draw(&Circle::new((21, y), 4, marker(c, i)))?,
@@ -273,7 +311,7 @@ impl Chart {
                 _ => area.draw(&Cross::new((21, y), 4, c.stroke_width(2)))?,
             }
             area.draw(&Text::new(
-                s.model.name().to_string(),
+                s.model.clone(),
                 (42, y - 8),
                 ("sans-serif", 14).into_font(),
             ))?;
@@ -340,8 +378,35 @@ mod tests {
 
     #[test]
     fn every_model_has_its_own_colour() {
-        let mut seen: Vec<RGBColor> = ModelKind::ALL.iter().map(|&m| colour(m)).collect();
-        seen.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
-        assert_eq!(seen.len(), ModelKind::ALL.len());
+        let seen: Vec<(u8, u8, u8)> = (0..PALETTE.len())
+            .map(|i| {
+                let c = colour(i);
+                (c.0, c.1, c.2)
+            })
+            .collect();
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len());
+        assert!(
+            seen.len() > ModelKind::ALL.len(),
+            "room for a scenario's models"
+        );
+    }
+
+    #[test]
+    fn a_scenarios_models_come_after_iobenchs() {
+        let order =
+            model_order(["py-asyncio", "threads", "sequential", "py-threading"].into_iter());
+        assert_eq!(
+            order,
+            ["sequential", "threads", "py-asyncio", "py-threading"]
+        );
+        assert_eq!(model_index("threads", &order), 1);
+        assert_eq!(model_index("py-asyncio", &order), ModelKind::ALL.len());
+        assert_eq!(
+            model_index("py-threading", &order),
+            ModelKind::ALL.len() + 1
+        );
     }
 }

@@ -6,11 +6,10 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::charts::{Chart, Point, Scale, Series};
+use super::charts::{Chart, Point, Scale, Series, model_index, model_order};
 use super::findings::{Finding, findings, label};
 use super::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::figure::Figure;
-use crate::plan::ModelKind;
 
 /// One workload's cells and charts.
 pub struct Group<'a> {
@@ -161,16 +160,22 @@ fn ok(c: &CellSummary) -> bool {
 
 /// Lines of one figure against concurrency, one per model.
 fn by_concurrency(cells: &[&CellSummary], f: Figure, scale: f64) -> Vec<Series> {
-    ModelKind::ALL
+    let order = model_order(cells.iter().map(|c| c.model.as_str()));
+    order
         .iter()
-        .filter_map(|&m| {
+        .filter_map(|m| {
             let mut points: Vec<Point> = cells
                 .iter()
-                .filter(|c| ok(c) && c.model == m.name())
+                .filter(|c| ok(c) && &c.model == m)
                 .filter_map(|c| point(c, f, scale))
                 .collect();
             points.sort_by(|a, b| a.x.total_cmp(&b.x));
-            (!points.is_empty()).then_some(Series { model: m, points })
+            let index = model_index(m, &order);
+            (!points.is_empty()).then(|| Series {
+                model: m.clone(),
+                index,
+                points,
+            })
         })
         .collect()
 }
@@ -258,12 +263,13 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
         ),
     ];
     if let Some(c) = chosen_concurrency(cells) {
-        let series = ModelKind::ALL
+        let order = model_order(cells.iter().map(|c| c.model.as_str()));
+        let series = order
             .iter()
-            .filter_map(|&m| {
+            .filter_map(|m| {
                 let cell = cells
                     .iter()
-                    .find(|x| ok(x) && x.concurrency == c && x.model == m.name())?;
+                    .find(|x| ok(x) && x.concurrency == c && &x.model == m)?;
                 let points = PERCENTILES
                     .iter()
                     .enumerate()
@@ -273,7 +279,12 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
                         Some(pt)
                     })
                     .collect::<Vec<_>>();
-                (!points.is_empty()).then_some(Series { model: m, points })
+                let index = model_index(m, &order);
+                (!points.is_empty()).then(|| Series {
+                    model: m.clone(),
+                    index,
+                    points,
+                })
             })
             .collect();
         out.push(Chart {

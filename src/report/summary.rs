@@ -190,7 +190,7 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
         id: cell.id.clone(),
         workload: cell.workload.kind().name().to_string(),
         params: cell.workload.params(),
-        model: cell.model.name().to_string(),
+        model: cell.model_name().to_string(),
         concurrency: cell.concurrency,
         mode: cell.mode.name().to_string(),
         status,

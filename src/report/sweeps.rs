@@ -11,7 +11,7 @@
 //!   (the talk's CPU-heavy work); its x = 0 is the cell where no op computes
 //!   (`compute = 0`), and the cells of one sweep should share one `compute`.
 
-use super::charts::{Chart, Point, Scale, Series};
+use super::charts::{Chart, Point, Scale, Series, model_index, model_order};
 use super::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::figure::Figure;
 use crate::plan::ModelKind;
@@ -146,13 +146,14 @@ impl Sweep<'_> {
     }
 
     fn series(&self, f: Figure, scale: f64) -> Vec<Series> {
-        ModelKind::ALL
+        let order = model_order(self.cells.iter().map(|(_, c)| c.model.as_str()));
+        order
             .iter()
-            .filter_map(|&m| {
+            .filter_map(|m| {
                 let mut points: Vec<Point> = self
                     .cells
                     .iter()
-                    .filter(|(_, c)| c.model == m.name())
+                    .filter(|(_, c)| &c.model == m)
                     .filter_map(|(x, c)| {
                         Some(Point {
                             x: *x,
@@ -163,7 +164,12 @@ impl Sweep<'_> {
                     })
                     .collect();
                 points.sort_by(|a, b| a.x.total_cmp(&b.x));
-                (!points.is_empty()).then_some(Series { model: m, points })
+                let index = model_index(m, &order);
+                (!points.is_empty()).then(|| Series {
+                    model: m.clone(),
+                    index,
+                    points,
+                })
             })
             .collect()
     }

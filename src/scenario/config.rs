@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::plan::{DEFAULT_MAX_ERROR_RATE, LoadMode, ModelKind};
+use crate::plan::{DEFAULT_MAX_ERROR_RATE, LoadMode, Model, ModelKind};
 
 /// The run protocol of one workload, after defaults and overrides.
 #[derive(Clone, Debug, PartialEq)]
@@ -13,7 +13,8 @@ pub struct RunConfig {
     pub mode: LoadMode,
     /// Open mode: ops per second, all workers together.
     pub rate: Option<f64>,
-    pub models: Vec<ModelKind>,
+    /// iobench's models and the scenario's own (`[[model]]`).
+    pub models: Vec<Model>,
     pub concurrency: Vec<u32>,
     pub pool_size: u32,
     pub process_cap: u32,
@@ -33,7 +34,7 @@ impl Default for RunConfig {
             duration: Duration::from_secs(3),
             mode: LoadMode::Closed,
             rate: None,
-            models: ModelKind::SUBJECTS.to_vec(),
+            models: ModelKind::SUBJECTS.iter().map(|&m| Model::Own(m)).collect(),
             concurrency: vec![1, 16, 256],
             pool_size: 64,
             process_cap: 64,

@@ -8,6 +8,7 @@
 mod config;
 mod error;
 mod hint;
+pub mod models;
 mod raw;
 mod run_keys;
 mod spec;
@@ -27,7 +28,7 @@ pub use config::RunConfig;
 pub use error::ScenarioError;
 pub use run_keys::RUN_KEYS;
 
-use crate::plan::{Cell, LoadMode, ModelKind};
+use crate::plan::{Cell, External, LoadMode, Model, ModelKind};
 use crate::units::HumanDuration;
 use crate::workload::{WorkloadKind, WorkloadSpec};
 use error::Ctx;
@@ -47,6 +48,8 @@ pub struct Scenario {
     /// Where it was read from (`<built-in>` for the embedded default).
     pub path: PathBuf,
     pub workloads: Vec<(WorkloadSpec, RunConfig)>,
+    /// The models it defines (`[[model]]`), which its `models` lists may name.
+    pub externals: Vec<External>,
 }
 
 impl Scenario {
@@ -54,7 +57,11 @@ impl Scenario {
     pub fn cells(&self) -> Vec<Cell> {
         let mut out = Vec::new();
         for (spec, run) in &self.workloads {
-            for &model in &run.models {
+            for model in &run.models {
+                let (kind, external) = match model {
+                    Model::Own(m) => (*m, None),
+                    Model::External(e) => (ModelKind::External, Some((**e).clone())),
+                };
                 for &c in &run.concurrency {
                     // A second load generator (wrk) runs its own warm-up and window.
                     let extra = match spec.uses_wrk() {
@@ -74,7 +81,8 @@ impl Scenario {
                             run.rate.map_or(String::new(), |r| format!("@{r}/s"))
                         ),
                         workload: spec.clone(),
-                        model,
+                        model: kind,
+                        external: external.clone(),
                         concurrency: c,
                         mode: run.mode,
                         rate: run.rate,
@@ -110,18 +118,35 @@ impl Scenario {
             if let Some(t) = &o.target {
                 spec.set_target(t);
             }
-            if let Some(m) = &o.models {
+            if let Some(names) = &o.models {
+                let mut m = Vec::new();
+                for n in names {
+                    let model = match ModelKind::from_name(n) {
+                        Some(k) => Model::Own(k),
+                        None => match self.externals.iter().find(|e| &e.name == n) {
+                            Some(e) => Model::External(Box::new(e.clone())),
+                            None => {
+                                return Err(format!(
+                                    "--models: unknown model `{n}` (`iobench list` shows iobench's models; scenario `{}` defines {})",
+                                    self.name,
+                                    defined(&self.externals)
+                                ));
+                            }
+                        },
+                    };
+                    m.push(model);
+                }
                 if let Some(bad) = m.iter().find(|m| !m.runs(spec.kind())) {
                     return Err(format!(
-                        "--models {}: `{}` does not run workload `{}` of scenario `{}` ({} runs tcp-echo, disk-read and disk-write)",
-                        m.iter().map(|m| m.name()).collect::<Vec<_>>().join(","),
+                        "--models {}: `{}` does not run workload `{}` of scenario `{}` ({})",
+                        names.join(","),
                         bad.name(),
                         spec.kind().name(),
                         self.name,
-                        bad.name()
+                        runs_what(bad)
                     ));
                 }
-                run.models = m.clone();
+                run.models = m;
             }
             if let Some(c) = &o.concurrency {
                 run.concurrency = c.clone();
@@ -140,10 +165,39 @@ impl Scenario {
     }
 }
 
+/// The names of a scenario's `[[model]]`s, for messages.
+fn defined(externals: &[External]) -> String {
+    match externals.is_empty() {
+        true => "none".into(),
+        false => externals
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// What a model runs, for messages.
+fn runs_what(m: &Model) -> String {
+    match m {
+        Model::Own(m) => format!("{} runs tcp-echo, disk-read and disk-write", m.name()),
+        Model::External(e) => format!(
+            "{} runs {}",
+            e.name,
+            e.runs
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// Command-line overrides of a scenario's `[run]` keys.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
-    pub models: Option<Vec<ModelKind>>,
+    /// Model names: iobench's own, or the scenario's `[[model]]`s.
+    pub models: Option<Vec<String>>,
     pub concurrency: Option<Vec<u32>>,
     pub trials: Option<u32>,
     pub warmup: Option<Duration>,
@@ -188,14 +242,15 @@ impl Scenario {
                 ),
             ));
         }
+        let externals = models::externals(&ctx, &raw.model, path)?;
         let mut base = RunConfig::default();
-        raw.run.overlay(&ctx, &mut base)?;
+        raw.run.overlay(&ctx, &mut base, &externals)?;
         let mut workloads = Vec::new();
         for w in &raw.workload {
             let spec = build_spec(&ctx, w)?;
             let mut run = base.clone();
             let table = &w.get_ref().run;
-            table.overlay(&ctx, &mut run)?;
+            table.overlay(&ctx, &mut run, &externals)?;
             let span_of =
                 |a: Option<Range<usize>>, b: Option<Range<usize>>| a.or(b).unwrap_or(w.span());
             let mismatch = match (run.mode, run.rate) {
@@ -225,8 +280,8 @@ impl Scenario {
                     span,
                     format!("model `{}` does not run workload `{}`", m.name(), spec.kind().name()),
                     Some(format!(
-                        "{} runs tcp-echo, disk-read and disk-write; list the models in that workload's own table, e.g. models = [\"threads\", \"io-uring\"]",
-                        m.name()
+                        "{}; list the models in that workload's own table, e.g. models = [\"threads\", \"io-uring\"]",
+                        runs_what(m)
                     )),
                 ));
             }
@@ -237,6 +292,7 @@ impl Scenario {
             description: raw.description,
             path: path.to_path_buf(),
             workloads,
+            externals,
         })
     }
 }

@@ -7,6 +7,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
+use super::models::RawModel;
 use super::run_keys::RawRun;
 use crate::workload::WorkloadKind;
 
@@ -54,4 +55,7 @@ pub(super) struct RawScenario {
     pub(super) run: RawRun,
     #[serde(default)]
     pub(super) workload: Vec<Spanned<RawWorkload>>,
+    /// The models the scenario defines (`[[model]]`).
+    #[serde(default)]
+    pub(super) model: Vec<Spanned<RawModel>>,
 }

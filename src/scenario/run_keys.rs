@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::config::RunConfig;
 use super::error::{Ctx, ScenarioError};
-use crate::plan::{LoadMode, ModelKind};
+use crate::plan::{External, LoadMode};
 use crate::units::HumanDuration;
 
 /// Declares a `[run]` value type that is checked where it is written: `$name($inner)`,
@@ -95,7 +95,8 @@ macro_rules! run_keys {
             }
 
             /// Applies the `[run]` keys written in this table over `run`.
-            pub(super) fn overlay(&self, ctx: &Ctx, run: &mut RunConfig) -> Result<(), ScenarioError> {
+            /// `models` names iobench's models or the scenario's `externals`.
+            pub(super) fn overlay(&self, ctx: &Ctx, run: &mut RunConfig, externals: &[External]) -> Result<(), ScenarioError> {
                 if let Some(v) = &self.trials { run.trials = v.get_ref().0; }
                 if let Some(v) = &self.warmup { run.warmup = v.get_ref().0; }
                 if let Some(v) = &self.duration { run.duration = v.get_ref().0; }
@@ -107,7 +108,12 @@ macro_rules! run_keys {
                 if let Some(v) = &self.trial_timeout { run.trial_timeout = Some(v.get_ref().0); }
                 if let Some(v) = &self.max_error_rate { run.max_error_rate = v.get_ref().0; }
                 if let Some(v) = &self.models {
-                    run.models = unique(ctx, v, "models", |m| *m.get_ref(), |m| m.span())?;
+                    unique(ctx, v, "models", |m| m.get_ref().clone(), |m| m.span())?;
+                    run.models = v
+                        .get_ref()
+                        .iter()
+                        .map(|m| super::models::resolve(ctx, m, externals))
+                        .collect::<Result<_, _>>()?;
                 }
                 if let Some(v) = &self.concurrency {
                     run.concurrency = unique(ctx, v, "concurrency", |c| c.get_ref().0, |c| c.span())?;
@@ -135,7 +141,7 @@ run_keys! {
     duration: NonZeroDuration,
     mode: LoadMode,
     rate: PositiveRate,
-    models: Vec<Spanned<ModelKind>>,
+    models: Vec<Spanned<String>>,
     concurrency: Vec<Spanned<Positive>>,
     pool_size: Positive,
     process_cap: Positive,

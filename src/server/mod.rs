@@ -22,7 +22,10 @@
 //!    (`PR_SET_PDEATHSIG`).
 
 pub mod proto;
+pub mod sut;
 pub mod wrk;
+
+pub use sut::Sut;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -34,7 +37,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::rusage::raise_nofile_limit;
 use crate::plan::Cell;
-use crate::plan::ModelKind;
 use crate::rt::AsyncRt;
 use crate::rt::spawn::Spawner;
 use crate::units::HumanDuration;
@@ -339,63 +341,5 @@ impl Serving {
             listener,
             spec: Arc::new(spec),
         })
-    }
-}
-
-/// The trial's handle on its server under test: started, listening, killed on drop.
-pub struct Sut {
-    child: std::process::Child,
-    /// Kept open: the server never writes again, but must not meet a closed pipe if it did.
-    _stdout: std::process::ChildStdout,
-    pub addr: std::net::SocketAddr,
-}
-
-impl Sut {
-    /// Starts `iobench sut` and waits until it listens.
-    pub fn start(model: ModelKind, spec: &ServerSpec) -> anyhow::Result<Sut> {
-        use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["sut", "--model", model.name(), "--spec"])
-            .arg(serde_json::to_string(spec)?)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("could not start the server under test: {e}"))?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut reader = std::io::BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse::<u16>().ok());
-        let Some(port) = port else {
-            let _ = child.kill();
-            let status = child.wait()?;
-            anyhow::bail!("the {} server did not start ({status})", model.name());
-        };
-        Ok(Sut {
-            child,
-            _stdout: reader.into_inner(),
-            addr: ([127, 0, 0, 1], port).into(),
-        })
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// `None` while the server runs, else how it ended.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-}
-
-impl Drop for Sut {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -22,7 +22,9 @@ pub async fn run(socket: UdpSocket) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let reply = answer(&query).await;
             if let Ok(bytes) = reply.to_vec() {
-                let _ = socket.send_to(&bytes, peer).await;
+                if socket.send_to(&bytes, peer).await.is_ok() {
+                    super::answered();
+                }
             }
         });
     }

@@ -40,5 +40,6 @@ async fn connection(mut s: TcpStream) -> std::io::Result<()> {
             super::timer::sleep(Duration::from_micros(u64::from(delay_us))).await?;
         }
         s.write_all(&buf).await?;
+        super::answered();
     }
 }

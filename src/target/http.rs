@@ -50,5 +50,6 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
         .header("content-type", kind)
         .body(Full::new(Bytes::from(body)))
         .expect("a valid response");
+    super::answered();
     Ok(resp)
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -47,6 +47,8 @@ struct Running {
     kind: TargetKind,
     child: Child,
     addr: String,
+    /// The file it counts its answers in (removed when it stops).
+    count: PathBuf,
     /// Held open: the target exits when it closes.
     _stdin: ChildStdin,
 }
@@ -75,6 +77,14 @@ impl Targets {
     pub fn pid(&self, kind: TargetKind) -> Option<u32> {
         self.0.iter().find(|t| t.kind == kind).map(|t| t.child.id())
     }
+
+    /// The file in which the target of `kind` counts the requests it answered.
+    pub fn count_file(&self, kind: TargetKind) -> Option<&Path> {
+        self.0
+            .iter()
+            .find(|t| t.kind == kind)
+            .map(|t| t.count.as_path())
+    }
 }
 
 impl Drop for Targets {
@@ -82,11 +92,17 @@ impl Drop for Targets {
         for t in &mut self.0 {
             let _ = t.child.kill();
             let _ = t.child.wait();
+            let _ = std::fs::remove_file(&t.count);
         }
     }
 }
 
 fn start_one(exe: &Path, kind: TargetKind) -> anyhow::Result<Running> {
+    let count = std::env::temp_dir().join(format!(
+        "iobench-served-{}-{}",
+        std::process::id(),
+        kind.name()
+    ));
     let mut child = Command::new(exe)
         .args([
             "serve",
@@ -94,7 +110,9 @@ fn start_one(exe: &Path, kind: TargetKind) -> anyhow::Result<Running> {
             "--listen",
             "127.0.0.1:0",
             "--watch-stdin",
+            "--count",
         ])
+        .arg(&count)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -112,6 +130,7 @@ fn start_one(exe: &Path, kind: TargetKind) -> anyhow::Result<Running> {
         kind,
         child,
         addr,
+        count,
         _stdin: stdin,
     };
     let line = match rx.recv_timeout(START_TIMEOUT) {

@@ -13,12 +13,37 @@ pub mod timer;
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::OnceLock;
 
+use crate::measure::served::Served;
 pub use crate::workload::targets::TargetKind;
 
+/// The count of requests answered, when the run asked for one (`--count`).
+static SERVED: OnceLock<Served> = OnceLock::new();
+
+/// One request answered (a reply written or sent).
+#[inline]
+pub(crate) fn answered() {
+    if let Some(s) = SERVED.get() {
+        s.add();
+    }
+}
+
 /// Runs a target until killed (or, with `watch_stdin`, until stdin closes). The first line
-/// on stdout is the address it bound.
-pub fn serve(kind: TargetKind, listen: SocketAddr, watch_stdin: bool) -> anyhow::Result<()> {
+/// on stdout is the address it bound. With `count`, every reply adds one to the count in
+/// that file (`measure::served`), which the trials read.
+pub fn serve(
+    kind: TargetKind,
+    listen: SocketAddr,
+    watch_stdin: bool,
+    count: Option<&Path>,
+) -> anyhow::Result<()> {
+    if let Some(path) = count {
+        let served = Served::create(path)
+            .map_err(|e| anyhow::anyhow!("cannot make the count file {}: {e}", path.display()))?;
+        let _ = SERVED.set(served);
+    }
     if watch_stdin {
         // SAFETY: prctl with PR_SET_PDEATHSIG only sets a signal for this process.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use crate::model::ctx::TrialCtx;
 use crate::workload::Workload;
-pub(crate) use parent::run_workers;
+pub(crate) use parent::{Spawn, run_workers};
 pub(crate) use protocol::Plan;
 pub use server::serve;
 pub use worker::{StreamSink, worker_main};
@@ -47,14 +47,16 @@ pub fn run<W: Workload>(_workload: Arc<W>, ctx: &mut TrialCtx) -> anyhow::Result
     let k = worker_count(ctx, ctx.cell.process_cap);
     let plans = (0..k)
         .map(|i| Plan {
+            protocol: protocol::PROTOCOL,
             workload: ctx.cell.workload.worker_share(i, k),
             resolved: ctx.cell.resolved.clone(),
-            tasks: None,
+            concurrency: 1,
+            tasks: false,
             first: i,
             of: k,
             rate: ctx.cell.rate,
         })
         .collect();
-    run_workers(ctx, plans)?;
+    run_workers(ctx, plans, Spawn::Own)?;
     Ok(u64::from(k))
 }

@@ -1,15 +1,33 @@
-//! The trial's side of the `processes` and `async-processes` models: it starts the worker
-//! processes, sends each its plan, opens the window once all are ready, and records what
-//! they stream until every one is done.
+//! The trial's side of the worker protocol (`docs/worker-protocol.md`), for the
+//! `processes` and `async-processes` models and for external client models: it starts the
+//! worker processes, sends each its plan, opens the window once all are ready, and records
+//! what they stream until every one is done.
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use super::protocol::{Frame, Frames, FromWorker, Op, Plan, ToWorker, ops, send_line};
+use super::protocol::{Frame, Frames, FromWorker, Op, PROTOCOL, Plan, ToWorker, ops, send_line};
+use crate::measure::memory::tree_pids;
 use crate::measure::{Mono, Tally};
 use crate::model::ctx::TrialCtx;
 use crate::model::spawn_error;
+
+/// What the worker processes are.
+#[derive(Clone, Copy)]
+pub(crate) enum Spawn<'a> {
+    /// `iobench worker` of this binary: each is one of the model's units (one op, or one
+    /// event loop, at a time), so the idle footprint is taken before they start.
+    Own,
+    /// An external client model's command: it is the whole model, so the idle footprint is
+    /// taken once it has said `hello` (its runtime loaded), before its setup.
+    External { name: &'a str, argv: &'a [String] },
+}
+
+/// Lines of an external worker's stderr shown when it fails.
+const STDERR_LINES: usize = 12;
 
 struct Worker {
     child: Child,
@@ -50,36 +68,117 @@ impl Worker {
     }
 }
 
-/// Worker processes that are killed and reaped if the trial gives up on them.
-struct Workers(Vec<Worker>);
+/// Worker processes that are killed and reaped if the trial gives up on them, with what
+/// they started (an external worker's threads' processes, its pool's children).
+struct Workers {
+    list: Vec<Worker>,
+    /// Where an external worker's stderr goes (removed on drop).
+    stderr: Option<PathBuf>,
+}
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for w in &mut self.0 {
+        for w in &mut self.list {
+            if self.stderr.is_some() {
+                for pid in tree_pids(w.child.id()).into_iter().rev() {
+                    // SAFETY: kill sends a signal; a pid gone by now is harmless.
+                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                }
+            }
             let _ = w.child.kill();
             let _ = w.child.wait();
+        }
+        if let Some(path) = &self.stderr {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
 
+/// The last lines an external worker wrote to stderr, for a failure's reason.
+fn stderr_tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    match lines.len() {
+        0 => "it wrote nothing to stderr".into(),
+        n => format!(
+            "its last stderr lines:\n{}",
+            lines[n.saturating_sub(STDERR_LINES)..].join("\n")
+        ),
+    }
+}
+
 /// Starts one worker process per plan, opens the window when all are ready, and records
-/// what they send until all are done.
-pub(crate) fn run_workers(ctx: &mut TrialCtx, plans: Vec<Plan>) -> anyhow::Result<()> {
+/// what they send until all are done. An external worker's failure carries its last
+/// stderr lines. Returns the ops in flight an external worker said it keeps, if fewer
+/// than asked.
+pub(crate) fn run_workers(
+    ctx: &mut TrialCtx,
+    plans: Vec<Plan>,
+    spawn: Spawn,
+) -> anyhow::Result<Option<u32>> {
+    let mut workers = Workers {
+        list: Vec::with_capacity(plans.len()),
+        stderr: None,
+    };
+    let result = converse(ctx, plans, spawn, &mut workers);
+    match (result, spawn, &workers.stderr) {
+        (Err(e), Spawn::External { name, .. }, Some(path)) => Err(anyhow::anyhow!(
+            "the worker of `{name}`: {e:#}; {}",
+            stderr_tail(path)
+        )),
+        (r, _, _) => r,
+    }
+}
+
+fn converse(
+    ctx: &mut TrialCtx,
+    plans: Vec<Plan>,
+    spawn: Spawn,
+    workers: &mut Workers,
+) -> anyhow::Result<Option<u32>> {
     let k = plans.len() as u32;
-    ctx.mark_idle();
+    if let Spawn::Own = spawn {
+        ctx.mark_idle();
+    }
     let exe = std::env::current_exe()?;
-    let mut workers = Workers(Vec::with_capacity(k as usize));
     for i in 0..k {
-        let mut child = Command::new(&exe)
-            .arg("worker")
+        let mut command = match spawn {
+            Spawn::Own => {
+                let mut c = Command::new(&exe);
+                c.arg("worker").stderr(Stdio::inherit());
+                c
+            }
+            Spawn::External { argv, .. } => {
+                let path = std::env::temp_dir()
+                    .join(format!("iobench-worker-{}-{i}.stderr", std::process::id()));
+                let file = std::fs::File::create(&path)?;
+                workers.stderr = Some(path);
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]).stderr(file);
+                // SAFETY: prctl only sets this child's parent-death signal, between fork
+                // and exec; it allocates nothing.
+                unsafe {
+                    c.pre_exec(|| {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        Ok(())
+                    })
+                };
+                c
+            }
+        };
+        let mut child = command
             .env(crate::workload::TRIAL_TAG_ENV, crate::workload::trial_tag())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| spawn_error("worker process", i, k, e))?;
+            .map_err(|e| match spawn {
+                Spawn::Own => spawn_error("worker process", i, k, e),
+                Spawn::External { argv, .. } => {
+                    anyhow::anyhow!("could not start `{}`: {e}", argv.join(" "))
+                }
+            })?;
         let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
-        workers.0.push(Worker {
+        workers.list.push(Worker {
             child,
             stdin: stdin.expect("piped stdin"),
             stdout: stdout.expect("piped stdout"),
@@ -87,28 +186,41 @@ pub(crate) fn run_workers(ctx: &mut TrialCtx, plans: Vec<Plan>) -> anyhow::Resul
             done: false,
         });
     }
-    for (w, plan) in workers.0.iter_mut().zip(plans) {
+    if let Spawn::External { .. } = spawn {
+        for (i, w) in workers.list.iter_mut().enumerate() {
+            match w.message(i)? {
+                FromWorker::Hello { protocol: PROTOCOL } => {}
+                FromWorker::Hello { protocol } => anyhow::bail!(
+                    "the worker speaks protocol {protocol}; this iobench speaks {PROTOCOL} (docs/worker-protocol.md)"
+                ),
+                other => anyhow::bail!("the worker's first message was {other:?}, not hello"),
+            }
+        }
+        ctx.mark_idle();
+    }
+    for (w, plan) in workers.list.iter_mut().zip(plans) {
         w.send(&ToWorker::Setup(plan))?;
     }
-    for (i, w) in workers.0.iter_mut().enumerate() {
+    let mut in_flight = None;
+    for (i, w) in workers.list.iter_mut().enumerate() {
         match w.message(i)? {
-            FromWorker::Ready => {}
+            FromWorker::Ready { in_flight: n } => in_flight = n,
             FromWorker::SetupFailed { error } => {
                 anyhow::bail!("setup of worker process {i} failed: {error}")
             }
-            FromWorker::Done { .. } => anyhow::bail!("worker process {i} answered out of turn"),
+            other => anyhow::bail!("worker process {i} answered {other:?} out of turn"),
         }
     }
     let window = ctx.open_window();
-    for w in &mut workers.0 {
+    for w in &mut workers.list {
         w.send(&ToWorker::Go { window })?;
     }
-    collect(&mut workers.0, ctx)?;
-    for (i, w) in workers.0.iter_mut().enumerate() {
+    collect(&mut workers.list, ctx)?;
+    for (i, w) in workers.list.iter_mut().enumerate() {
         let status = w.child.wait()?;
         anyhow::ensure!(status.success(), "worker process {i} ended with {status}");
     }
-    Ok(())
+    Ok(in_flight)
 }
 
 /// Records one op a worker sent, as an in-process worker's sink would have.

@@ -1,4 +1,5 @@
-//! The wire format between the trial and its worker processes, which both sides share.
+//! The wire format between the trial and its worker processes, which both sides share:
+//! version [`PROTOCOL`] of `docs/worker-protocol.md`, which external workers speak too.
 //!
 //! - Trial → worker, on the worker's stdin: [`ToWorker`] messages, one JSON line each (the
 //!   worker reads a byte at a time, so nothing past a line is buffered).
@@ -16,6 +17,11 @@ use serde::{Deserialize, Serialize};
 use crate::measure::{OpCounts, Window};
 use crate::model::driver::Usage;
 use crate::workload::{Resolved, WorkloadSpec};
+
+/// The version of the worker protocol (`docs/worker-protocol.md`) these messages are.
+pub const PROTOCOL: u32 = 1;
+/// The longest payload a frame may have (65,536 ops).
+pub const MAX_FRAME: usize = 1 << 20;
 
 /// Ops a worker buffers before sending them (64 × 16 bytes = 1 KiB). One write per 64 ops
 /// keeps the system call at about 10 ns per op (`cargo bench --bench overhead`; with 8 it
@@ -42,11 +48,16 @@ const OPS: u8 = b'L';
 /// What one worker process runs: its workload, and its place in the trial's schedule.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Plan {
+    /// [`PROTOCOL`].
+    pub protocol: u32,
     pub workload: WorkloadSpec,
     /// What the run resolved for it (a pool is the process's own: not sent).
     pub resolved: Resolved,
-    /// `None`: one blocking op at a time; `Some(n)`: n tasks on a tokio current-thread loop.
-    pub tasks: Option<u32>,
+    /// Ops the worker keeps in flight.
+    pub concurrency: u32,
+    /// iobench's own workers: `concurrency` tasks on a tokio current-thread loop (true), or
+    /// one blocking op at a time (false). External workers run their own model.
+    pub tasks: bool,
     /// The index of its first worker (or task) among `of`, for the open-loop schedule.
     pub first: u32,
     pub of: u32,
@@ -54,14 +65,25 @@ pub(crate) struct Plan {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ToWorker {
     Setup(Plan),
     Go { window: Window },
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum FromWorker {
-    Ready,
+    /// An external worker's first message: loaded, and the protocol it speaks.
+    Hello {
+        protocol: u32,
+    },
+    Ready {
+        /// An external worker that keeps fewer than `concurrency` ops in flight (a pool of
+        /// 64 threads): how many. Memory per op is divided by it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_flight: Option<u32>,
+    },
     SetupFailed {
         error: String,
     },
@@ -198,6 +220,10 @@ impl Frames {
             return Ok(None);
         }
         let len = u32::from_le_bytes(self.buf[1..5].try_into().expect("4 bytes")) as usize;
+        anyhow::ensure!(
+            len <= MAX_FRAME,
+            "a frame of {len} bytes (at most {MAX_FRAME}: docs/worker-protocol.md)"
+        );
         if self.buf.len() < 5 + len {
             return Ok(None);
         }
@@ -206,7 +232,11 @@ impl Frames {
         self.buf.drain(..5 + len);
         match kind {
             JSON => Ok(Some(Frame::Message(serde_json::from_slice(&payload)?))),
-            OPS => Ok(Some(Frame::Ops(payload))),
+            OPS if payload.len() % OP_BYTES == 0 => Ok(Some(Frame::Ops(payload))),
+            OPS => anyhow::bail!(
+                "a batch of {} bytes, not a whole number of {OP_BYTES}-byte ops",
+                payload.len()
+            ),
             k => anyhow::bail!("a frame of unknown kind {k}"),
         }
     }
@@ -219,17 +249,17 @@ mod tests {
     #[test]
     fn frames_cut_a_stream() {
         let mut bytes = Vec::new();
-        send_message(&mut bytes, &FromWorker::Ready).unwrap();
-        send_ops(&mut bytes, &7u64.to_le_bytes()).unwrap();
+        send_message(&mut bytes, &FromWorker::Ready { in_flight: None }).unwrap();
+        send_ops(&mut bytes, &[7u8; OP_BYTES]).unwrap();
         let mut f = Frames::default();
         f.extend(&bytes[..4]);
         assert!(f.next().unwrap().is_none());
         f.extend(&bytes[4..]);
-        assert_eq!(f.next().unwrap(), Some(Frame::Message(FromWorker::Ready)));
         assert_eq!(
             f.next().unwrap(),
-            Some(Frame::Ops(7u64.to_le_bytes().to_vec()))
+            Some(Frame::Message(FromWorker::Ready { in_flight: None }))
         );
+        assert_eq!(f.next().unwrap(), Some(Frame::Ops(vec![7u8; OP_BYTES])));
         assert!(f.next().unwrap().is_none());
         f.extend(&[b'X', 0, 0, 0, 0]);
         assert!(f.next().is_err(), "an unknown kind is an error");

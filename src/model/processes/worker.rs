@@ -135,7 +135,7 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
 
     /// Says `Ready` and waits for the window.
     fn ready(&mut self) -> anyhow::Result<Window> {
-        self.say(&FromWorker::Ready)?;
+        self.say(&FromWorker::Ready { in_flight: None })?;
         let ToWorker::Go { window } = self.hear()? else {
             anyhow::bail!("expected the window");
         };
@@ -234,8 +234,8 @@ impl<I: Read, O: Write> WorkloadVisitor for WorkerSession<I, O> {
     fn visit<W: Workload>(mut self, workload: W) -> anyhow::Result<()> {
         let plan = self.plan.take().expect("the plan came first");
         match plan.tasks {
-            None => self.run_blocking(workload, &plan),
-            Some(n) => self.run_async(workload, &plan, n),
+            false => self.run_blocking(workload, &plan),
+            true => self.run_async(workload, &plan, plan.concurrency),
         }
     }
 }
