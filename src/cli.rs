@@ -39,8 +39,12 @@ pub enum Command {
 iobench run --workloads sleep --models sequential,threads,tokio-current-thread --concurrency 1,100,1000 --trials 5"
     )]
     Run(RunArgs),
-    /// List every workload and model with a one-line description and its parameters.
-    List,
+    /// List every workload and model with a one-line description and its parameters, and
+    /// the models each SCENARIO given defines ([[model]]).
+    List {
+        /// Scenario files whose [[model]] tables to list.
+        scenarios: Vec<PathBuf>,
+    },
     /// Compare two runs cell by cell: improved, regressed, no change or inconclusive, from
     /// the trials' distributions. Exit 0 when the gate passes, 3 when it fails.
     #[command(

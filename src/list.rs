@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::plan::ModelKind;
-use crate::scenario::RUN_KEYS;
+use crate::plan::{ModelKind, Role};
+use crate::scenario::{RUN_KEYS, Scenario};
 use crate::workload::WorkloadKind;
 use crate::workload::params::Param;
 
@@ -48,6 +48,33 @@ pub fn render() -> String {
         RUN_KEYS.join(", ")
     );
     s
+}
+
+/// The models a scenario defines (`[[model]]`): name, what it is, what it runs, its
+/// command.
+pub fn scenario_models(s: &Scenario) -> String {
+    let mut out = format!(
+        "\nModels scenario `{}` defines ({}):\n",
+        s.name,
+        s.path.display()
+    );
+    if s.externals.is_empty() {
+        out += "  none\n";
+    }
+    let w = widest(s.externals.iter().map(|e| e.name.as_str()));
+    for e in &s.externals {
+        let (what, argv) = match &e.role {
+            Role::Server { command, .. } => ("server under test", command),
+            Role::Worker { worker } => ("client model (worker protocol)", worker),
+        };
+        let runs: Vec<&str> = e.runs.iter().map(|k| k.name()).collect();
+        let _ = writeln!(out, "  {:w$}  {what}, runs {}", e.name, runs.join(", "));
+        if !e.description.is_empty() {
+            let _ = writeln!(out, "  {:w$}    {}", "", e.description);
+        }
+        let _ = writeln!(out, "  {:w$}    {}", "", argv.join(" "));
+    }
+    out
 }
 
 /// The README's tables of every workload's parameters (between its

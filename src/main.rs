@@ -210,6 +210,17 @@ fn trial_command(cell: &str, trial: u32) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `iobench list [SCENARIO...]`.
+fn list_command(paths: &[std::path::PathBuf]) -> Result<ExitCode, Error> {
+    let mut text = list::render();
+    for p in paths {
+        let s = iobench::scenario::Scenario::load(p)?;
+        text += &list::scenario_models(&s);
+    }
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     // A `processes` worker skips clap: its memory is part of what the model is measured
     // to cost, so it touches no more than it needs.
@@ -226,10 +237,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run_command(RunArgs::default()),
         Some(Command::Run(args)) => run_command(args),
-        Some(Command::List) => {
-            print!("{}", list::render());
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::List { scenarios }) => list_command(&scenarios),
         Some(Command::Report { dir, export }) => report_command(&dir, &export),
         Some(Command::Compare(args)) => compare_command(args),
         Some(Command::Ab(args)) => ab_command(args),

@@ -189,6 +189,11 @@ pub fn prepare(exe: &Path, cells: &mut [RunCell]) -> anyhow::Result<Prepared> {
     let targets = start_targets(exe, cells)?;
     resolve_services(cells);
     for c in cells.iter_mut() {
+        if let Some(why) = c.external.as_ref().and_then(missing_environment) {
+            c.skip = Some(why);
+        }
+    }
+    for c in cells.iter_mut() {
         c.resolved.rounds = c.resolved.rounds.or_else(|| c.workload.calibrate());
     }
     if cells.iter().any(|c| c.model == ModelKind::IoUring) {
@@ -243,6 +248,27 @@ fn start_targets(exe: &Path, cells: &mut [RunCell]) -> anyhow::Result<Targets> {
         }
     }
     Ok(targets)
+}
+
+/// Why an external model cannot run here, when its command is the private Python
+/// environment's interpreter and that environment has not been made. (Any other command
+/// that is missing fails its trials, with the reason.)
+fn missing_environment(e: &crate::plan::External) -> Option<String> {
+    let argv = match &e.role {
+        crate::plan::Role::Server { command, .. } => command,
+        crate::plan::Role::Worker { worker } => worker,
+    };
+    let program = Path::new(argv.first()?);
+    let private = program
+        .components()
+        .any(|c| c.as_os_str() == crate::scenario::models::PYTHON_ENV);
+    (private && !program.exists()).then(|| {
+        format!(
+            "model `{}` needs the Python environment {}, which is not there; make it with scripts/python-env.sh (it needs python3 with venv, e.g. apt-get install python3-venv), or set IOBENCH_PYTHON to an interpreter that has the packages of external/python/requirements.txt",
+            e.name,
+            program.display()
+        )
+    })
 }
 
 /// Points database cells at their server (the workload's `url`, or the environment's, or

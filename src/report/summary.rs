@@ -71,6 +71,12 @@ pub struct CellSummary {
     pub workload: String,
     pub params: Value,
     pub model: String,
+    /// An external model's language or stack (`[[model]] language`, e.g. "python").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The iobench model an external model stands for in the talk's claims (`like`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub like: Option<String>,
     pub concurrency: u32,
     pub mode: String,
     pub status: CellStatus,
@@ -191,6 +197,12 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
         workload: cell.workload.kind().name().to_string(),
         params: cell.workload.params(),
         model: cell.model_name().to_string(),
+        language: cell.external.as_ref().and_then(|e| e.language.clone()),
+        like: cell
+            .external
+            .as_ref()
+            .and_then(|e| e.like)
+            .map(|m| m.name().to_string()),
         concurrency: cell.concurrency,
         mode: cell.mode.name().to_string(),
         status,

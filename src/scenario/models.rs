@@ -284,7 +284,7 @@ pub const PYTHON_ENV: &str = ".venv-python";
 /// folder (which may not exist yet: the run then skips the model's cells, saying how to
 /// make it).
 pub fn python(here: &Path) -> PathBuf {
-    if let Some(p) = std::env::var_os("IOBENCH_PYTHON") {
+    if let Some(p) = std::env::var_os("IOBENCH_PYTHON").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
     let cwd = std::env::current_dir().unwrap_or_default();
