@@ -38,6 +38,18 @@ step "scripts/services-check.sh"
 # 63809): up, status, down, nothing left behind. It cleans up after itself, also on failure.
 scripts/services-check.sh
 
+step "scripts/python-env.sh"
+# The talk's Python stacks (external/python/) in a private virtual environment, .venv-python/.
+# Exit 3 means Python or its packages cannot be had here: the Python tests then skip with
+# the reason (on CI, where $CI is set, they fail instead).
+python_env=0
+scripts/python-env.sh || python_env=$?
+case $python_env in
+  0) ;;
+  3) echo "the Python environment is unavailable; the Python models' tests will say so" ;;
+  *) echo "error: scripts/python-env.sh failed ($python_env)" >&2; exit 1 ;;
+esac
+
 step "scripts/services.sh up"
 scripts/services.sh up
 trap 'echo; scripts/services.sh down' EXIT
@@ -61,6 +73,13 @@ step "cargo test"
 # at a time is what a 2-core CI machine bears without starving the timing-sensitive ones.
 # (The benches run below, through cargo bench: criterion takes no --test-threads.)
 cargo test --locked --lib --bins --tests "$@" -- --test-threads=2
+
+if [[ -x .venv-python/bin/python ]]; then
+  step "python -m unittest (external/python/tests)"
+  # The worker protocol as the Python worker speaks it: every frame parses, on every model.
+  IOBENCH_BIN="${CARGO_TARGET_DIR:-target}/debug/iobench" \
+    .venv-python/bin/python -m unittest discover -s external/python/tests -t external/python
+fi
 
 step "cargo bench -- --test"
 # Builds every bench and runs each benchmark once (criterion's smoke mode): the models

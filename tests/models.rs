@@ -127,19 +127,84 @@ fn the_template_covers_every_workload() {
     assert_eq!(covered, all);
 }
 
+/// What an external client model runs where iobench's tables ask for more than its worker
+/// implements (docs/worker-protocol.md: the talk's queries and commands, no blocking op).
+const EXTERNAL_WORKLOADS: &[(&str, &str)] = &[
+    ("sleep", "kind = \"sleep\"\nlatency = \"5ms\""),
+    ("postgres", "kind = \"postgres\"\nquery = \"select-1\""),
+    ("redis", "kind = \"redis\"\ncommand = \"set-get\""),
+];
+
+/// A model's `[[model]]` table, written again from its definition.
+fn definition(e: &iobench::plan::External) -> String {
+    use iobench::plan::{Ready, Role};
+    let list = |v: &[String]| {
+        let words: Vec<String> = v
+            .iter()
+            .map(|w| serde_json::to_string(w).unwrap())
+            .collect();
+        format!("[{}]", words.join(", "))
+    };
+    let runs: Vec<String> = e.runs.iter().map(|k| format!("\"{}\"", k.name())).collect();
+    let role = match &e.role {
+        Role::Server {
+            command,
+            ready,
+            ready_timeout,
+        } => {
+            let ready = match ready {
+                Ready::Port => "port".to_string(),
+                Ready::Line(t) => format!("line:{t}"),
+            };
+            format!(
+                "command = {}\nready = \"{ready}\"\nready_timeout = \"{ready_timeout}\"",
+                list(command)
+            )
+        }
+        Role::Worker { worker } => format!("worker = {}", list(worker)),
+    };
+    format!(
+        "[[model]]\nname = \"{}\"\n{role}\nruns = [{}]\n",
+        e.name,
+        runs.join(", ")
+    )
+}
+
 fn template(model: &str) {
     let m = ModelKind::from_name(model).expect("a model");
+    template_of(model, Some(m), "");
+}
+
+/// The template for `model`: one of iobench's (`own`), or one whose `[[model]]` table is
+/// `defined`.
+fn template_of(model: &str, own: Option<ModelKind>, defined: &str) {
+    let external = match own {
+        Some(_) => None,
+        None => {
+            let s = iobench::Scenario::parse(
+                &format!("name = \"d\"\n[[workload]]\nkind = \"sleep\"\n{defined}"),
+                std::path::Path::new("d.toml"),
+            )
+            .expect("the definition parses");
+            s.externals.into_iter().find(|e| e.name == model)
+        }
+    };
     for (kind, table) in WORKLOADS {
         let k = *iobench::WorkloadKind::ALL
             .iter()
             .find(|k| k.name() == *kind)
             .expect("a workload");
-        if !m.runs(k) {
-            continue;
-        }
+        let table = match (&external, own) {
+            (Some(e), _) if e.runs.contains(&k) => EXTERNAL_WORKLOADS
+                .iter()
+                .find(|(w, _)| w == kind)
+                .map_or(*table, |(_, t)| *t),
+            (None, Some(m)) if m.runs(k) => *table,
+            _ => continue,
+        };
         let toml = format!(
             "name = \"template\"\n[run]\ntrials = 1\nwarmup = \"100ms\"\nduration = \"300ms\"\n\
-             models = [\"{model}\"]\nconcurrency = [4]\n[[workload]]\n{table}\n"
+             models = [\"{model}\"]\nconcurrency = [4]\n{defined}[[workload]]\n{table}\n"
         );
         let r = run(&toml, &[]);
         assert_eq!(r.code(), Some(0), "{kind} on {model}: {}", r.stderr());
@@ -148,7 +213,7 @@ fn template(model: &str) {
         assert_eq!(records.len(), cells, "{kind} on {model}");
         // Where the kernel refuses io_uring, its cells are skipped and say why; where the
         // probe finds io_uring allowed, a skipped cell fails (below, as not ok).
-        if m == ModelKind::IoUring {
+        if own == Some(ModelKind::IoUring) {
             match iobench::model::io_uring::probe() {
                 Some(why) => {
                     eprintln!("io-uring refused here, its cells only checked as skipped: {why}");
@@ -169,7 +234,7 @@ fn template(model: &str) {
             }
         }
         let server = kind.ends_with("-serve");
-        let own = if server {
+        let side = if server {
             SERVER_FIGURES
         } else {
             CLIENT_FIGURES
@@ -178,7 +243,7 @@ fn template(model: &str) {
         for rec in &records {
             assert_eq!(rec["status"], "ok", "{kind} on {model}: {rec}");
             let ideal = if has_ideal(rec) { IDEAL_FIGURES } else { &[] };
-            for f in FIGURES.iter().chain(own).chain(ideal) {
+            for f in FIGURES.iter().chain(side).chain(ideal) {
                 assert!(
                     !get(rec, f).is_null(),
                     "{kind} on {model}: `{f}` missing in {rec}"
@@ -187,7 +252,7 @@ fn template(model: &str) {
             assert!(rec["ops"].as_u64().unwrap() > 0);
             assert!(rec["peak_threads"].as_u64().unwrap() >= 1);
             assert!(rec["errors"].as_object().unwrap().is_empty(), "{rec}");
-            bounds(m, k, rec);
+            bounds(own, k, rec);
             let cell = summary["cells"]
                 .as_array()
                 .unwrap()
@@ -207,8 +272,11 @@ fn template(model: &str) {
             );
             assert_eq!(cell["status"], "ok", "{cell}");
             assert_eq!(cell["model"], model);
+            if let Some(e) = &external {
+                assert_eq!(cell["language"].as_str(), e.language.as_deref(), "{cell}");
+            }
             assert_eq!(cell["workload"], *kind);
-            for f in FIGURES.iter().chain(own).chain(ideal) {
+            for f in FIGURES.iter().chain(side).chain(ideal) {
                 assert!(
                     get(cell, &format!("{f}.median")).is_number(),
                     "{kind} on {model}: summary lacks `{f}`"
@@ -275,15 +343,18 @@ fn online_cpus() -> u64 {
 }
 
 /// Bounds a broken model would fail, on one ok record against a healthy target.
-fn bounds(m: ModelKind, k: iobench::WorkloadKind, rec: &serde_json::Value) {
+fn bounds(own: Option<ModelKind>, k: iobench::WorkloadKind, rec: &serde_json::Value) {
     let f = |p: &str| {
         get(rec, p)
             .as_f64()
             .unwrap_or_else(|| panic!("`{p}` in {rec}"))
     };
     let c = f("cell.concurrency");
-    let what = format!("{} on {} at C = {c}", k.name(), m.name());
-    if let Some(helpers) = helper_threads(m, k) {
+    let model = rec["cell"]["external"]["name"]
+        .as_str()
+        .or(rec["cell"]["model"].as_str());
+    let what = format!("{} on {} at C = {c}", k.name(), model.unwrap_or("?"));
+    if let Some(helpers) = own.and_then(|m| helper_threads(m, k)) {
         // The harness's threads (its sampler) are counted apart; a single loop is one.
         let own = f("peak_threads") - f("harness_threads");
         assert!(
@@ -293,7 +364,8 @@ fn bounds(m: ModelKind, k: iobench::WorkloadKind, rec: &serde_json::Value) {
     }
     // Sequential holds one op whatever C is (its memory is one session's, within the noise
     // of PSS); every other model holds at least 64 ops at C = 100.
-    if c >= 100.0 && m != ModelKind::Sequential {
+    let sequential = own == Some(ModelKind::Sequential) || model == Some("py-sequential");
+    if c >= 100.0 && !sequential {
         // Only the sign: the divisor (C, or the ops really in flight) is not this test's.
         assert!(f("mem_per_op_bytes") > 0.0, "{what}: no memory per op");
     }
@@ -349,4 +421,67 @@ every_model! {
     tokio_multi_thread => "tokio-multi-thread",
     async_processes => "async-processes",
     io_uring => "io-uring",
+}
+
+/// Every model `scenarios/talk.toml` defines (the talk's Python stacks, external/python/),
+/// through the same template. Needs the environment of scripts/python-env.sh: without it the
+/// test says so and passes, except on CI (`CI` set), where it fails.
+macro_rules! every_talk_model {
+    ($($test:ident => $model:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                talk_template($model);
+            }
+        )*
+
+        /// A model added to scenarios/talk.toml without a line here fails this test.
+        #[test]
+        fn the_template_covers_every_talk_model() {
+            let covered = [$($model),*];
+            let talk = talk();
+            let all: Vec<&str> = talk.externals.iter().map(|e| e.name.as_str()).collect();
+            assert_eq!(covered.to_vec(), all);
+        }
+    };
+}
+
+fn talk() -> iobench::Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/talk.toml");
+    iobench::Scenario::load(&path).expect("scenarios/talk.toml")
+}
+
+fn talk_template(model: &str) {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-python/bin/python");
+    if !python.exists() {
+        let why = format!("{} is missing: run scripts/python-env.sh", python.display());
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let talk = talk();
+    let e = talk
+        .externals
+        .iter()
+        .find(|e| e.name == model)
+        .expect("defined in talk.toml");
+    template_of(model, None, &definition(e));
+}
+
+every_talk_model! {
+    py_sequential => "py-sequential",
+    py_threads => "py-threads",
+    py_thread_pool => "py-thread-pool",
+    py_multiprocessing => "py-multiprocessing",
+    py_asyncio => "py-asyncio",
+    py_asyncio_uvloop => "py-asyncio-uvloop",
+    py_aiohttp => "py-aiohttp",
+    py_sanic => "py-sanic",
+    py_gunicorn_sync => "py-gunicorn-sync",
+    py_threading => "py-threading",
+    py_uvicorn_uvloop => "py-uvicorn-uvloop",
+    py_echo_asyncio => "py-echo-asyncio",
+    py_echo_uvloop => "py-echo-uvloop",
+    py_echo_threading => "py-echo-threading",
+    py_echo_prefork => "py-echo-prefork",
 }
