@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::ServerSpec;
+use super::spec::ServerSpec;
 use crate::plan::{External, ModelKind, Ready, Role};
 
 /// Lines of an external server's output shown when it fails.
