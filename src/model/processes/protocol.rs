@@ -288,6 +288,60 @@ mod tests {
         assert_eq!(&bytes[40..48], &FAILED.to_le_bytes());
     }
 
+    /// Every message the protocol's document shows parses as the message it is and comes
+    /// back the same when written again: the document and the code cannot drift.
+    #[test]
+    fn the_documented_messages_round_trip() {
+        let doc = include_str!("../../../docs/worker-protocol.md");
+        let mut seen = Vec::new();
+        for block in doc.split("```json").skip(1) {
+            let block = block.split("```").next().unwrap();
+            for v in serde_json::Deserializer::from_str(block).into_iter::<serde_json::Value>() {
+                let v = v.expect("the document's JSON parses");
+                let kind = v["type"]
+                    .as_str()
+                    .expect("a message has a type")
+                    .to_string();
+                let again = match kind.as_str() {
+                    "setup" | "go" => {
+                        let m: ToWorker = serde_json::from_value(v.clone())
+                            .unwrap_or_else(|e| panic!("{kind}: {e}: {v}"));
+                        serde_json::to_value(&m).unwrap()
+                    }
+                    _ => {
+                        let m: FromWorker = serde_json::from_value(v.clone())
+                            .unwrap_or_else(|e| panic!("{kind}: {e}: {v}"));
+                        serde_json::to_value(&m).unwrap()
+                    }
+                };
+                // Written again, every field the document shows is there with its value
+                // (the writer may add the fields it always writes).
+                fn within(shown: &serde_json::Value, written: &serde_json::Value) -> bool {
+                    match (shown, written) {
+                        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                            a.iter().all(|(k, v)| {
+                                v.is_null() && !b.contains_key(k)
+                                    || b.get(k).is_some_and(|w| within(v, w))
+                            })
+                        }
+                        (serde_json::Value::Number(a), serde_json::Value::Number(b)) => {
+                            a.as_f64() == b.as_f64()
+                        }
+                        (a, b) => a == b,
+                    }
+                }
+                assert!(within(&v, &again), "{kind}: shown {v}, written {again}");
+                seen.push(kind);
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(
+            seen,
+            ["done", "go", "hello", "ready", "setup", "setup_failed"]
+        );
+    }
+
     #[test]
     fn lines_are_read_one_at_a_time() {
         let mut bytes = Vec::new();
