@@ -90,25 +90,7 @@ pub fn render(page: &Page) -> String {
     }
 
     let _ = writeln!(o, "<h2 id=\"findings\">Findings</h2>");
-    let _ = writeln!(
-        o,
-        "<table><tr><th class=\"l\">claim of the talk</th><th class=\"l\">verdict</th><th class=\"l\">numbers from this run</th></tr>"
-    );
-    for f in &page.findings {
-        let class = match f.verdict {
-            Verdict::Holds => "holds",
-            Verdict::DoesNotHold => "fails",
-            Verdict::Mixed | Verdict::Undecided | Verdict::NotMeasured => "unknown",
-        };
-        let _ = writeln!(
-            o,
-            "<tr><td class=\"l\">{}</td><td class=\"l {class}\">{}</td><td class=\"l\">{}</td></tr>",
-            esc(f.claim),
-            esc(f.verdict.text()),
-            esc(&f.evidence)
-        );
-    }
-    let _ = writeln!(o, "</table>");
+    findings(&mut o, page);
 
     for (label, charts) in &page.sweeps {
         let _ = writeln!(o, "<h2>Sweep: {}</h2>", esc(label));
@@ -196,9 +178,118 @@ pub fn render(page: &Page) -> String {
     o
 }
 
+/// The findings' table: a row per claim, or where the findings are given in more than one
+/// language, a row per claim and language, the claim's words spanning its rows.
+fn findings(o: &mut String, page: &Page) {
+    let by_language = page.by_language();
+    let language = match by_language {
+        true => "<th class=\"l\">language</th>",
+        false => "",
+    };
+    let _ = writeln!(
+        o,
+        "<table><tr><th class=\"l\">claim of the talk</th>{language}<th class=\"l\">verdict</th><th class=\"l\">numbers from this run</th></tr>"
+    );
+    for fs in page.claims() {
+        for (i, f) in fs.iter().enumerate() {
+            let class = match f.verdict {
+                Verdict::Holds => "holds",
+                Verdict::DoesNotHold => "fails",
+                Verdict::Mixed | Verdict::Undecided | Verdict::NotMeasured => "unknown",
+            };
+            let claim = match (by_language, i) {
+                (false, _) => format!("<td class=\"l\">{}</td>", esc(f.claim)),
+                (true, 0) => format!(
+                    "<td class=\"l\" rowspan=\"{}\">{}</td><td class=\"l\">{}</td>",
+                    fs.len(),
+                    esc(f.claim),
+                    esc(&f.language.name())
+                ),
+                (true, _) => format!("<td class=\"l\">{}</td>", esc(&f.language.name())),
+            };
+            let _ = writeln!(
+                o,
+                "<tr>{claim}<td class=\"l {class}\">{}</td><td class=\"l\">{}</td></tr>",
+                esc(f.verdict.text()),
+                esc(&f.evidence)
+            );
+        }
+    }
+    let _ = writeln!(o, "</table>");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::findings::{Finding, Language};
+    use crate::report::summary::Summary;
+
+    fn summary() -> Summary {
+        serde_json::from_value(serde_json::json!({
+            "schema": 3, "scenario": "t",
+            "machine": {"cpu_model": null, "cores": 2, "memory_bytes": null, "kernel": null,
+                "os": "linux", "rustc": null, "iobench_version": "0", "git_commit": null,
+                "limit_nofile": null, "limit_nproc": null},
+            "cells": [],
+        }))
+        .unwrap()
+    }
+
+    fn finding(claim: &'static str, language: Language, evidence: &str) -> Finding {
+        Finding {
+            claim,
+            language,
+            verdict: Verdict::Holds,
+            evidence: evidence.into(),
+            cells: Vec::new(),
+        }
+    }
+
+    fn page(s: &Summary, findings: Vec<Finding>) -> Page<'_> {
+        Page {
+            summary: s,
+            groups: Vec::new(),
+            findings,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            protocol: Vec::new(),
+            sweeps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_claim_shows_its_verdict_per_language_side_by_side() {
+        let s = summary();
+        let python = Language::External(Some("python".into()));
+        let html = render(&page(
+            &s,
+            vec![
+                finding("Claim <one>", Language::Rust, "tokio did 90000"),
+                finding(
+                    "Claim <one>",
+                    python.clone(),
+                    "In Python, py-asyncio did <9800>",
+                ),
+                finding("Claim two", Language::Rust, "r"),
+                finding("Claim two", python, "p"),
+            ],
+        ));
+        assert!(html.contains("<th class=\"l\">language</th>"), "{html}");
+        assert!(html.contains(
+            "<tr><td class=\"l\" rowspan=\"2\">Claim &lt;one&gt;</td><td class=\"l\">Rust</td><td class=\"l holds\">holds</td><td class=\"l\">tokio did 90000</td></tr>\n\
+             <tr><td class=\"l\">Python</td><td class=\"l holds\">holds</td><td class=\"l\">In Python, py-asyncio did &lt;9800&gt;</td></tr>\n\
+             <tr><td class=\"l\" rowspan=\"2\">Claim two</td>"
+        ), "{html}");
+        // Rust alone: the table as it always was, without a language column.
+        let html = render(&page(&s, vec![finding("Claim two", Language::Rust, "r")]));
+        assert!(
+            !html.contains(">language<") && !html.contains("rowspan"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<tr><td class=\"l\">Claim two</td><td class=\"l holds\">holds</td>")
+        );
+    }
 
     #[test]
     fn escapes_markup() {

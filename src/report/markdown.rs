@@ -58,8 +58,29 @@ pub fn render(page: &Page) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "## Findings\n");
-    let head = ["claim of the talk", "verdict", "numbers from this run"];
-    table(&mut out, &head, page.findings.iter().map(finding_row));
+    if page.by_language() {
+        // A claim's row per language, the claim's words on the first.
+        let head = [
+            "claim of the talk",
+            "language",
+            "verdict",
+            "numbers from this run",
+        ];
+        let rows = page.claims().flat_map(|fs| {
+            fs.iter().enumerate().map(|(i, f)| {
+                let mut r = finding_row(f);
+                if i > 0 {
+                    r[0].clear();
+                }
+                r.insert(1, f.language.name());
+                r
+            })
+        });
+        table(&mut out, &head, rows);
+    } else {
+        let head = ["claim of the talk", "verdict", "numbers from this run"];
+        table(&mut out, &head, page.findings.iter().map(finding_row));
+    }
     for (label, charts) in &page.sweeps {
         let _ = writeln!(out, "\n## Sweep: {}\n", md(label));
         for (chart, _) in charts {
@@ -103,4 +124,66 @@ fn problem_row(c: &CellSummary) -> Vec<String> {
         _ => c.reasons.first().cloned().unwrap_or_default(),
     };
     vec![c.id.clone(), status_text(c), reason]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::findings::{Language, Verdict};
+    use crate::report::summary::Summary;
+
+    #[test]
+    fn each_claim_has_a_row_per_language_when_there_are_several() {
+        let s: Summary = serde_json::from_value(serde_json::json!({
+            "schema": 3, "scenario": "t",
+            "machine": {"cpu_model": null, "cores": 2, "memory_bytes": null, "kernel": null,
+                "os": "linux", "rustc": null, "iobench_version": "0", "git_commit": null,
+                "limit_nofile": null, "limit_nproc": null},
+            "cells": [],
+        }))
+        .unwrap();
+        let finding = |language: Language, verdict, evidence: &str| Finding {
+            claim: "Claim one",
+            language,
+            verdict,
+            evidence: evidence.into(),
+            cells: Vec::new(),
+        };
+        let mut page = Page {
+            summary: &s,
+            groups: Vec::new(),
+            findings: vec![
+                finding(Language::Rust, Verdict::Holds, "r | 1"),
+                finding(
+                    Language::External(Some("python".into())),
+                    Verdict::DoesNotHold,
+                    "In Python, p",
+                ),
+            ],
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            protocol: Vec::new(),
+            sweeps: Vec::new(),
+        };
+        let text = render(&page);
+        assert!(
+            text.contains(
+                "| claim of the talk | language | verdict | numbers from this run |\n\
+                 |---|---|---|---|\n\
+                 | Claim one | Rust | holds | r \\| 1 |\n\
+                 |  | Python | does not hold | In Python, p |\n"
+            ),
+            "{text}"
+        );
+        page.findings.pop();
+        let text = render(&page);
+        assert!(
+            text.contains(
+                "| claim of the talk | verdict | numbers from this run |\n\
+                 |---|---|---|\n\
+                 | Claim one | holds | r \\| 1 |\n"
+            ),
+            "{text}"
+        );
+    }
 }

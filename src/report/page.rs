@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::charts::{Chart, Point, Scale, Series, model_index, model_order};
-use super::findings::{Finding, findings, label};
+use super::findings::{Finding, Language, findings, label};
 use super::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::figure::Figure;
 
@@ -363,6 +363,17 @@ impl<'a> Page<'a> {
                 .collect(),
             protocol,
         })
+    }
+
+    /// The findings claim by claim, each claim's one per language (Rust first).
+    pub fn claims(&self) -> impl Iterator<Item = &[Finding]> {
+        self.findings.chunk_by(|a, b| a.claim == b.claim)
+    }
+
+    /// Whether the findings are given in more than one language: the pages then show each
+    /// finding's language beside its verdict, and otherwise as they always have.
+    pub fn by_language(&self) -> bool {
+        self.findings.iter().any(|f| f.language != Language::Rust)
     }
 
     /// Trials by outcome: (ok, failed, skipped, missing).

@@ -1,5 +1,7 @@
 //! The talk's five claims, each as its words and what a run needs to judge it (a
-//! [`Claim`]) and a function that makes every comparison of cells it applies to.
+//! [`Claim`]) and a function that makes every comparison of one language's cells it
+//! applies to. The evidence names each cell's own model (for an external one, not the
+//! model its `like` names).
 
 use crate::figure::Figure;
 use crate::plan::ModelKind;
@@ -7,6 +9,7 @@ use crate::report::summary::{CellSummary, Summary};
 use crate::report::sweeps::{Sweep, SweepKind, sweeps};
 
 use super::evidence::*;
+use super::language::Language;
 
 /// The talk's claim 1.
 const ONE_THREAD: Claim = Claim {
@@ -57,12 +60,14 @@ fn own_threads(c: &CellSummary) -> Option<Range> {
 
 /// Per single-loop model and workload: from its lowest concurrency to its highest, the ops
 /// in flight grow and its own threads do not (the ops wait on one loop, not on threads).
-pub(super) fn one_thread(s: &Summary) -> Finding {
+pub(super) fn one_thread(s: &Summary, lang: &Language) -> Finding {
     let mut checks = Vec::new();
-    for g in groups(s) {
-        for m in SINGLE_LOOP {
-            let mut cs: Vec<&CellSummary> =
-                g.iter().copied().filter(|c| model(c) == Some(m)).collect();
+    for g in groups(s, lang) {
+        for name in SINGLE_LOOP
+            .iter()
+            .flat_map(|&m| names(g.iter().copied(), lang, m))
+        {
+            let mut cs: Vec<&CellSummary> = g.iter().copied().filter(|c| c.model == name).collect();
             cs.sort_by_key(|c| c.concurrency);
             let (Some(&lo), Some(&hi)) = (cs.first(), cs.last()) else {
                 continue;
@@ -91,7 +96,7 @@ pub(super) fn one_thread(s: &Summary) -> Finding {
                 outcome: all(&[same_threads, more_ops]),
                 text: format!(
                     "{} {} from C = {} to {}: ops in flight {} to {}, threads of its own {} to {}",
-                    m.name(),
+                    name,
                     label(hi),
                     lo.concurrency,
                     hi.concurrency,
@@ -104,20 +109,25 @@ pub(super) fn one_thread(s: &Summary) -> Finding {
             });
         }
     }
-    decide(&ONE_THREAD, checks)
+    decide(&ONE_THREAD, lang, checks)
 }
 
 /// Every pair of a single-loop model and `other` at the same workload and concurrency
-/// (at least `min_c`).
-fn pairs(s: &Summary, other: ModelKind, min_c: u32) -> Vec<(&CellSummary, &CellSummary)> {
+/// (at least `min_c`), both of `lang`.
+fn pairs<'a>(
+    s: &'a Summary,
+    lang: &Language,
+    other: ModelKind,
+    min_c: u32,
+) -> Vec<(&'a CellSummary, &'a CellSummary)> {
     let mut out = Vec::new();
-    for g in groups(s) {
+    for g in groups(s, lang) {
         for b in g
             .iter()
-            .filter(|c| model(c) == Some(other) && c.concurrency >= min_c)
+            .filter(|c| lang.kind(c) == Some(other) && c.concurrency >= min_c)
         {
             for m in SINGLE_LOOP {
-                if let Some(a) = find(&g, m, b.concurrency) {
+                for a in find(&g, lang, m, b.concurrency) {
                     out.push((a, *b));
                 }
             }
@@ -126,25 +136,26 @@ fn pairs(s: &Summary, other: ModelKind, min_c: u32) -> Vec<(&CellSummary, &CellS
     out
 }
 
-pub(super) fn cheaper_than_processes(s: &Summary) -> Finding {
+pub(super) fn cheaper_than_processes(s: &Summary, lang: &Language) -> Finding {
     let mut checks = Vec::new();
-    for (a, p) in pairs(s, ModelKind::Processes, 2) {
+    for (a, p) in pairs(s, lang, ModelKind::Processes, 2) {
         let (Some(am), Some(pm)) = (range(a, Figure::PeakPss), range(p, Figure::PeakPss)) else {
             continue;
         };
         let mut parts = vec![below(am, pm)];
         let mut text = format!(
-            "{}: {} peaked at {} and processes at {} (PSS)",
+            "{}: {} peaked at {} and {} at {} (PSS)",
             place(a),
             a.model,
             show(am, kib),
+            p.model,
             show(pm, kib)
         );
         // CPU per op: the loop must not cost clearly more.
         cpu_guard(a, p, 1.0, &mut parts, &mut text);
         checks.push(Check::of_pair(&parts, text, a, p));
     }
-    decide(&CHEAPER_THAN_PROCESSES, checks)
+    decide(&CHEAPER_THAN_PROCESSES, lang, checks)
 }
 
 /// Where both cells have CPU per op: a guard that `a`'s is not clearly above `b`'s times
@@ -167,10 +178,10 @@ fn cpu_guard(
     }
 }
 
-pub(super) fn hundreds_in_one_program(s: &Summary) -> Finding {
+pub(super) fn hundreds_in_one_program(s: &Summary, lang: &Language) -> Finding {
     let tput = Figure::Throughput;
     let mut checks = Vec::new();
-    for (a, t) in pairs(s, ModelKind::Threads, 100) {
+    for (a, t) in pairs(s, lang, ModelKind::Threads, 100) {
         let (Some(am), Some(tm), Some(at), Some(tt)) = (
             range(a, Figure::MemPerOp),
             range(t, Figure::MemPerOp),
@@ -183,46 +194,62 @@ pub(super) fn hundreds_in_one_program(s: &Summary) -> Finding {
         // threads'; CPU per op not clearly over 110% of theirs.
         let mut parts = vec![below(am, tm), guard_not_below(at, tt.scaled(0.9))];
         let mut text = format!(
-            "{}: {} did {} ops/s with {} per op, threads {} ops/s with {} per op",
+            "{}: {} did {} ops/s with {} per op, {} {} ops/s with {} per op",
             place(a),
             a.model,
             show(at, ops),
             show(am, kib),
+            t.model,
             show(tt, ops),
             show(tm, kib)
         );
         cpu_guard(a, t, 1.1, &mut parts, &mut text);
         checks.push(Check::of_pair(&parts, text, a, t));
     }
-    decide(&HUNDREDS_IN_ONE_PROGRAM, checks)
+    decide(&HUNDREDS_IN_ONE_PROGRAM, lang, checks)
 }
 
-/// The cell of `m` at `x` in a sweep.
-fn at<'a>(w: &Sweep<'a>, m: ModelKind, x: f64) -> Option<&'a CellSummary> {
+/// The cell of the model named `name` in `lang` at `x` in a sweep.
+fn at<'a>(w: &Sweep<'a>, lang: &Language, name: &str, x: f64) -> Option<&'a CellSummary> {
     w.cells
         .iter()
-        .find(|(cx, c)| *cx == x && model(c) == Some(m))
+        .find(|(cx, c)| *cx == x && c.model == name && lang.kind(c).is_some())
         .map(|(_, c)| *c)
+}
+
+/// The names of a sweep's models that stand for `m` in `lang`.
+fn in_sweep<'a>(w: &Sweep<'a>, lang: &Language, m: ModelKind) -> Vec<&'a str> {
+    names(w.cells.iter().map(|(_, c)| *c), lang, m)
+}
+
+/// "the thread pool", and the model's own name where it is not iobench's thread-pool.
+fn the_pool(name: &str) -> String {
+    match name == ModelKind::ThreadPool.name() {
+        true => "the thread pool".into(),
+        false => format!("the thread pool ({name})"),
+    }
 }
 
 /// Where each crossover sweep puts the line between waiting and computing, per
 /// single-loop model: the first compute / wait at which it is behind the thread pool by
 /// more than 10% beyond the trials' spread (the margin, so that a small steady lag such as
 /// tokio's millisecond timer rounding decides nothing).
-pub(super) fn waiting_outweighs_computing(s: &Summary) -> Finding {
+pub(super) fn waiting_outweighs_computing(s: &Summary, lang: &Language) -> Finding {
     let tput = Figure::Throughput;
     let mut checks = Vec::new();
     for w in sweeps(s)
         .into_iter()
         .filter(|w| w.kind == SweepKind::Crossover)
     {
-        for m in SINGLE_LOOP {
+        let pools = in_sweep(&w, lang, ModelKind::ThreadPool);
+        let loops = SINGLE_LOOP.iter().flat_map(|&m| in_sweep(&w, lang, m));
+        for (name, pool) in loops.flat_map(|l| pools.iter().map(move |&p| (l, p))) {
             // Per compute / wait: the loop's and the pool's ranges, and both cells.
             let line: Vec<(f64, Range, Range, [&CellSummary; 2])> = w
                 .xs()
                 .into_iter()
                 .filter_map(|x| {
-                    let (a, p) = (at(&w, m, x)?, at(&w, ModelKind::ThreadPool, x)?);
+                    let (a, p) = (at(&w, lang, name, x)?, at(&w, lang, pool, x)?);
                     Some((x, range(a, tput)?, range(p, tput)?, [a, p]))
                 })
                 .collect();
@@ -240,14 +267,16 @@ pub(super) fn waiting_outweighs_computing(s: &Summary) -> Finding {
                 Some(0) => (
                     Outcome::Fails,
                     format!(
-                        "behind the thread pool from the lowest compute / wait, {}",
+                        "behind {} from the lowest compute / wait, {}",
+                        the_pool(pool),
                         shown(&line[0])
                     ),
                 ),
                 Some(k) if behind(line[k - 1].1, line[k - 1].2) == Outcome::Fails => (
                     Outcome::Holds,
                     format!(
-                        "keeps up with the thread pool to compute / wait {} and falls behind at {}",
+                        "keeps up with {} to compute / wait {} and falls behind at {}",
+                        the_pool(pool),
                         shown(&line[k - 1]),
                         shown(&line[k])
                     ),
@@ -269,7 +298,8 @@ pub(super) fn waiting_outweighs_computing(s: &Summary) -> Finding {
                     (
                         outcome,
                         format!(
-                            "never clearly behind the thread pool, up to {}",
+                            "never clearly behind {}, up to {}",
+                            the_pool(pool),
                             shown(last)
                         ),
                     )
@@ -277,7 +307,7 @@ pub(super) fn waiting_outweighs_computing(s: &Summary) -> Finding {
             };
             checks.push(Check {
                 outcome,
-                text: format!("{}, {}: {what}", w.label, m.name()),
+                text: format!("{}, {name}: {what}", w.label),
                 cells: line
                     .iter()
                     .flat_map(|(_, _, _, c)| c.iter().map(|c| c.id.clone()))
@@ -285,7 +315,7 @@ pub(super) fn waiting_outweighs_computing(s: &Summary) -> Finding {
             });
         }
     }
-    decide(&WAITING_OUTWEIGHS_COMPUTING, checks)
+    decide(&WAITING_OUTWEIGHS_COMPUTING, lang, checks)
 }
 
 /// The stall: cpu-mix cells where one op in N computes (`block_every`), against the same
@@ -293,14 +323,14 @@ pub(super) fn waiting_outweighs_computing(s: &Summary) -> Finding {
 /// on the thread every other task waits on, threads beside the others. Per single-loop
 /// model and N: the share of its throughput it kept must be below the share the threads
 /// kept, beyond the spread (the ratios' ranges, from both cells' trials).
-pub(super) fn cpu_heavy_stalls(s: &Summary) -> Finding {
+pub(super) fn cpu_heavy_stalls(s: &Summary, lang: &Language) -> Finding {
     let (tput, p99) = (Figure::Throughput, Figure::P99);
     let mut checks = Vec::new();
     for w in sweeps(s).into_iter().filter(|w| {
         w.kind == SweepKind::Stall && w.cells.iter().all(|(_, c)| c.workload == "cpu-mix")
     }) {
-        let kept = |m: ModelKind, x: f64| -> Option<(Range, Range, Range, [String; 2])> {
-            let (c0, c1) = (at(&w, m, 0.0)?, at(&w, m, x)?);
+        let kept = |name: &str, x: f64| -> Option<(Range, Range, Range, [String; 2])> {
+            let (c0, c1) = (at(&w, lang, name, 0.0)?, at(&w, lang, name, x)?);
             let (t0, t1) = (range(c0, tput)?, range(c1, tput)?);
             Some((
                 t1.over(t0)?,
@@ -309,34 +339,40 @@ pub(super) fn cpu_heavy_stalls(s: &Summary) -> Finding {
                 [c0.id.clone(), c1.id.clone()],
             ))
         };
+        let threads = in_sweep(&w, lang, ModelKind::Threads);
+        let loops: Vec<&str> = SINGLE_LOOP
+            .iter()
+            .flat_map(|&m| in_sweep(&w, lang, m))
+            .collect();
         for x in w.xs().into_iter().filter(|&x| x > 0.0) {
-            let Some((tk, _, _, tcells)) = kept(ModelKind::Threads, x) else {
-                continue;
-            };
-            let compute = at(&w, ModelKind::Threads, x)
-                .and_then(|c| c.params.get("compute")?.as_str().map(str::to_string))
-                .unwrap_or_default();
-            for m in SINGLE_LOOP {
-                let Some((lk, p0, p1, lcells)) = kept(m, x) else {
+            for &t in &threads {
+                let Some((tk, _, _, tcells)) = kept(t, x) else {
                     continue;
                 };
-                let ms = |us: f64| format!("{:.1} ms", us / 1000.0);
-                checks.push(Check {
-                    outcome: below(lk, tk),
-                    text: format!(
-                        "{}, one op in {:.0} computing {compute}: {} kept {} of its throughput (p99 {} to {}), threads kept {}",
-                        w.label,
-                        1.0 / x,
-                        m.name(),
-                        show(lk, pct),
-                        ms(p0.mid),
-                        ms(p1.mid),
-                        show(tk, pct),
-                    ),
-                    cells: lcells.into_iter().chain(tcells.clone()).collect(),
-                });
+                let compute = at(&w, lang, t, x)
+                    .and_then(|c| c.params.get("compute")?.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                for &name in &loops {
+                    let Some((lk, p0, p1, lcells)) = kept(name, x) else {
+                        continue;
+                    };
+                    let ms = |us: f64| format!("{:.1} ms", us / 1000.0);
+                    checks.push(Check {
+                        outcome: below(lk, tk),
+                        text: format!(
+                            "{}, one op in {:.0} computing {compute}: {name} kept {} of its throughput (p99 {} to {}), {t} kept {}",
+                            w.label,
+                            1.0 / x,
+                            show(lk, pct),
+                            ms(p0.mid),
+                            ms(p1.mid),
+                            show(tk, pct),
+                        ),
+                        cells: lcells.into_iter().chain(tcells.clone()).collect(),
+                    });
+                }
             }
         }
     }
-    decide(&CPU_HEAVY_STALLS, checks)
+    decide(&CPU_HEAVY_STALLS, lang, checks)
 }

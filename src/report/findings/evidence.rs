@@ -6,6 +6,8 @@ use crate::figure::Figure;
 use crate::plan::ModelKind;
 use crate::report::summary::{CellStatus, CellSummary, Stat, Summary};
 
+use super::language::Language;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Holds,
@@ -31,6 +33,8 @@ impl Verdict {
 
 pub struct Finding {
     pub claim: &'static str,
+    /// Whose cells it read: iobench's own (Rust) or one language's external models.
+    pub language: Language,
     pub verdict: Verdict,
     /// The numbers behind the verdict, or what would measure it.
     pub evidence: String,
@@ -166,14 +170,11 @@ pub(super) fn ok(c: &CellSummary) -> bool {
     matches!(c.status, CellStatus::Ok | CellStatus::Partial)
 }
 
-pub(super) fn model(c: &CellSummary) -> Option<ModelKind> {
-    ModelKind::from_name(&c.model)
-}
-
-/// Cells of one workload (same kind, parameters and mode), by model and concurrency.
-pub(super) fn groups(s: &Summary) -> Vec<Vec<&CellSummary>> {
+/// Cells of one workload (same kind, parameters and mode), by model and concurrency: the
+/// ok cells of `lang` that stand for one of iobench's models.
+pub(super) fn groups<'a>(s: &'a Summary, lang: &Language) -> Vec<Vec<&'a CellSummary>> {
     let mut out: Vec<Vec<&CellSummary>> = Vec::new();
-    for c in s.cells.iter().filter(|c| ok(c)) {
+    for c in s.cells.iter().filter(|c| ok(c) && lang.kind(c).is_some()) {
         let key = |d: &CellSummary| (d.workload.clone(), d.params.to_string(), d.mode.clone());
         match out.iter_mut().find(|g| key(g[0]) == key(c)) {
             Some(g) => g.push(c),
@@ -183,10 +184,33 @@ pub(super) fn groups(s: &Summary) -> Vec<Vec<&CellSummary>> {
     out
 }
 
-pub(super) fn find<'a>(g: &[&'a CellSummary], m: ModelKind, c: u32) -> Option<&'a CellSummary> {
+/// The names of the models in `cells` that stand for `m` in `lang`, in order of their
+/// first cell: one for Rust (the model itself), any number for an external language.
+pub(super) fn names<'a>(
+    cells: impl IntoIterator<Item = &'a CellSummary>,
+    lang: &Language,
+    m: ModelKind,
+) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in cells {
+        if lang.kind(c) == Some(m) && !out.contains(&c.model.as_str()) {
+            out.push(&c.model);
+        }
+    }
+    out
+}
+
+/// Each cell in `g` at concurrency `c` that stands for `m` in `lang`.
+pub(super) fn find<'a>(
+    g: &[&'a CellSummary],
+    lang: &Language,
+    m: ModelKind,
+    c: u32,
+) -> Vec<&'a CellSummary> {
     g.iter()
         .copied()
-        .find(|x| model(x) == Some(m) && x.concurrency == c)
+        .filter(|x| lang.kind(x) == Some(m) && x.concurrency == c)
+        .collect()
 }
 
 /// The label of a workload, e.g. `sleep[latency=10ms]`.
@@ -237,14 +261,15 @@ pub(super) struct Claim {
     pub(super) note: &'static str,
 }
 
-pub(super) fn decide(claim: &Claim, checks: Vec<Check>) -> Finding {
+pub(super) fn decide(claim: &Claim, lang: &Language, checks: Vec<Check>) -> Finding {
     let (unmeasured, note) = (claim.needs, claim.note);
     let claim = claim.text;
     if checks.is_empty() {
         return Finding {
             claim,
+            language: lang.clone(),
             verdict: Verdict::NotMeasured,
-            evidence: unmeasured.to_string(),
+            evidence: lang.needs(unmeasured),
             cells: Vec::new(),
         };
     }
@@ -262,7 +287,8 @@ pub(super) fn decide(claim: &Claim, checks: Vec<Check>) -> Finding {
     };
     let n = checks.len();
     let mut evidence = format!(
-        "{h} of {n} comparison{} hold, {f} do{} not, {w} within the trials' range: {}",
+        "{}{h} of {n} comparison{} hold, {f} do{} not, {w} within the trials' range: {}",
+        lang.opening(),
         if n == 1 { "" } else { "s" },
         if f == 1 { "es" } else { "" },
         checks
@@ -280,6 +306,7 @@ pub(super) fn decide(claim: &Claim, checks: Vec<Check>) -> Finding {
     }
     Finding {
         claim,
+        language: lang.clone(),
         verdict,
         evidence,
         cells,

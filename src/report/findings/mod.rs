@@ -17,23 +17,45 @@
 //!    and otherwise "undecided". The evidence says how many agree and names each
 //!    comparison's cells (workload label, model, C), with their ranges.
 
+//!
+//! # Languages
+//! A claim is decided once for iobench's own models (Rust), and once more for each
+//! language of the run's external models ([`Language`]), each time from that language's
+//! cells alone: a comparison never mixes languages. An external cell counts as the
+//! iobench model its `like` names (Python's asyncio as `tokio-current-thread`, its
+//! threading as `threads`), and the evidence names its own model; an external cell
+//! without `like` is in no claim.
+
 mod claims;
 mod evidence;
+mod language;
 #[cfg(test)]
 mod tests;
 
 pub use evidence::{Finding, Verdict, label};
+pub use language::Language;
 
 use crate::report::summary::Summary;
 use claims::*;
 
-/// Every claim, in the talk's order.
+/// A claim's function: its finding from one language's cells.
+type Judge = fn(&Summary, &Language) -> Finding;
+
+/// The claims, in the talk's order.
+const CLAIMS: [Judge; 5] = [
+    one_thread,
+    cheaper_than_processes,
+    hundreds_in_one_program,
+    waiting_outweighs_computing,
+    cpu_heavy_stalls,
+];
+
+/// Every claim, in the talk's order, each once per language of the run (Rust first):
+/// a claim's findings are next to each other.
 pub fn findings(s: &Summary) -> Vec<Finding> {
-    vec![
-        one_thread(s),
-        cheaper_than_processes(s),
-        hundreds_in_one_program(s),
-        waiting_outweighs_computing(s),
-        cpu_heavy_stalls(s),
-    ]
+    let languages = Language::present(s);
+    CLAIMS
+        .iter()
+        .flat_map(|judge| languages.iter().map(move |l| judge(s, l)))
+        .collect()
 }
