@@ -78,7 +78,7 @@ if [[ -x .venv-python/bin/python ]]; then
   step "python -m unittest (external/python/tests)"
   # The worker protocol as the Python worker speaks it: every frame parses, on every model.
   IOBENCH_BIN="${CARGO_TARGET_DIR:-target}/debug/iobench" \
-    .venv-python/bin/python -m unittest discover -s external/python/tests -t external/python
+    .venv-python/bin/python -m unittest discover -s external/python/tests
 fi
 
 step "cargo bench -- --test"
