@@ -370,3 +370,47 @@ fn mistakes_in_a_model_table_name_the_file_line_and_column() {
         "{err}"
     );
 }
+
+#[test]
+fn without_the_python_environment_the_python_cells_are_skipped_saying_how_to_make_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join(".venv-python/bin/python");
+    let toml = r#"name = "no-python"
+[run]
+trials = 1
+warmup = "100ms"
+duration = "300ms"
+concurrency = [2]
+models = ["py-asyncio", "threads"]
+
+[[model]]
+name = "py-asyncio"
+worker = ["{python}", "worker.py", "--model", "asyncio"]
+runs = ["sleep"]
+
+[[workload]]
+kind = "sleep"
+latency = "5ms"
+"#;
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, toml).unwrap();
+    let out = dir.path().join("out");
+    let o = common::run_command(&path, &out)
+        .env("IOBENCH_PYTHON", &missing)
+        .output()
+        .unwrap();
+    common::assert_exit(&o, 0);
+    let records = common::read_records(&out);
+    let py = records
+        .iter()
+        .find(|r| r["cell"]["external"]["name"] == "py-asyncio")
+        .unwrap();
+    assert_eq!(py["status"], "skipped", "{py}");
+    let why = py["reason"].as_str().unwrap();
+    assert!(why.contains("scripts/python-env.sh"), "{why}");
+    let threads = records
+        .iter()
+        .find(|r| r["cell"]["model"] == "threads")
+        .unwrap();
+    assert_eq!(threads["status"], "ok", "the other cells run: {threads}");
+}
