@@ -78,12 +78,12 @@ pub fn trial_line(r: &TrialRecord) -> String {
             }
             s
         }
+        // The status in lower case; the reason as it was written (paths, messages).
         TrialStatus::Failed | TrialStatus::Skipped => format!(
-            "{head}: {:?}: {}",
-            r.status,
+            "{head}: {}: {}",
+            format!("{:?}", r.status).to_lowercase(),
             r.reason.as_deref().unwrap_or("no reason given")
-        )
-        .to_lowercase(),
+        ),
     }
 }
 
