@@ -101,7 +101,7 @@ pub fn run(
     let mut files = Vec::new();
     for dir in [&a_dir, &b_dir] {
         std::fs::create_dir_all(dir).map_err(anyhow::Error::from)?;
-        files.push(start_folder(dir, &names, seed, &machine, &cells)?);
+        files.push(start_folder(dir, &names, seed, &machine, None, &cells)?);
     }
     orchestrator::install_interrupt_handler();
     let schedule = orchestrator::schedule(&cells, seed);

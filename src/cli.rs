@@ -39,6 +39,24 @@ pub enum Command {
 iobench run --workloads sleep --models sequential,threads,tokio-current-thread --concurrency 1,100,1000 --trials 5"
     )]
     Run(RunArgs),
+    /// Join the run folders of one run's shards (`run --shard I/N`) into one run folder:
+    /// run.json, results.jsonl, summary.json and the report. Exit 2 for folders of
+    /// different runs, overlapping shards, or a missing shard (unless --partial).
+    #[command(
+        after_help = "Examples:\n  iobench run scenarios/full.toml --shard 0/2 --out shards/0   # on one machine\n  \
+iobench run scenarios/full.toml --shard 1/2 --out shards/1   # on another\n  \
+iobench merge reports/full shards/0 shards/1"
+    )]
+    Merge {
+        /// The new run folder.
+        out: PathBuf,
+        /// The shards' run folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Merge even when shards are missing (they are listed).
+        #[arg(long)]
+        partial: bool,
+    },
     /// List every workload and model with a one-line description and its parameters, and
     /// the models each SCENARIO given defines ([[model]]).
     List {
@@ -132,6 +150,12 @@ pub struct RunArgs {
     /// models the scenario defines with [[model]].
     #[arg(long, value_delimiter = ',', value_name = "MODEL,...")]
     pub models: Option<Vec<String>>,
+    /// Run one shard of the cells: I/N runs cell k (in the scenarios' order) where
+    /// k mod N = I, so that N machines together run every cell once (`iobench merge`
+    /// joins their folders). I may be `auto` ($JOB_COMPLETION_INDEX, as Kubernetes
+    /// Indexed Jobs set it) or env:VAR.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Only these concurrency levels, e.g. `1,10,100`.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..), value_name = "C,...")]
     pub concurrency: Option<Vec<u32>>,

@@ -21,6 +21,7 @@ pub mod export;
 pub mod figure;
 pub mod list;
 pub mod measure;
+pub mod merge;
 pub mod model;
 pub mod op;
 pub mod orchestrator;

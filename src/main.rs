@@ -156,7 +156,13 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     };
     let scenarios = run::load_scenarios(&args.scenarios, &overrides)?;
     let seed = args.seed.unwrap_or_else(iobench::orchestrator::fresh_seed);
-    let outcome = run::run(&scenarios, args.out.as_deref(), seed)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(|s| iobench::plan::Shard::parse(s, |v| std::env::var(v).ok()))
+        .transpose()
+        .map_err(Error::Usage)?;
+    let outcome = run::run(&scenarios, args.out.as_deref(), seed, shard)?;
     print!("{}", run::closing_text(&outcome));
     exports(&export, &outcome.summary)?;
     if let Some(name) = &save_baseline {
@@ -210,6 +216,48 @@ fn trial_command(cell: &str, trial: u32) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `iobench merge OUT DIR...`.
+fn merge_command(
+    out: &std::path::Path,
+    dirs: &[std::path::PathBuf],
+    partial: bool,
+) -> Result<ExitCode, Error> {
+    let m = iobench::merge::merge(out, dirs, partial)?;
+    if !m.missing.is_empty() {
+        let names: Vec<String> = m
+            .missing
+            .iter()
+            .map(|i| format!("{i}/{}", m.count))
+            .collect();
+        eprintln!(
+            "warning: merged without shard(s) {} (--partial); their cells are missing",
+            names.join(", ")
+        );
+    }
+    if m.unreadable_lines > 0 {
+        eprintln!(
+            "warning: {} line(s) of the shards' results.jsonl could not be read and were left out",
+            m.unreadable_lines
+        );
+    }
+    if m.machines > 1 {
+        eprintln!(
+            "warning: the shards ran on {} different machines; the report lists them and marks the workloads whose cells mix them",
+            m.machines
+        );
+    }
+    println!(
+        "Merged {} shard(s) of {}, {} trial record(s), into {}:\n  {}\n  {}",
+        m.shards.len(),
+        m.count,
+        m.records,
+        m.out.display(),
+        m.report.written.html.display(),
+        m.report.written.markdown.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `iobench list [SCENARIO...]`.
 fn list_command(paths: &[std::path::PathBuf]) -> Result<ExitCode, Error> {
     let mut text = list::render();
@@ -238,6 +286,7 @@ fn main() -> ExitCode {
         None => run_command(RunArgs::default()),
         Some(Command::Run(args)) => run_command(args),
         Some(Command::List { scenarios }) => list_command(&scenarios),
+        Some(Command::Merge { out, dirs, partial }) => merge_command(&out, &dirs, partial),
         Some(Command::Report { dir, export }) => report_command(&dir, &export),
         Some(Command::Compare(args)) => compare_command(args),
         Some(Command::Ab(args)) => ab_command(args),

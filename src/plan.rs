@@ -434,3 +434,127 @@ mod tests {
         assert_eq!(ModelKind::SUBJECTS, wanted.as_slice());
     }
 }
+
+/// `iobench run --shard I/N`: the cells of a run are numbered in the scenarios' order, and
+/// shard I of N runs every trial of cell k where k mod N = I, so that N machines together
+/// run each cell exactly once (`iobench merge` puts them back together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// The environment variable Kubernetes Indexed Jobs set, which `--shard auto/N` reads.
+pub const SHARD_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
+
+impl Shard {
+    /// Reads `I/N`: I is a number, `auto` (`$JOB_COMPLETION_INDEX`), or `env:VAR` (a
+    /// variable the user names); `var` looks a variable up.
+    pub fn parse(spec: &str, var: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let usage = "--shard takes I/N: I a number from 0 to N - 1, `auto` (from $JOB_COMPLETION_INDEX) or env:VAR, e.g. --shard 0/4";
+        let Some((i, n)) = spec.split_once('/') else {
+            return Err(format!("--shard {spec}: {usage}"));
+        };
+        let count: u32 = match n.trim().parse() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                return Err(format!(
+                    "--shard {spec}: N must be a whole number of 1 or more; {usage}"
+                ));
+            }
+        };
+        let (text, from) = match i.trim() {
+            "auto" => (var(SHARD_INDEX_ENV), Some(SHARD_INDEX_ENV)),
+            v => match v.strip_prefix("env:") {
+                Some(name) => (var(name), Some(name)),
+                None => (Some(v.to_string()), None),
+            },
+        };
+        let Some(text) = text else {
+            let name = from.unwrap_or_default();
+            return Err(format!(
+                "--shard {spec}: ${name} is not set (Kubernetes Indexed Jobs set {SHARD_INDEX_ENV}; name another variable with --shard env:VAR/{count})"
+            ));
+        };
+        let index: u32 = text.trim().parse().map_err(|_| match from {
+            Some(name) => format!("--shard {spec}: ${name} is `{text}`, not a shard index"),
+            None => format!("--shard {spec}: {usage}"),
+        })?;
+        if index >= count {
+            return Err(format!(
+                "--shard {spec}: shard {index} of {count} does not exist (shards are 0 to {})",
+                count - 1
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether cell number `k` (in the scenarios' order) is this shard's.
+    pub fn selects(self, k: usize) -> bool {
+        k % self.count as usize == self.index as usize
+    }
+}
+
+/// What a sharded run folder records of its shard (run.json's `shard`): which it is, of
+/// how many, and the whole run's cells it was cut from (their number and fingerprint), so
+/// that `iobench merge` can tell the shards of one run from those of another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub index: u32,
+    pub count: u32,
+    /// Cells of the whole run, every shard's.
+    pub cells: usize,
+    /// [`fingerprint`] of the whole run's cell ids.
+    pub fingerprint: String,
+}
+
+/// A fingerprint of a run's cells: FNV-1a (64 bits) over their ids and protocols, in
+/// order, in hex. Two runs of the same scenarios with the same options have the same one.
+pub fn fingerprint<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in cells {
+        let line = format!(
+            "{} {} {} {} {}\n",
+            c.id, c.trials, c.warmup, c.duration, c.max_error_rate
+        );
+        for b in line.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::Shard;
+
+    #[test]
+    fn shards_are_read_from_the_spec_or_the_environment() {
+        let none = |_: &str| None;
+        assert_eq!(Shard::parse("1/3", none), Ok(Shard { index: 1, count: 3 }));
+        let k8s = |v: &str| (v == "JOB_COMPLETION_INDEX").then(|| "2".to_string());
+        assert_eq!(
+            Shard::parse("auto/4", k8s),
+            Ok(Shard { index: 2, count: 4 })
+        );
+        let mine = |v: &str| (v == "MY_SHARD").then(|| "0".to_string());
+        assert_eq!(
+            Shard::parse("env:MY_SHARD/2", mine),
+            Ok(Shard { index: 0, count: 2 })
+        );
+        for (bad, says) in [
+            ("3/3", "shards are 0 to 2"),
+            ("1", "takes I/N"),
+            ("1/0", "N must be"),
+            ("x/2", "takes I/N"),
+            ("auto/4", "$JOB_COMPLETION_INDEX is not set"),
+        ] {
+            let e = Shard::parse(bad, none).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let s = Shard { index: 1, count: 3 };
+        let picked: Vec<usize> = (0..8).filter(|&k| s.selects(k)).collect();
+        assert_eq!(picked, [1, 4, 7]);
+    }
+}

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::measure::machine::Machine;
 use crate::measure::rusage::raise_nofile_limit;
 use crate::orchestrator::{self, ResultsFile};
-use crate::plan::{Cell, ModelKind, RunCell};
+use crate::plan::{Cell, ModelKind, RunCell, Shard, ShardInfo, fingerprint};
 use crate::record::{civil_from_unix, utc_now_rfc3339};
 use crate::report::console::{Progress, summary_table};
 use crate::report::summary::{CellStatus, Summary, summarize};
@@ -37,6 +37,9 @@ struct RunInfo<'a> {
     /// The seed of the order the trials ran in (`--seed` repeats it).
     pub seed: u64,
     pub machine: &'a Machine,
+    /// A sharded run (`--shard I/N`): which shard, of the whole run's cells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<&'a ShardInfo>,
     pub cells: &'a [RunCell],
 }
 
@@ -99,6 +102,7 @@ pub(crate) fn start_folder(
     scenarios: &[String],
     seed: u64,
     machine: &Machine,
+    shard: Option<&ShardInfo>,
     cells: &[RunCell],
 ) -> anyhow::Result<ResultsFile> {
     write_json(
@@ -108,6 +112,7 @@ pub(crate) fn start_folder(
             started_at: utc_now_rfc3339(),
             seed,
             machine,
+            shard,
             cells,
         },
     )?;
@@ -115,8 +120,14 @@ pub(crate) fn start_folder(
 }
 
 /// Runs the scenarios into `out` (or a new folder under `reports/`).
-/// `seed` shuffles each round's order of cells (`orchestrator::schedule`).
-pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunOutcome, Error> {
+/// `seed` shuffles each round's order of cells (`orchestrator::schedule`). With `shard`,
+/// only that shard's cells run, and run.json says which shard of which run it is.
+pub fn run(
+    scenarios: &[Scenario],
+    out: Option<&Path>,
+    seed: u64,
+    shard: Option<Shard>,
+) -> Result<RunOutcome, Error> {
     let mut cells: Vec<RunCell> = scenarios
         .iter()
         .flat_map(Scenario::cells)
@@ -129,6 +140,30 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunO
                 c.id
             )));
         }
+    }
+    let shard = shard.map(|s| ShardInfo {
+        index: s.index,
+        count: s.count,
+        cells: cells.len(),
+        fingerprint: fingerprint(cells.iter().map(|c| &c.cell)),
+    });
+    if let Some(s) = &shard {
+        let mut k = 0;
+        cells.retain(|_| {
+            k += 1;
+            Shard {
+                index: s.index,
+                count: s.count,
+            }
+            .selects(k - 1)
+        });
+        eprintln!(
+            "shard {}/{}: {} of the run's {} cells",
+            s.index,
+            s.count,
+            cells.len(),
+            s.cells
+        );
     }
     let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
     let dir = out.map_or_else(default_run_dir, Path::to_path_buf);
@@ -153,7 +188,7 @@ pub fn run(scenarios: &[Scenario], out: Option<&Path>, seed: u64) -> Result<RunO
     orchestrator::install_interrupt_handler();
     let targets = prepare(&exe, &mut cells)?;
     let machine = Machine::detect();
-    let mut results = start_folder(&dir, &names, seed, &machine, &cells)?;
+    let mut results = start_folder(&dir, &names, seed, &machine, shard.as_ref(), &cells)?;
     eprintln!("trial order seed {seed} (repeat this order with --seed {seed})");
     let progress = Progress::new(orchestrator::schedule(&cells, seed).len());
     let (records, interrupted) =

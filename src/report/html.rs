@@ -80,6 +80,15 @@ pub fn render(page: &Page) -> String {
     for (k, v) in rows {
         let _ = writeln!(o, "<tr><th class=\"l\">{k}</th><td>{}</td></tr>", esc(&v));
     }
+    // A merged run whose shards ran on machines that differ: every one of them.
+    for m in &s.machines {
+        let _ = writeln!(
+            o,
+            "<tr><th class=\"l\">machine</th><td>{} ({} cells)</td></tr>",
+            esc(&m.describe()),
+            m.cells.len()
+        );
+    }
     let _ = writeln!(o, "</table>");
     if !page.protocol.is_empty() {
         let _ = writeln!(o, "<h2 id=\"scenario\">Scenario</h2>\n<ul>");

@@ -47,6 +47,13 @@ pub fn render(page: &Page) -> String {
             .as_deref()
             .map_or(String::new(), |c| format!(" ({})", md(c))),
     );
+    if !s.machines.is_empty() {
+        let _ = writeln!(out, "The shards ran on {} machines:\n", s.machines.len());
+        for m in &s.machines {
+            let _ = writeln!(out, "- {} ({} cells)", md(&m.describe()), m.cells.len());
+        }
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
         "Trials: {ok} ok, {failed} failed, {skipped} skipped, {missing} missing.\n"

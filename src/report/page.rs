@@ -117,6 +117,38 @@ fn brief(c: &CellSummary, label: &str) -> String {
 const FEW_MEMORY_SAMPLES: f64 = 10.0;
 
 /// What a reader of a cell's figures should know.
+/// A merged run's cells that are compared (in one workload's charts and table) though they
+/// ran on machines that differ: one warning beside each such cell, naming its machine.
+fn across_machines(summary: &Summary) -> Vec<(String, String)> {
+    let machine_of = |id: &str| {
+        summary
+            .machines
+            .iter()
+            .position(|m| m.cells.iter().any(|c| c == id))
+    };
+    let mut out = Vec::new();
+    for c in &summary.cells {
+        let Some(mine) = machine_of(&c.id) else {
+            continue;
+        };
+        let mixed = summary
+            .cells
+            .iter()
+            .filter(|d| d.workload == c.workload && d.params == c.params)
+            .any(|d| machine_of(&d.id).is_some_and(|m| m != mine));
+        if mixed {
+            out.push((
+                c.id.clone(),
+                format!(
+                    "compared with cells that ran on another machine; this one ran on {}",
+                    summary.machines[mine].describe()
+                ),
+            ));
+        }
+    }
+    out
+}
+
 fn warnings(c: &CellSummary) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(n) = c
@@ -360,6 +392,7 @@ impl<'a> Page<'a> {
                 .iter()
                 .filter(|c| ok(c))
                 .flat_map(|c| warnings(c).into_iter().map(|w| (c.id.clone(), w)))
+                .chain(across_machines(summary))
                 .collect(),
             protocol,
         })

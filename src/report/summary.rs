@@ -38,7 +38,40 @@ pub struct Summary {
     pub schema: u32,
     pub scenario: String,
     pub machine: Machine,
+    /// A merged run whose shards ran on machines that differ (`iobench merge`): every
+    /// machine, with its shards and the cells it ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machines: Vec<ShardMachine>,
     pub cells: Vec<CellSummary>,
+}
+
+/// One machine of a merged run: the shards it ran and their cells.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardMachine {
+    pub shards: Vec<u32>,
+    pub machine: Machine,
+    pub cells: Vec<String>,
+}
+
+impl ShardMachine {
+    /// What tells machines apart in a comparison: the CPU, the cores, the kernel.
+    pub fn differs(a: &Machine, b: &Machine) -> bool {
+        (&a.cpu_model, a.cores, &a.kernel) != (&b.cpu_model, b.cores, &b.kernel)
+    }
+
+    /// One line: the shards, and the machine.
+    pub fn describe(&self) -> String {
+        let m = &self.machine;
+        let shards: Vec<String> = self.shards.iter().map(u32::to_string).collect();
+        format!(
+            "shard{} {}: {}, {} cores, Linux {}",
+            if self.shards.len() == 1 { "" } else { "s" },
+            shards.join(", "),
+            m.cpu_model.as_deref().unwrap_or("unknown CPU"),
+            m.cores,
+            m.kernel.as_deref().unwrap_or("?")
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +274,7 @@ pub fn summarize(
         schema: SUMMARY_SCHEMA,
         scenario: scenario.to_string(),
         machine,
+        machines: Vec::new(),
         cells,
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use super::page::Page;
-use super::summary::{Summary, summarize};
+use super::summary::{ShardMachine, Summary, summarize};
 use crate::measure::machine::Machine;
 use crate::plan::{Cell, RunCell};
 use crate::record::TrialRecord;
@@ -41,6 +41,9 @@ pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
 struct RunFile {
     scenarios: Vec<String>,
     machine: Machine,
+    /// A merged run whose shards ran on machines that differ.
+    #[serde(default)]
+    machines: Vec<ShardMachine>,
     cells: Vec<RunCell>,
 }
 
@@ -71,7 +74,8 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
         }
     }
     let planned: Vec<Cell> = run.cells.into_iter().map(|c| c.cell).collect();
-    let summary = summarize(&run.scenarios.join(", "), run.machine, &planned, &records);
+    let mut summary = summarize(&run.scenarios.join(", "), run.machine, &planned, &records);
+    summary.machines = run.machines;
     std::fs::write(
         dir.join("summary.json"),
         serde_json::to_string_pretty(&summary)? + "\n",
