@@ -136,6 +136,11 @@ pub struct External {
     /// threading), so that the findings compare it as they compare that model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub like: Option<ModelKind>,
+    /// A server under test on another host: the address the client connects to (its
+    /// command, started here, reaches it). Its memory and CPU are not this machine's to
+    /// measure, and are null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
 }

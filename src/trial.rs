@@ -122,6 +122,9 @@ pub fn run_trial(cell: &RunCell, trial: u32) -> TrialRecord {
             ));
         }
         server_figures(&mut figures, &report);
+        if cell.external.as_ref().is_some_and(|e| e.host.is_some()) {
+            not_ours(&mut figures);
+        }
         if cell.workload.uses_wrk() {
             let path = match &cell.workload {
                 crate::workload::WorkloadSpec::HttpServe(h) => h.path.clone(),
@@ -208,6 +211,20 @@ fn claims_hold(ctx: &TrialCtx, window: &Window, ok: u64, workers: u64) -> Result
         }
     }
     Ok(())
+}
+
+/// A server under test on another host: its memory, threads, processes and CPU are not
+/// this machine's to read (the process tree here is only what started it).
+fn not_ours(f: &mut Figures) {
+    f.cpu_secs = None;
+    f.cpu_secs_per_1k_ops = None;
+    f.peak_rss_bytes = None;
+    f.peak_pss_bytes = None;
+    f.idle_rss_bytes = None;
+    f.idle_pss_bytes = None;
+    f.mem_per_op_bytes = None;
+    f.peak_threads = None;
+    f.peak_processes = None;
 }
 
 /// For a server workload, the CPU figures are the server tree's, and the trial process's

@@ -342,6 +342,14 @@ fn mistakes_in_a_model_table_name_the_file_line_and_column() {
             "[[model]]\nname = \"s\"\ncommand = [\"s\"]\nready = \"soon\"\n",
             "is not a way to be ready",
         ),
+        (
+            "[[model]]\nname = \"w\"\nworker = [\"w\"]\nruns = [\"sleep\"]\nhost = \"h\"\n",
+            "`host` is for a server's `command`",
+        ),
+        (
+            "[[model]]\nname = \"s\"\ncommand = [\"s\"]\nhost = \"h:80\"\n",
+            "is not a host name",
+        ),
     ];
     for (table, message) in cases {
         let toml = format!(

@@ -15,6 +15,7 @@ use crate::workload::WorkloadKind;
 
 /// The placeholders a server's command may hold, filled for each trial.
 pub const SERVER_PLACEHOLDERS: &[&str] = &[
+    "host",
     "port",
     "delay",
     "delay_ms",
@@ -50,6 +51,8 @@ pub(super) struct RawModel {
     language: Option<String>,
     #[serde(default)]
     like: Option<ModelKind>,
+    #[serde(default)]
+    host: Option<Spanned<String>>,
     #[serde(default)]
     description: String,
 }
@@ -168,6 +171,29 @@ fn external(ctx: &Ctx, m: &Spanned<RawModel>, path: &Path) -> Result<External, S
         Role::Worker { .. } => Role::Worker { worker: command },
     };
     let server = matches!(role, Role::Server { .. });
+    let host = match &raw.host {
+        Some(h) if !server => {
+            return Err(ctx.err(
+                h.span(),
+                "`host` is for a server's `command`: where the client finds the server under test",
+                Some("remove it; a worker's target is its workload's `target`".into()),
+            ));
+        }
+        Some(h) if h.get_ref().trim().is_empty() || h.get_ref().contains(':') => {
+            return Err(ctx.err(
+                h.span(),
+                format!(
+                    "`host = \"{}\"` is not a host name or IPv4 address",
+                    h.get_ref()
+                ),
+                Some(
+                    "give the host alone, e.g. host = \"10.0.0.2\"; the port is iobench's ({port})"
+                        .into(),
+                ),
+            ));
+        }
+        h => h.as_ref().map(|h| h.get_ref().trim().to_string()),
+    };
     let runs = match &raw.runs {
         Some(list) => {
             let mut runs = Vec::new();
@@ -215,6 +241,7 @@ fn external(ctx: &Ctx, m: &Spanned<RawModel>, path: &Path) -> Result<External, S
         runs,
         language: raw.language.clone(),
         like: raw.like,
+        host,
         description: raw.description.clone(),
     })
 }

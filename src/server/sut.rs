@@ -74,7 +74,17 @@ impl Sut {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let argv = fill(command, spec, port);
+        let host = e.host.as_deref().unwrap_or("127.0.0.1");
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                anyhow::anyhow!("the server `{}`: host `{host}` does not resolve", e.name)
+            })?;
+        let argv: Vec<String> = fill(command, spec, port)
+            .into_iter()
+            .map(|w| w.replace("{host}", host))
+            .collect();
         let shown = argv.join(" ");
         let log =
             std::env::temp_dir().join(format!("iobench-server-{}-{port}.log", std::process::id()));
@@ -104,7 +114,7 @@ impl Sut {
             child,
             _stdout: None,
             log: Some(log.clone()),
-            addr: ([127, 0, 0, 1], port).into(),
+            addr,
         };
         let deadline = Instant::now() + ready_timeout.0;
         loop {
