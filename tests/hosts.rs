@@ -62,6 +62,22 @@ impl Hosts {
         Ok(hosts)
     }
 
+    /// Two hosts, or `None` (the test then passes, saying why) where they cannot be made;
+    /// on CI they must be.
+    fn or_skip() -> Option<Hosts> {
+        match Hosts::make() {
+            Ok(h) => Some(h),
+            Err(why) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "on CI this test must run: {why}"
+                );
+                eprintln!("skipped: {why}");
+                None
+            }
+        }
+    }
+
     /// `iobench ARGS` on host `ns`.
     fn iobench(ns: &str) -> Command {
         let mut c = Command::new("ip");
@@ -89,16 +105,8 @@ impl Drop for Serving {
 
 #[test]
 fn a_target_on_another_host_is_driven_across_the_link() {
-    let hosts = match Hosts::make() {
-        Ok(h) => h,
-        Err(why) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "on CI this test must run: {why}"
-            );
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(hosts) = Hosts::or_skip() else {
+        return;
     };
     let mut serve = Hosts::iobench(&hosts.a)
         .args(["serve", "http", "--listen", &format!("{A_ADDR}:0")])
@@ -155,16 +163,8 @@ server_delay = "10ms"
 
 #[test]
 fn a_server_under_test_on_another_host_is_driven_and_not_measured() {
-    let hosts = match Hosts::make() {
-        Ok(h) => h,
-        Err(why) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "on CI this test must run: {why}"
-            );
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(hosts) = Hosts::or_skip() else {
+        return;
     };
     // The server under test is started on host a by the trial on host b (here through
     // `ip netns exec`; between machines, e.g. ssh), and found at `host`.
