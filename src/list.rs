@@ -63,10 +63,11 @@ pub fn scenario_models(s: &Scenario) -> String {
     }
     let w = widest(s.externals.iter().map(|e| e.name.as_str()));
     for e in &s.externals {
-        let (what, argv) = match &e.role {
-            Role::Server { command, .. } => ("server under test", command),
-            Role::Worker { worker } => ("client model (worker protocol)", worker),
+        let what = match &e.role {
+            Role::Server { .. } => "server under test",
+            Role::Worker { .. } => "client model (worker protocol)",
         };
+        let argv = e.role.argv();
         let runs: Vec<&str> = e.runs.iter().map(|k| k.name()).collect();
         let _ = writeln!(out, "  {:w$}  {what}, runs {}", e.name, runs.join(", "));
         if !e.description.is_empty() {

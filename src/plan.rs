@@ -160,6 +160,16 @@ pub enum Role {
     Worker { worker: Vec<String> },
 }
 
+impl Role {
+    /// The command: a server's, or a worker's.
+    pub fn argv(&self) -> &[String] {
+        match self {
+            Role::Server { command, .. } => command,
+            Role::Worker { worker } => worker,
+        }
+    }
+}
+
 /// When an external server is ready.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -289,11 +289,7 @@ fn start_targets(exe: &Path, cells: &mut [RunCell]) -> anyhow::Result<Targets> {
 /// environment's interpreter and that environment has not been made. (Any other command
 /// that is missing fails its trials, with the reason.)
 fn missing_environment(e: &crate::plan::External) -> Option<String> {
-    let argv = match &e.role {
-        crate::plan::Role::Server { command, .. } => command,
-        crate::plan::Role::Worker { worker } => worker,
-    };
-    let program = Path::new(argv.first()?);
+    let program = Path::new(e.role.argv().first()?);
     let private = program
         .components()
         .any(|c| c.as_os_str() == crate::scenario::models::PYTHON_ENV);

@@ -113,24 +113,28 @@ delay = "2ms"
     }
 }
 
-#[test]
-fn a_worker_that_claims_ops_it_never_ran_is_caught() {
-    let Some(python) = python() else { return };
-    let liar = Path::new(env!("CARGO_MANIFEST_DIR")).join("external/python/liar.py");
-    // Against the echo target, which counts its answers; and on sleep, where no lane can
-    // finish more than one op per latency.
-    let toml = format!(
-        r#"name = "liar"
+/// A scenario of one worker model `name`, running `script` (with `args`) on tcp-echo
+/// against the echo target, which counts its answers, and on sleep, where no lane can
+/// finish more than one op per latency.
+fn checked_worker(python: &Path, name: &str, script: &str, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("external/python")
+        .join(script);
+    let mut argv = vec![python.display().to_string(), script.display().to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let argv: Vec<String> = argv.iter().map(|w| format!("{w:?}")).collect();
+    format!(
+        r#"name = "{name}"
 [run]
 trials = 1
 warmup = "100ms"
 duration = "300ms"
 concurrency = [4]
-models = ["liar"]
+models = ["{name}"]
 
 [[model]]
-name = "liar"
-worker = ["{python}", "{liar}"]
+name = "{name}"
+worker = [{}]
 runs = ["tcp-echo", "sleep"]
 
 [[workload]]
@@ -141,9 +145,14 @@ server_delay = "1ms"
 kind = "sleep"
 latency = "10ms"
 "#,
-        python = python.display(),
-        liar = liar.display()
-    );
+        argv.join(", ")
+    )
+}
+
+#[test]
+fn a_worker_that_claims_ops_it_never_ran_is_caught() {
+    let Some(python) = python() else { return };
+    let toml = checked_worker(&python, "liar", "liar.py", &[]);
     let r = run_ok(&toml, &[]);
     let records = r.records();
     assert_eq!(records.len(), 2);
@@ -172,32 +181,7 @@ latency = "10ms"
 #[test]
 fn an_honest_worker_passes_the_same_checks() {
     let Some(python) = python() else { return };
-    let worker = Path::new(env!("CARGO_MANIFEST_DIR")).join("external/python/worker.py");
-    let toml = format!(
-        r#"name = "honest"
-[run]
-trials = 1
-warmup = "100ms"
-duration = "300ms"
-concurrency = [4]
-models = ["py-asyncio"]
-
-[[model]]
-name = "py-asyncio"
-worker = ["{python}", "{worker}", "--model", "asyncio"]
-runs = ["tcp-echo", "sleep"]
-
-[[workload]]
-kind = "tcp-echo"
-server_delay = "1ms"
-
-[[workload]]
-kind = "sleep"
-latency = "10ms"
-"#,
-        python = python.display(),
-        worker = worker.display()
-    );
+    let toml = checked_worker(&python, "py-asyncio", "worker.py", &["--model", "asyncio"]);
     let r = run_ok(&toml, &[]);
     for rec in r.records() {
         assert_eq!(rec["status"], "ok", "{rec}");

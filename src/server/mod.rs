@@ -21,6 +21,7 @@
 //! 4. The server lives until the trial kills it; worker processes die with it
 //!    (`PR_SET_PDEATHSIG`).
 
+pub mod command;
 pub mod proto;
 pub mod spec;
 pub mod sut;

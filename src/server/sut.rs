@@ -5,15 +5,13 @@
 
 use std::io::BufRead;
 use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::command::{dies_with_parent, last_lines};
 use super::spec::ServerSpec;
 use crate::plan::{External, ModelKind, Ready, Role};
-
-/// Lines of an external server's output shown when it fails.
-const OUTPUT_LINES: usize = 12;
 
 /// The trial's handle on its server under test: started, listening, killed on drop.
 pub struct Sut {
@@ -95,14 +93,7 @@ impl Sut {
             .stdout(out.try_clone()?)
             .stderr(out)
             .process_group(0);
-        // SAFETY: prctl only sets this child's parent-death signal, between fork and exec;
-        // it allocates nothing.
-        unsafe {
-            c.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            })
-        };
+        dies_with_parent(&mut c);
         let child = match c.spawn() {
             Ok(child) => child,
             Err(err) => {
@@ -133,7 +124,7 @@ impl Sut {
                 anyhow::bail!(
                     "the server `{}` exited before it was ready ({status}): `{shown}`; {}",
                     e.name,
-                    tail(&log)
+                    last_lines(&log, "output")
                 );
             }
             if Instant::now() >= deadline {
@@ -144,7 +135,7 @@ impl Sut {
                 anyhow::bail!(
                     "the server `{}` was not ready within {ready_timeout} (waited {waited}): `{shown}`; {}",
                     e.name,
-                    tail(&log)
+                    last_lines(&log, "output")
                 );
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -189,17 +180,4 @@ fn fill(command: &[String], spec: &ServerSpec, port: u16) -> Vec<String> {
                 .replace("{threads}", &spec.pool_size.to_string())
         })
         .collect()
-}
-
-/// The last lines an external server printed, for a failure's reason.
-fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    match lines.len() {
-        0 => "it printed nothing".into(),
-        n => format!(
-            "its last output lines:\n{}",
-            lines[n.saturating_sub(OUTPUT_LINES)..].join("\n")
-        ),
-    }
 }

@@ -5,7 +5,6 @@
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
@@ -14,6 +13,7 @@ use crate::measure::memory::tree_pids;
 use crate::measure::{Mono, Tally};
 use crate::model::ctx::TrialCtx;
 use crate::model::spawn_error;
+use crate::server::command::{dies_with_parent, last_lines};
 
 /// What the worker processes are.
 #[derive(Clone, Copy)]
@@ -25,9 +25,6 @@ pub(crate) enum Spawn<'a> {
     /// taken once it has said `hello` (its runtime loaded), before its setup.
     External { name: &'a str, argv: &'a [String] },
 }
-
-/// Lines of an external worker's stderr shown when it fails.
-const STDERR_LINES: usize = 12;
 
 struct Worker {
     child: Child,
@@ -94,19 +91,6 @@ impl Drop for Workers {
     }
 }
 
-/// The last lines an external worker wrote to stderr, for a failure's reason.
-fn stderr_tail(path: &std::path::Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    match lines.len() {
-        0 => "it wrote nothing to stderr".into(),
-        n => format!(
-            "its last stderr lines:\n{}",
-            lines[n.saturating_sub(STDERR_LINES)..].join("\n")
-        ),
-    }
-}
-
 /// Starts one worker process per plan, opens the window when all are ready, and records
 /// what they send until all are done. An external worker's failure carries its last
 /// stderr lines. Returns the ops in flight an external worker said it keeps, if fewer
@@ -124,7 +108,7 @@ pub(crate) fn run_workers(
     match (result, spawn, &workers.stderr) {
         (Err(e), Spawn::External { name, .. }, Some(path)) => Err(anyhow::anyhow!(
             "the worker of `{name}`: {e:#}; {}",
-            stderr_tail(path)
+            last_lines(path, "stderr")
         )),
         (r, _, _) => r,
     }
@@ -155,14 +139,7 @@ fn converse(
                 workers.stderr = Some(path);
                 let mut c = Command::new(&argv[0]);
                 c.args(&argv[1..]).stderr(file);
-                // SAFETY: prctl only sets this child's parent-death signal, between fork
-                // and exec; it allocates nothing.
-                unsafe {
-                    c.pre_exec(|| {
-                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                        Ok(())
-                    })
-                };
+                dies_with_parent(&mut c);
                 c
             }
         };
