@@ -25,7 +25,8 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use iobench::measure::{Mono, Recorder, Window};
 use iobench::model::driver::{
-    OwnUsage::Unmeasured, OwnedShard, Pace, Shard, Sink, Tasks, async_loop, blocking_loop, observe,
+    OwnUsage::Unmeasured, OwnedShard, Pace, Schedule, Shard, Sink, Tasks, async_loop,
+    blocking_loop, observe,
 };
 use iobench::model::processes::StreamSink;
 use iobench::op::OpError;
@@ -177,13 +178,13 @@ fn drivers(c: &mut Criterion) {
         &mut g,
         "async-tokio-current-thread",
         &task,
-        |t, pace, sink| tokio.block_on(async_loop(t, 0, pace, sink)),
+        |t, pace, sink| tokio.block_on(async_loop(t, 0, Schedule::new(pace), sink)),
     );
     bench_async_loop::<AsyncStd>(&mut g, "async-async-std", &task, |t, pace, sink| {
-        async_std::task::block_on(async_loop(t, 0, pace, sink))
+        async_std::task::block_on(async_loop(t, 0, Schedule::new(pace), sink))
     });
     bench_async_loop::<Smol>(&mut g, "async-smol", &task, |t, pace, sink| {
-        smol::block_on(async_loop(t, 0, pace, sink))
+        smol::block_on(async_loop(t, 0, Schedule::new(pace), sink))
     });
     g.finish();
 }

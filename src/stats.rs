@@ -61,6 +61,50 @@ pub fn spread(values: &[f64]) -> Option<Spread> {
     })
 }
 
+/// A straight line fitted by least squares: `y ≈ intercept + slope × x`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LineFit {
+    pub slope: f64,
+    pub intercept: f64,
+    /// The share of the variance of `y` the line explains; `None` when `y` is constant.
+    pub r2: Option<f64>,
+    /// How many points it was fitted to.
+    pub n: usize,
+}
+
+/// The least-squares line through `points` (x, y); `None` with fewer than two distinct
+/// finite x.
+pub fn line_fit(points: &[(f64, f64)]) -> Option<LineFit> {
+    let p: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    let n = p.len() as f64;
+    let (mx, my) = (
+        p.iter().map(|q| q.0).sum::<f64>() / n,
+        p.iter().map(|q| q.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = p.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    if p.len() < 2 || sxx <= 0.0 {
+        return None;
+    }
+    let sxy: f64 = p.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let syy: f64 = p.iter().map(|(_, y)| (y - my).powi(2)).sum();
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let residual: f64 = p
+        .iter()
+        .map(|(x, y)| (y - intercept - slope * x).powi(2))
+        .sum();
+    Some(LineFit {
+        slope,
+        intercept,
+        r2: (syy > 0.0).then(|| 1.0 - residual / syy),
+        n: p.len(),
+    })
+}
+
 /// A small, fast random source (xorshift64*): for keys and row ids of database sessions,
 /// the trial and A/B orders, and simulated samples in tests.
 pub struct Rng(u64);
@@ -454,6 +498,28 @@ mod tests {
             paired: true,
         };
         assert_eq!(wild.trials_needed(alpha, threshold), None);
+    }
+
+    #[test]
+    fn a_line_is_fitted_through_its_points() {
+        use super::line_fit;
+        // Memory of C tasks: 3 MB fixed, 500 bytes a task, exactly.
+        let exact: Vec<(f64, f64)> = [1.0, 1e4, 1e5, 1e6]
+            .iter()
+            .map(|&c| (c, 3e6 + 500.0 * c))
+            .collect();
+        let f = line_fit(&exact).unwrap();
+        assert!((f.slope - 500.0).abs() < 1e-6 && (f.intercept - 3e6).abs() < 1e-3);
+        assert_eq!((f.r2, f.n), (Some(1.0), 4));
+        // Noise lowers r², and the slope stays near.
+        let noisy = [(1.0, 10.0), (2.0, 21.0), (3.0, 29.0), (4.0, 41.0)];
+        let f = line_fit(&noisy).unwrap();
+        assert!((f.slope - 10.1).abs() < 1e-9, "{f:?}");
+        assert!(f.r2.unwrap() > 0.98 && f.r2.unwrap() < 1.0);
+        // One x, or none finite: no line.
+        assert_eq!(line_fit(&[(5.0, 1.0), (5.0, 2.0)]), None);
+        assert_eq!(line_fit(&[(f64::NAN, 1.0), (1.0, 2.0)]), None);
+        assert_eq!(line_fit(&[]), None);
     }
 
     #[test]

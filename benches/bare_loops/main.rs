@@ -100,12 +100,13 @@ fn main() -> ExitCode {
             let b = run_case(model, c, WARMUP, window);
             let cpu = b.cpu.user_secs + b.cpu.sys_secs;
             println!(
-                "{} {} {} {} {}",
+                "{} {} {} {} {} {}",
                 b.ops as f64 / b.secs,
                 b.peak_pss as f64 - b.idle.pss_bytes.unwrap_or(0) as f64,
                 cpu * 1000.0 / b.ops.max(1) as f64,
                 b.ops,
-                b.secs
+                b.secs,
+                b.peak_pss
             );
         }
         // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without
@@ -180,8 +181,8 @@ fn full(plan: &Plan) -> anyhow::Result<()> {
             latency(),
             window
         ),
-        "| model | C | bare eff. | harness eff. | Δ throughput | bare KiB/op | harness KiB/op | Δ KiB/op | bare CPU s/1k ops | harness CPU s/1k ops | harness p99 ms |".into(),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|".into(),
+        "| model | C | bare eff. | harness eff. | Δ throughput | bare KiB/op | harness KiB/op | Δ KiB/op | bare peak MB | harness peak MB | peak × | bare CPU s/1k ops | harness CPU s/1k ops | harness p99 ms |".into(),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|".into(),
     ];
     // The headline: (harness growth − bare growth) per in-flight op, per model and C.
     let mut headline: Vec<(ModelKind, u32, Option<f64>)> = Vec::new();
@@ -199,7 +200,7 @@ fn full(plan: &Plan) -> anyhow::Result<()> {
                 .split_whitespace()
                 .filter_map(|x| x.parse().ok())
                 .collect();
-            if v.len() < 3 {
+            if v.len() < 6 {
                 table.push(format!(
                     "| {name} | {c} | bare loop failed: {} |",
                     String::from_utf8_lossy(&o.stderr)
@@ -210,7 +211,8 @@ fn full(plan: &Plan) -> anyhow::Result<()> {
                 headline.push((m, c, None));
                 continue;
             }
-            let (bare_tput, bare_mem, bare_cpu) = (v[0], v[1] / f64::from(c), v[2]);
+            let (bare_tput, bare_mem, bare_cpu, bare_peak) =
+                (v[0], v[1] / f64::from(c), v[2], v[5]);
             let cell = harness(m, c).expect("every cell was found above");
             let med = |f: Figure| cell.stat(f, Stat::Median);
             let ideal = f64::from(c) / latency().as_secs_f64();
@@ -230,14 +232,18 @@ fn full(plan: &Plan) -> anyhow::Result<()> {
                 h_growth.map(|g| (g - v[1]) / f64::from(in_flight(m, c)) / 1024.0),
             ));
             let f = |x: Option<f64>, d: usize| x.map_or("-".into(), |x| format!("{x:.d$}"));
+            let h_peak = med(Figure::PeakPss);
             table.push(format!(
-                "| {name} | {c} | {:.3} | {} | {} | {:.2} | {} | {} | {:.4} | {} | {} |",
+                "| {name} | {c} | {:.3} | {} | {} | {:.2} | {} | {} | {:.1} | {} | {} | {:.4} | {} | {} |",
                 bare_tput / ideal,
                 f(h_tput.map(|t| t / ideal), 3),
                 f(h_tput.map(|t| (t / bare_tput - 1.0) * 100.0), 1) + "%",
                 bare_mem / 1024.0,
                 f(h_mem.map(|x| x / 1024.0), 2),
                 f(h_mem.map(|x| (x - bare_mem) / 1024.0), 2),
+                bare_peak / 1e6,
+                f(h_peak.map(|x| x / 1e6), 1),
+                f(h_peak.map(|x| x / bare_peak), 2),
                 bare_cpu,
                 f(h_cpu, 4),
                 f(h_p99.map(|x| x / 1000.0), 2),

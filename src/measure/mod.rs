@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod counters;
 pub mod histogram;
+pub mod limits;
 pub mod machine;
 pub mod memory;
 pub mod recorder;

@@ -23,7 +23,7 @@ use tokio_uring::buf::BoundedBuf as _;
 use tokio_uring::fs::File;
 use tokio_uring::net::TcpStream;
 
-use super::driver::{OwnedShard, Pace, async_ops, open_sessions};
+use super::driver::{OwnedShard, Pace, Schedule, async_ops, open_sessions};
 use crate::measure::Window;
 use crate::measure::counters::CONNECTS;
 use crate::model::ctx::TrialCtx;
@@ -235,9 +235,10 @@ async fn task_loop<W: UringOp>(
     pace: Pace,
     mut sink: OwnedShard,
 ) -> W::Session {
+    let mut schedule = Schedule::new(pace);
     async_ops!(
         &window,
-        pace,
+        schedule,
         &mut sink,
         tokio::time::sleep,
         workload.op(&mut session)

@@ -29,6 +29,7 @@ pub mod tokio;
 
 use std::sync::Arc;
 
+use crate::measure::limits::TaskLimit;
 use crate::model::ctx::TrialCtx;
 use crate::plan::ModelKind;
 use crate::rt::TokioFlavor::{CurrentThread, MultiThread};
@@ -83,6 +84,15 @@ pub fn serve(kind: ModelKind, serving: Serving) -> anyhow::Result<()> {
 }
 
 /// Turns a failed thread spawn into a trial failure that names the limit it hit.
+/// Why a model cannot start `n` `what` (threads, worker processes): the OS limit that
+/// leaves too little room, named. Checked before the first is started.
+pub(crate) fn past_limit(what: &str, n: u32, limit: &TaskLimit) -> String {
+    format!(
+        "cannot start {n} {what}: the OS limit is reached first ({limit}, room for {} more)",
+        limit.room()
+    )
+}
+
 pub(crate) fn spawn_error(what: &str, index: u32, total: u32, e: std::io::Error) -> anyhow::Error {
     let limit = if e.raw_os_error() == Some(libc::EAGAIN)
         || e.kind() == std::io::ErrorKind::WouldBlock

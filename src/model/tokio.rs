@@ -30,7 +30,7 @@ pub fn run_on<W: Workload>(
     workload: Arc<W>,
     ctx: &mut TrialCtx,
 ) -> anyhow::Result<u64> {
-    rt.block_on(Tokio::sleep(Duration::from_millis(1)));
+    rt.block_on(async { Tokio::sleep(Duration::from_millis(1)).await });
     ctx.mark_idle();
     rt.block_on(trial_tasks::<W, Tokio, _>(workload, ctx, &TokioSpawner))
 }

@@ -16,6 +16,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::plan::ModelKind;
+use crate::stats::LineFit;
 
 /// Size of every chart, in pixels.
 pub const WIDTH: u32 = 880;
@@ -110,6 +111,8 @@ pub struct Series {
     /// Its colour and marker ([`model_index`]).
     pub index: usize,
     pub points: Vec<Point>,
+    /// A line fitted to the points (in the chart's units), drawn dashed across their x.
+    pub fit: Option<LineFit>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -258,7 +261,10 @@ impl Chart {
             .y_label_formatter(&y_fmt)
             .label_style(("sans-serif", 13))
             .axis_desc_style(("sans-serif", 14))
-            .light_line_style(RGBColor(235, 235, 235));
+            .light_line_style(RGBColor(235, 235, 235))
+            // A log axis spanning a few decades otherwise draws its light lines so densely
+            // near a power of ten that they merge into a grey band.
+            .y_max_light_lines(4);
         if let Some(n) = &self.x_names {
             mesh.x_labels(n.len() * 4 + 1);
         }
@@ -266,6 +272,14 @@ impl Chart {
         for s in &self.series {
             let c = colour(s.index);
             let line = c.stroke_width(2);
+            if let Some(fit) = s.fit {
+                chart.draw_series(DashedLineSeries::new(
+                    fit_curve(&fit, &s.points, self.x_scale),
+                    6,
+                    4,
+                    c.stroke_width(1),
+                ))?;
+            }
             chart.draw_series(LineSeries::new(
                 s.points.iter().map(|p| (p.x, p.median)),
                 line,
@@ -317,8 +331,46 @@ impl Chart {
             ))?;
             y += 24;
         }
+        if self.series.iter().any(|s| s.fit.is_some()) {
+            area.draw(&PathElement::new(
+                vec![(8, y), (14, y)],
+                BLACK.stroke_width(1),
+            ))?;
+            area.draw(&PathElement::new(
+                vec![(20, y), (26, y)],
+                BLACK.stroke_width(1),
+            ))?;
+            area.draw(&Text::new(
+                "least-squares line",
+                (42, y - 8),
+                ("sans-serif", 13).into_font(),
+            ))?;
+        }
         Ok(())
     }
+}
+
+/// Points along a fitted line over the x its points span, evenly spaced on the x axis's
+/// scale (a straight line is a curve on log-log axes where the intercept matters), the
+/// ones at or below zero left out.
+fn fit_curve(fit: &LineFit, points: &[Point], x_scale: Scale) -> Vec<(f64, f64)> {
+    let lo = points.iter().map(|p| p.x).fold(f64::INFINITY, f64::min);
+    let hi = points.iter().map(|p| p.x).fold(f64::NEG_INFINITY, f64::max);
+    if lo >= hi || (x_scale == Scale::Log && lo <= 0.0) {
+        return Vec::new();
+    }
+    const STEPS: usize = 48;
+    (0..=STEPS)
+        .map(|i| {
+            let t = i as f64 / STEPS as f64;
+            match x_scale {
+                Scale::Log => lo * (hi / lo).powf(t),
+                Scale::Linear => lo + (hi - lo) * t,
+            }
+        })
+        .map(|x| (x, fit.intercept + fit.slope * x))
+        .filter(|&(_, y)| y > 0.0)
+        .collect()
 }
 
 /// Filled markers for the first three models of each shape, hollow for the next.

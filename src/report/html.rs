@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::findings::Verdict;
-use super::page::{COLUMNS, Page, row, status_text};
+use super::page::{COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, fit_row, row, status_text};
 use super::summary::CellStatus;
 
 /// Text made safe for HTML content and attribute values.
@@ -141,6 +141,24 @@ pub fn render(page: &Page) -> String {
             let _ = writeln!(o, "</tr>");
         }
         let _ = writeln!(o, "</table>");
+        if !g.fits.is_empty() {
+            let _ = writeln!(o, "<p>{}</p>", esc(FIT_CAPTION));
+            let _ = write!(o, "<table><tr>");
+            for (i, h) in FIT_COLUMNS.iter().enumerate() {
+                let class = if i == 0 { " class=\"l\"" } else { "" };
+                let _ = write!(o, "<th{class}>{}</th>", esc(h));
+            }
+            let _ = writeln!(o, "</tr>");
+            for f in &g.fits {
+                let _ = write!(o, "<tr>");
+                for (i, v) in fit_row(f).iter().enumerate() {
+                    let class = if i == 0 { " class=\"l\"" } else { "" };
+                    let _ = write!(o, "<td{class}>{}</td>", esc(v));
+                }
+                let _ = writeln!(o, "</tr>");
+            }
+            let _ = writeln!(o, "</table>");
+        }
     }
 
     if !page.problems.is_empty() {

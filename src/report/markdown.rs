@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::findings::Finding;
-use super::page::{COLUMNS, Page, row, status_text};
+use super::page::{COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, fit_row, row, status_text};
 use super::summary::{CellStatus, CellSummary};
 
 /// Text made safe for a Markdown table cell.
@@ -97,6 +97,14 @@ pub fn render(page: &Page) -> String {
     for g in &page.groups {
         let _ = writeln!(out, "\n## {}\n", md(&g.label));
         table(&mut out, &COLUMNS, g.cells.iter().map(|c| row(c).to_vec()));
+        if !g.fits.is_empty() {
+            let _ = writeln!(out, "\n{FIT_CAPTION}\n");
+            table(
+                &mut out,
+                &FIT_COLUMNS,
+                g.fits.iter().map(|f| fit_row(f).to_vec()),
+            );
+        }
     }
     if !page.problems.is_empty() {
         let _ = writeln!(out, "\n## Failed, skipped and missing cells\n");

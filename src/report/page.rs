@@ -10,12 +10,15 @@ use super::charts::{Chart, Point, Scale, Series, model_index, model_order};
 use super::findings::{Finding, Language, findings, label};
 use super::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::figure::Figure;
+use crate::stats::{LineFit, line_fit};
 
 /// One workload's cells and charts.
 pub struct Group<'a> {
     pub label: String,
     pub cells: Vec<&'a CellSummary>,
     pub charts: Vec<(Chart, String)>,
+    /// Peak memory against C, fitted per model ([`memory_fits`]).
+    pub fits: Vec<MemoryFit>,
 }
 
 /// Everything a report shows.
@@ -207,9 +210,74 @@ fn by_concurrency(cells: &[&CellSummary], f: Figure, scale: f64) -> Vec<Series> 
                 model: m.clone(),
                 index,
                 points,
+                fit: None,
             })
         })
         .collect()
+}
+
+/// A model's peak memory against C, fitted by a line over its ok cells: the slope is the
+/// bytes each added op in flight costs, the intercept the fixed cost.
+pub struct MemoryFit {
+    pub model: String,
+    /// Bytes of peak PSS ≈ intercept + slope × C.
+    pub fit: LineFit,
+    pub c_min: u32,
+    pub c_max: u32,
+}
+
+/// The memory fit of every model with ok cells at two concurrencies or more, over the
+/// cells' medians of peak PSS.
+pub fn memory_fits(cells: &[&CellSummary]) -> Vec<MemoryFit> {
+    let order = model_order(cells.iter().map(|c| c.model.as_str()));
+    order
+        .iter()
+        .filter_map(|m| {
+            let mine: Vec<&&CellSummary> =
+                cells.iter().filter(|c| ok(c) && &c.model == m).collect();
+            let points: Vec<(f64, f64)> = mine
+                .iter()
+                .filter_map(|c| Some((f64::from(c.concurrency), c.value(Figure::PeakPss)?)))
+                .collect();
+            let fit = line_fit(&points)?;
+            Some(MemoryFit {
+                model: m.clone(),
+                fit,
+                c_min: mine.iter().map(|c| c.concurrency).min()?,
+                c_max: mine.iter().map(|c| c.concurrency).max()?,
+            })
+        })
+        .collect()
+}
+
+/// What a group's memory-fit table says.
+pub const FIT_CAPTION: &str = "Peak memory against C, a least-squares line per model over its cells' medians: peak PSS ≈ fixed + bytes per added op × C (the dashed lines of the peak-memory chart).";
+
+/// The columns of a group's memory-fit table, and a fit's row.
+pub const FIT_COLUMNS: [&str; 5] = ["model", "bytes per added op", "fixed, MiB", "r²", "C"];
+
+pub fn fit_row(f: &MemoryFit) -> [String; 5] {
+    [
+        f.model.clone(),
+        format!("{:.0}", f.fit.slope),
+        format!("{:.1}", f.fit.intercept / 1024.0 / 1024.0),
+        f.fit.r2.map_or("-".into(), |r| format!("{r:.4}")),
+        format!("{}–{} ({} cells)", f.c_min, f.c_max, f.fit.n),
+    ]
+}
+
+const MIB: f64 = 1.0 / 1024.0 / 1024.0;
+
+/// The peak-memory series with each model's fitted line, in MiB.
+fn with_fits(mut series: Vec<Series>, fits: &[MemoryFit]) -> Vec<Series> {
+    for s in &mut series {
+        s.fit = fits.iter().find(|f| f.model == s.model).map(|f| LineFit {
+            slope: f.fit.slope * MIB,
+            intercept: f.fit.intercept * MIB,
+            ..f.fit
+        });
+    }
+    series
 }
 
 /// The latency spectrum's percentiles and their names on its axis.
@@ -282,9 +350,12 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
         chart(
             "peak-memory",
             "Peak memory of the process tree",
-            "peak PSS, MiB",
-            Scale::Linear,
-            by_concurrency(cells, Figure::PeakPss, 1.0 / 1024.0 / 1024.0),
+            "peak PSS, MiB (log); dashed: fitted line",
+            Scale::Log,
+            with_fits(
+                by_concurrency(cells, Figure::PeakPss, MIB),
+                &memory_fits(cells),
+            ),
         ),
         chart(
             "cpu",
@@ -316,6 +387,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
                     model: m.clone(),
                     index,
                     points,
+                    fit: None,
                 })
             })
             .collect();
@@ -364,10 +436,12 @@ impl<'a> Page<'a> {
                     label: key,
                     cells: vec![c],
                     charts: Vec::new(),
+                    fits: Vec::new(),
                 }),
             }
         }
         for (i, g) in groups.iter_mut().enumerate() {
+            g.fits = memory_fits(&g.cells);
             for chart in charts_for(i, &brief(g.cells[0], &g.label), &g.cells) {
                 g.charts.push(draw(charts_dir, chart)?);
             }

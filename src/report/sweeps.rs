@@ -166,6 +166,7 @@ impl Sweep<'_> {
                 points.sort_by(|a, b| a.x.total_cmp(&b.x));
                 let index = model_index(m, &order);
                 (!points.is_empty()).then(|| Series {
+                    fit: None,
                     model: m.clone(),
                     index,
                     points,

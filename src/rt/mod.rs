@@ -201,9 +201,11 @@ impl AsyncRt for Tokio {
         tokio::net::TcpListener
     );
 
-    // An `async fn`, so the timer is created on first poll, inside the runtime's context.
-    async fn sleep(d: Duration) {
-        tokio::time::sleep(d).await
+    /// tokio's `Sleep` itself, not an `async fn` around it (which would hold the duration
+    /// too, in every task's state). Made where it is called, which must be inside the
+    /// runtime: `rt.block_on(async { Tokio::sleep(d).await })`.
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(d)
     }
 
     async fn timeout<F: Future + Send>(d: Duration, f: F) -> Option<F::Output> {
@@ -334,8 +336,10 @@ impl AsyncRt for Smol {
         crate::rt::spawn::EXECUTOR.with(|ex| ex.spawn(f).detach());
     }
 
-    async fn sleep(d: Duration) {
-        smol::Timer::after(d).await;
+    /// The timer itself, made at once: an `async fn` would hold the duration too, and an
+    /// `async` block awaiting the timer would hold it twice.
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        Fired(smol::Timer::after(d))
     }
 
     async fn timeout<F: Future + Send>(d: Duration, f: F) -> Option<F::Output> {
@@ -346,5 +350,19 @@ impl AsyncRt for Smol {
             f,
         )
         .await
+    }
+}
+
+/// A smol timer that resolves to `()` once it has fired, and holds nothing but the timer.
+struct Fired(smol::Timer);
+
+impl Future for Fired {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(drop)
     }
 }

@@ -11,28 +11,36 @@ pub trait Task: Future<Output = ()> + Send + 'static {}
 impl<F: Future<Output = ()> + Send + 'static> Task for F {}
 
 /// How an async model spawns a task on its runtime.
+///
+/// A spawned task's handle is kept until the task ends, one per task, so it is the
+/// runtime's own handle, not a future wrapped around it; [`Spawner::ended`] reads what it
+/// resolved to.
 pub trait Spawner {
-    /// Spawns `task`; the returned future resolves when it ends, with an error if it panicked.
-    fn spawn(&self, task: impl Task) -> impl Future<Output = Result<(), String>> + 'static;
+    /// The runtime's handle on a spawned task, resolving when it ends.
+    type Handle: Future + 'static;
+
+    /// Spawns `task`.
+    fn spawn(&self, task: impl Task) -> Self::Handle;
+
+    /// What a task's handle resolved to: an error if the task panicked.
+    fn ended(outcome: <Self::Handle as Future>::Output) -> Result<(), String>;
 
     /// Spawns `task` and lets it run on its own (a server's connection).
     fn detach(&self, task: impl Task);
-}
-
-/// The end of a task whose handle reports no panic (a panic in a local task unwinds
-/// through the loop that runs it).
-async fn ended(handle: impl Future<Output = ()>) -> Result<(), String> {
-    handle.await;
-    Ok(())
 }
 
 /// Spawns onto the tokio runtime the caller is inside.
 pub struct TokioSpawner;
 
 impl Spawner for TokioSpawner {
-    fn spawn(&self, task: impl Task) -> impl Future<Output = Result<(), String>> + 'static {
-        let handle = tokio::spawn(task);
-        async move { handle.await.map_err(|e| e.to_string()) }
+    type Handle = tokio::task::JoinHandle<()>;
+
+    fn spawn(&self, task: impl Task) -> Self::Handle {
+        tokio::spawn(task)
+    }
+
+    fn ended(outcome: Result<(), tokio::task::JoinError>) -> Result<(), String> {
+        outcome.map_err(|e| e.to_string())
     }
 
     fn detach(&self, task: impl Task) {
@@ -40,12 +48,19 @@ impl Spawner for TokioSpawner {
     }
 }
 
-/// Spawns onto the async-std loop the caller is inside (`spawn_local`).
+/// Spawns onto the async-std loop the caller is inside (`spawn_local`). A panic in a local
+/// task unwinds through the loop that runs it, so a handle that resolves reports none.
 pub struct AsyncStdSpawner;
 
 impl Spawner for AsyncStdSpawner {
-    fn spawn(&self, task: impl Task) -> impl Future<Output = Result<(), String>> + 'static {
-        ended(async_std::task::spawn_local(task))
+    type Handle = async_std::task::JoinHandle<()>;
+
+    fn spawn(&self, task: impl Task) -> Self::Handle {
+        async_std::task::spawn_local(task)
+    }
+
+    fn ended((): ()) -> Result<(), String> {
+        Ok(())
     }
 
     fn detach(&self, task: impl Task) {
@@ -63,8 +78,15 @@ thread_local! {
 pub struct SmolSpawner<'a, 'ex>(pub &'a LocalExecutor<'ex>);
 
 impl Spawner for SmolSpawner<'_, '_> {
-    fn spawn(&self, task: impl Task) -> impl Future<Output = Result<(), String>> + 'static {
-        ended(self.0.spawn(task))
+    type Handle = smol::Task<()>;
+
+    /// (Like async-std's local tasks, a panic unwinds through the loop.)
+    fn spawn(&self, task: impl Task) -> Self::Handle {
+        self.0.spawn(task)
+    }
+
+    fn ended((): ()) -> Result<(), String> {
+        Ok(())
     }
 
     fn detach(&self, task: impl Task) {

@@ -7,11 +7,10 @@
 //! `block_every = N`: one op in N of each async task sleeps with `std::thread::sleep`,
 //! blocking its event loop (see `cpu_mix`); blocking models sleep that way anyway.
 
-use std::time::Instant;
-
 use super::Workload;
 use super::params::{nonzero_duration, params};
 
+use crate::measure::Mono;
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
 use crate::units::HumanDuration;
@@ -29,8 +28,8 @@ params! {
 }
 
 impl Sleep {
-    fn check(&self, started: Instant) -> Result<(), OpError> {
-        let waited = started.elapsed();
+    fn check(&self, started: Mono) -> Result<(), OpError> {
+        let waited = Mono::now().since(started);
         if waited >= self.latency.0 {
             Ok(())
         } else {
@@ -55,7 +54,7 @@ impl Workload for Sleep {
     }
 
     fn op(&self, _: &mut ()) -> Result<(), OpError> {
-        let started = Instant::now();
+        let started = Mono::now();
         std::thread::sleep(self.latency.0);
         self.check(started)
     }
@@ -72,7 +71,7 @@ impl Workload for Sleep {
         n: &mut u64,
     ) -> impl std::future::Future<Output = Result<(), OpError>> + Send {
         async move {
-            let started = Instant::now();
+            let started = Mono::now();
             match super::cpu_mix::blocks(self.block_every, *n) {
                 true => std::thread::sleep(self.latency.0),
                 false => R::sleep(self.latency.0).await,

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use super::pace::Pace;
+use super::pace::{Pace, Schedule};
 use super::sink::{OwnedShard, Sink};
 use crate::measure::Window;
 use crate::model::ctx::{Parked, TrialCtx};
@@ -16,15 +16,16 @@ use crate::workload::Workload;
 
 /// The loop of an async task: ops until the window is over, each when it is due (waiting
 /// on `$sleep`, the runtime's timer), timed, observed into `$sink`, then [`stop`].
+/// `$schedule` names the task's own `mut` [`Schedule`](crate::model::driver::Schedule),
+/// and `$window` is read afresh each time it is used, so that neither is held twice in
+/// the task's state.
 /// Written once for [`async_loop`] and io-uring's task, which cannot share a function
 /// (io-uring's ops are its own and not `Send`). A macro rather than an `async fn`: expanded
 /// inside each task's one `async` block, it adds nothing to the task's state.
 macro_rules! async_ops {
-    ($window:expr, $pace:expr, $sink:expr, $sleep:path, $op:expr) => {{
-        let window: &$crate::measure::Window = $window;
-        let mut end = window.start;
-        let mut schedule = $crate::model::driver::Schedule::new($pace);
-        while let Some(due) = schedule.next_op(window) {
+    ($window:expr, $schedule:ident, $sink:expr, $sleep:path, $op:expr) => {{
+        let mut end = $window.start;
+        while let Some(due) = $schedule.next_op($window) {
             let mut waited = false;
             if let Some(due) = due {
                 let now = $crate::measure::Mono::now();
@@ -36,11 +37,11 @@ macro_rules! async_ops {
             let start = $crate::measure::Mono::now();
             let result = $op.await;
             end = $crate::measure::Mono::now();
-            if $crate::model::driver::observe(window, $sink, (due, waited), start, end, result) {
+            if $crate::model::driver::observe($window, $sink, (due, waited), start, end, result) {
                 break;
             }
         }
-        $crate::model::driver::stop(window, &schedule, $sink, end);
+        $crate::model::driver::stop($window, &$schedule, $sink, end);
     }};
 }
 pub(crate) use async_ops;
@@ -76,18 +77,19 @@ impl<W: Workload, R: AsyncRt> Tasks<W, R> {
 /// another and awaited there is stored twice. This state is in every one of C tasks (it is
 /// the harness's memory per in-flight op), so it holds only the task's session, pace and
 /// sink, one pointer to what all tasks share, the loop's clock readings and the op's
-/// future.
+/// future. The task is given its [`Schedule`] rather than its [`Pace`]: a `Pace` argument
+/// would stay in the state beside the schedule made from it.
 #[allow(clippy::manual_async_fn)] // on purpose: see above
 pub fn async_loop<W: Workload, R: AsyncRt, K: Sink + Send + 'static>(
     shared: Arc<Tasks<W, R>>,
     mut session: W::AsyncSession<R>,
-    pace: Pace,
+    mut schedule: Schedule,
     mut sink: K,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
         async_ops!(
             &shared.window,
-            pace,
+            schedule,
             &mut sink,
             R::sleep,
             shared.workload.op_async::<R>(&mut session)
@@ -139,13 +141,17 @@ pub async fn run_tasks<W: Workload, R: AsyncRt, S: Spawner, K: Sink + Send + 'st
         .into_iter()
         .enumerate()
         .map(|(i, session)| {
-            let task =
-                async_loop::<W, R, K>(shared.clone(), session, pace_of(&window, i), sink_of(i));
+            let task = async_loop::<W, R, K>(
+                shared.clone(),
+                session,
+                Schedule::new(pace_of(&window, i)),
+                sink_of(i),
+            );
             spawner.spawn(task)
         })
         .collect();
     for t in handles {
-        t.await.map_err(|e| anyhow::anyhow!("a task failed: {e}"))?;
+        S::ended(t.await).map_err(|e| anyhow::anyhow!("a task failed: {e}"))?;
     }
     let parked: Parked = vec![Box::new(shared.take_parked())];
     Ok((u64::from(tasks), parked))
@@ -193,7 +199,12 @@ mod tests {
             recorder: Arc::new(Recorder::new(1, false)),
             index: 0,
         };
-        let ours = std::mem::size_of_val(&async_loop::<Sleep, R, _>(shared, 0, Pace::Closed, sink));
+        let ours = std::mem::size_of_val(&async_loop::<Sleep, R, _>(
+            shared,
+            0,
+            Schedule::new(Pace::Closed),
+            sink,
+        ));
         let (s, i) = (Arc::new(0u8), 0usize);
         let bare = async move {
             loop {
@@ -212,11 +223,12 @@ mod tests {
             ("smol", task_bytes::<Smol>()),
         ] {
             eprintln!("{name}: a task's future {ours} bytes, a bare loop's {bare}");
-            // Session, pace, sink, the shared pointer, the loop's clock readings and the
-            // op's own few words: about 120 bytes. (It was about 700 more on tokio, from futures
-            // stored twice.)
+            // Session, schedule, sink, the shared pointer, the loop's clock readings and
+            // the op's own few words: 112 bytes. (It was about 700 more on tokio, from
+            // futures stored twice, and 64 more from the pace kept beside its schedule, a
+            // window reference and tokio's sleep wrapped in an `async fn`.)
             assert!(
-                ours <= bare + 160,
+                ours <= bare + 128,
                 "{name}: a task's future is {ours} bytes, a bare loop's {bare}"
             );
         }

@@ -176,7 +176,7 @@ impl<I: Read, O: Write> WorkerSession<I, O> {
     /// The event-loop worker: `n` tasks on one tokio current-thread runtime.
     fn run_async<W: Workload>(&mut self, workload: W, plan: &Plan, n: u32) -> anyhow::Result<()> {
         let rt = TokioFlavor::CurrentThread.build()?;
-        rt.block_on(Tokio::sleep(Duration::from_millis(1)));
+        rt.block_on(async { Tokio::sleep(Duration::from_millis(1)).await });
         let sink = Arc::new(Mutex::new(StreamSink::new(stdout_handle()?)));
         let cpu0: Arc<Mutex<Option<Usage>>> = Arc::default();
         let mut opened = false;

@@ -1,0 +1,117 @@
+//! Scale: a hundred thousand tasks in flight on one event loop, and threads and processes
+//! asked for more than the OS lets one machine start (`scenarios/million.toml` goes to a
+//! million).
+
+mod common;
+
+use common::{find, reason, run_ok};
+
+#[test]
+fn a_hundred_thousand_tasks_on_one_loop_give_ok_cells_with_every_figure() {
+    let toml = r#"
+name = "scale"
+[run]
+trials = 1
+warmup = "1s"
+duration = "1500ms"
+models = ["tokio-current-thread", "smol"]
+concurrency = [100000]
+[[workload]]
+kind = "sleep"
+latency = "1s"
+"#;
+    let r = run_ok(toml, &[]);
+    let records = r.records();
+    assert_eq!(records.len(), 2);
+    for rec in &records {
+        let model = common::model_of(rec);
+        assert_eq!(rec["status"], "ok", "{model}: {rec}");
+        for f in [
+            "throughput_ops_per_sec",
+            "efficiency",
+            "latency_us",
+            "peak_pss_bytes",
+            "idle_pss_bytes",
+            "mem_per_op_bytes",
+            "cpu_secs",
+            "cpu_secs_per_1k_ops",
+            "peak_threads",
+            "setup_secs",
+            "memory_samples",
+        ] {
+            assert!(!rec[f].is_null(), "{model}: {f} is null: {rec}");
+        }
+        // One loop keeps 100,000 one-second timers: every op is due once a second.
+        let eff = rec["efficiency"].as_f64().unwrap();
+        assert!(eff > 0.5, "{model}: efficiency {eff}");
+        // A task of the bare loop costs about 0.35 to 0.5 KiB here; a harness that held
+        // kilobytes per task (a histogram, a buffer, a copied future) would pass 2 KiB.
+        let per_op = rec["mem_per_op_bytes"].as_f64().unwrap();
+        assert!(
+            per_op > 100.0 && per_op < 2048.0,
+            "{model}: {per_op} bytes per op"
+        );
+    }
+}
+
+/// The most tasks (threads and processes) the kernel numbers at once.
+fn pid_max() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .expect("Linux has kernel.pid_max")
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn threads_and_processes_past_the_os_limit_fail_at_once_with_the_limit_named() {
+    let c = pid_max() + 1;
+    let toml = format!(
+        r#"
+name = "past-the-limit"
+[run]
+trials = 1
+warmup = "0s"
+duration = "300ms"
+concurrency = [{c}]
+process_cap = {c}
+models = ["threads", "processes"]
+[[workload]]
+kind = "sleep"
+latency = "100ms"
+[[workload]]
+kind = "sleep"
+latency = "10ms"
+concurrency = [4]
+"#
+    );
+    let r = run_ok(&toml, &[]);
+    let records = r.records();
+    assert_eq!(records.len(), 4);
+    for (model, what) in [("threads", "threads"), ("processes", "worker processes")] {
+        let past = records
+            .iter()
+            .find(|x| x["cell"]["model"] == model && x["cell"]["concurrency"] == c)
+            .expect("the cell past the limit has a record");
+        assert_eq!(past["status"], "failed", "{past}");
+        let why = reason(past);
+        assert!(
+            why.contains(&format!(
+                "cannot start {c} {what}: the OS limit is reached first ("
+            )) && why.contains(" allows ")
+                && why.contains("room for"),
+            "{model}: {why}"
+        );
+        assert!(past["peak_threads"].is_null(), "{past}");
+    }
+    // The run goes on: the cells within the limit are ok.
+    let fine = find(&records, "cell.workload.latency", "10ms");
+    assert_eq!(fine["status"], "ok", "{fine}");
+    assert_eq!(
+        records
+            .iter()
+            .filter(|x| x["cell"]["concurrency"] == 4 && x["status"] == "ok")
+            .count(),
+        2
+    );
+}
