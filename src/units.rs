@@ -28,6 +28,15 @@ impl HumanDuration {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct HumanSize(pub u64);
 
+/// The longest duration a scenario may write (a week): past it a value is a typo, and
+/// past about 584 years it would not fit in a `Duration` at all.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The largest size a scenario may write (1 GiB): what one op may move, or a workload
+/// allocate per op in flight, and still leave the machine running. Parameters may allow
+/// less.
+pub const MAX_SIZE: u64 = 1 << 30;
+
 const DURATION_UNITS: &[(&str, f64)] = &[
     ("ns", 1e-9),
     ("us", 1e-6),
@@ -89,7 +98,14 @@ impl std::str::FromStr for HumanDuration {
     fn from_str(s: &str) -> Result<Self, String> {
         let hint = "write a number and a unit, e.g. \"250ms\", \"3s\", \"1.5m\" (units: ns, us, ms, s, m, h)";
         let (value, scale) = scaled(s, "duration", hint, DURATION_UNITS, None)?;
-        Ok(HumanDuration(Duration::from_secs_f64(value * scale)))
+        let secs = value * scale;
+        if secs > MAX_DURATION.as_secs_f64() {
+            return Err(format!(
+                "`{s}` is longer than any duration iobench accepts, {}",
+                HumanDuration(MAX_DURATION)
+            ));
+        }
+        Ok(HumanDuration(Duration::from_secs_f64(secs)))
     }
 }
 
@@ -99,7 +115,14 @@ impl std::str::FromStr for HumanSize {
     fn from_str(s: &str) -> Result<Self, String> {
         let hint = "write a number and a unit, e.g. \"512B\", \"1KiB\", \"4MiB\"";
         let (value, scale) = scaled(s, "size", hint, SIZE_UNITS, Some("B"))?;
-        Ok(HumanSize((value * scale as f64).round() as u64))
+        let bytes = (value * scale as f64).round();
+        if bytes > MAX_SIZE as f64 {
+            return Err(format!(
+                "`{s}` is larger than any size iobench accepts, {}",
+                HumanSize(MAX_SIZE)
+            ));
+        }
+        Ok(HumanSize(bytes as u64))
     }
 }
 

@@ -49,6 +49,18 @@ rejected! {
     unknown_model: "\"threads\"" => "\"fibers\"" at "5:11" says "fibers";
     zero_duration: "\"1s\"" => "\"0s\"" at "4:12" says "longer than zero";
     unknown_workload_kind: "kind = \"sleep\"" => "kind = \"nap\"" at "7:8" says "nap";
+    size_past_any_machine:
+        "kind = \"sleep\"" => "kind = \"tcp-echo\"\npayload = \"99999999999GiB\"" at "8:11"
+        says "`99999999999GiB` is larger than any size iobench accepts, 1GiB";
+    duration_past_a_week:
+        "\"1s\"" => "\"99999999999999999999999s\"" at "4:12"
+        says "is longer than any duration iobench accepts, 604800s";
+    a_count_past_its_bound:
+        "kind = \"sleep\"" => "kind = \"http-serve\"\nclient_threads = 5000" at "8:18"
+        says "must be from 1 to 1024, got 5000";
+    concurrency_past_u32:
+        "trials = 1" => "trials = 1\nconcurrency = [4294967296]" at "4:15"
+        says "4294967296 is too large: the most is 4294967295";
     a_model_that_does_not_run_the_workload:
         "\"threads\"" => "\"threads\", \"io-uring\"" at "5:10"
         says "model `io-uring` does not run workload `sleep`";

@@ -24,6 +24,12 @@ pub(super) fn hint_for(message: &str) -> String {
         "only the closed loop exists so far: mode = \"closed\""
     } else if message.contains("unknown variant") {
         "`iobench list` shows every workload kind"
+    } else if message.contains("than any duration iobench accepts") {
+        "write a shorter duration; a week is the most any key accepts"
+    } else if message.contains("than any size iobench accepts") {
+        "write a smaller size; 1GiB is the most any key accepts, and a workload may allow less (`iobench list`)"
+    } else if message.contains("is too large: the most is") {
+        "write a smaller number; a million tasks is already past what most machines hold (scenarios/million.toml)"
     } else if message.contains("duration") {
         "durations are strings with a unit, e.g. warmup = \"1s\", latency = \"10ms\""
     } else if message.contains("missing field") {

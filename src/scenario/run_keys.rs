@@ -39,7 +39,7 @@ checked!(
         Ok(0) => Err("must be at least 1, got 0".into()),
         Ok(n) => Ok(n),
         Err(_) if v < 0 => Err(format!("must be at least 1, got {v}")),
-        Err(_) => Err(format!("{v} is too large")),
+        Err(_) => Err(format!("{v} is too large: the most is {}", u32::MAX)),
     }
 );
 

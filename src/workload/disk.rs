@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::db::Rng;
-use super::params::{Invalid, at_least_one, choice_value, params};
+use super::params::{Invalid, between, choice_value, params};
 use super::{Bound, Resolved, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::{AsyncRt, drop_cached_pages};
@@ -56,7 +56,7 @@ params! {
         size: HumanSize = HumanSize(64 * 1024) => [check = a_disk_size],
         /// files in the prepared set
         // Each op reads one at random.
-        files: u32 = 64 => [unit = "files", check = at_least_one],
+        files: u32 = 64 => [unit = "files", check = (between::<1, 100_000>)],
         /// warm (page cache) or cold (posix_fadvise DONTNEED before each read)
         cache: Cache = Cache::Warm,
         /// where the run's scratch folder is made; removed when the run ends

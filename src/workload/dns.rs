@@ -20,7 +20,7 @@
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::params::{Invalid, nonzero_duration, params};
+use super::params::{Invalid, between, nonzero_duration, params};
 use super::stream::{SLACK, resolve};
 use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
@@ -39,7 +39,7 @@ params! {
         /// the op's deadline over all its tries (past it: a timeout error)
         timeout: HumanDuration = HumanDuration::secs(1) => [check = nonzero_duration],
         /// times an unanswered query is sent again, at equal steps within timeout
-        retries: u32 = 2 => [unit = "tries"],
+        retries: u32 = 2 => [unit = "tries", check = (between::<0, 100>)],
         /// host:port of a DNS server iobench did not start
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String> = None => [shown = "(embedded)"],

@@ -181,11 +181,12 @@ pub fn nonzero_duration(_key: &str, v: &HumanDuration) -> Result<(), Invalid> {
     }
 }
 
-/// A count of at least one.
-pub fn at_least_one(_key: &str, v: &u32) -> Result<(), Invalid> {
-    match *v {
-        0 => Err(Invalid::new("must be at least 1, got 0")),
-        _ => Ok(()),
+/// A count from `LO` to `HI`: a count that sizes what a workload builds (threads, rows,
+/// files, tries) is bounded, so that a typo cannot ask for billions of them.
+pub fn between<const LO: u32, const HI: u32>(_key: &str, v: &u32) -> Result<(), Invalid> {
+    match (LO..=HI).contains(v) {
+        true => Ok(()),
+        false => Err(Invalid::new(format!("must be from {LO} to {HI}, got {v}"))),
     }
 }
 

@@ -25,7 +25,7 @@ use super::db::{
     AsyncPool, BlockingPool, Connector, Pool, Rng, app_name, boxed_in_debug, checkout_async,
     checkout_blocking, past_deadline, socket_addr, within,
 };
-use super::params::{Invalid, at_least_one, choice_value, params};
+use super::params::{Invalid, between, choice_value, params};
 use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
@@ -50,7 +50,7 @@ params! {
         /// sleep: the server-side wait per query
         server_delay: HumanDuration = HumanDuration::ms(5),
         /// point-select: rows in the table, filled once in setup
-        rows: u32 = 10_000 => [unit = "rows", check = at_least_one],
+        rows: u32 = 10_000 => [unit = "rows", check = (between::<1, 100_000_000>)],
         /// The pool and each op's deadline, as every database workload has them.
         #[serde(flatten)]
         pool: Pool,

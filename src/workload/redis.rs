@@ -24,7 +24,7 @@ use super::db::{
     AsyncPool, BlockingPool, Connector, Pool, Rng, app_name, boxed_in_debug, checkout_async,
     checkout_blocking, past_deadline, socket_addr, within,
 };
-use super::params::{at_least_one, choice_value, nonzero_size, params};
+use super::params::{between, choice_value, nonzero_size, params};
 use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
 use crate::rt::AsyncRt;
@@ -46,7 +46,7 @@ params! {
         /// bytes per value
         value_size: HumanSize = HumanSize(64) => [check = nonzero_size],
         /// get: keys preloaded in setup
-        keys: u32 = 1000 => [unit = "keys", check = at_least_one],
+        keys: u32 = 1000 => [unit = "keys", check = (between::<1, 100_000_000>)],
         /// The pool and each op's deadline, as every database workload has them.
         #[serde(flatten)]
         pool: Pool,

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::http_get::{HttpExchange, HttpGet, expected_body};
-use super::params::{Invalid, at_least_one, choice_value, nonzero_duration, nonzero_size, params};
+use super::params::{Invalid, between, choice_value, nonzero_duration, nonzero_size, params};
 use super::stream::Exchange as _;
 use super::tcp_echo::TcpEcho;
 use crate::units::{HumanDuration, HumanSize};
@@ -43,7 +43,7 @@ params! {
         /// the client's deadline per request (connecting when it must, the whole reply)
         timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
         /// threads of the load generator (iobench's and wrk's)
-        client_threads: u32 = 1 => [unit = "threads", check = at_least_one],
+        client_threads: u32 = 1 => [unit = "threads", check = (between::<1, 1024>)],
         /// "wrk": also run wrk against the same server and record its figures beside iobench's
         load_generator: LoadGenerator = LoadGenerator::Iobench,
         /// every server keeps a connection for its life (fixed-worker servers: clients beyond the
@@ -95,7 +95,7 @@ params! {
         /// the client's deadline per op (connecting when it must, the whole echo)
         timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
         /// threads of the load generator
-        client_threads: u32 = 1 => [unit = "threads", check = at_least_one],
+        client_threads: u32 = 1 => [unit = "threads", check = (between::<1, 1024>)],
         /// every server keeps a connection for its life, or closes after each echo (the client then
         /// connects per op)
         // The echo frame cannot say that the server closes, so the client opens a new

@@ -2,7 +2,7 @@
 //! processes split its bounds.
 
 use crate::units::HumanDuration;
-use crate::workload::params::{Invalid, at_least_one, nonzero_duration, params};
+use crate::workload::params::{Invalid, between, nonzero_duration, params};
 
 params! {
     /// A database workload's pool, the same keys for every database: the connections of
@@ -13,7 +13,7 @@ params! {
         /// connections opened before the window, 0 for none (in all: worker processes split it)
         pool_min: u32 = 5 => [unit = "connections"],
         /// most connections, so most ops in flight (in all: worker processes split it)
-        pool_max: u32 = 10 => [unit = "connections", check = at_least_one],
+        pool_max: u32 = 10 => [unit = "connections", check = (between::<1, 10_000>)],
         /// deadline of each op, the wait for a connection included (and limit on connecting)
         timeout: HumanDuration = HumanDuration::secs(10) => [check = nonzero_duration],
     }
