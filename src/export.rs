@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::figure::{Better, Figure};
+use crate::files;
 use crate::report::summary::{CellStatus, Stat, Summary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -157,18 +158,18 @@ pub fn write(format: Format, s: &Summary, path: &Path) -> anyhow::Result<Vec<Pat
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n";
     Ok(match format {
         Format::Bmf => {
-            std::fs::write(path, pretty(&bmf(s)))?;
+            files::write_whole(path, pretty(&bmf(s)))?;
             vec![path.to_path_buf()]
         }
         Format::GithubActionBenchmark => {
             let (big, small) = github_action_benchmark(s);
             let other = smaller_path(path);
-            std::fs::write(path, pretty(&big))?;
-            std::fs::write(&other, pretty(&small))?;
+            files::write_whole(path, pretty(&big))?;
+            files::write_whole(&other, pretty(&small))?;
             vec![path.to_path_buf(), other]
         }
         Format::Csv => {
-            std::fs::write(path, csv(s))?;
+            files::write_whole(path, csv(s))?;
             vec![path.to_path_buf()]
         }
     })

@@ -19,6 +19,7 @@ pub mod compare;
 pub mod error;
 pub mod export;
 pub mod figure;
+pub mod files;
 pub mod list;
 pub mod measure;
 pub mod merge;

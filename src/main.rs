@@ -105,11 +105,10 @@ fn verdicts(report: &iobench::compare::Report, json: &std::path::Path) -> Result
             .map_err(|e| anyhow::anyhow!("cannot append to $GITHUB_STEP_SUMMARY: {e}"))?;
         f.write_all(md.as_bytes()).map_err(anyhow::Error::from)?;
     }
-    std::fs::write(
+    iobench::files::write_whole(
         json,
         serde_json::to_string_pretty(report).map_err(anyhow::Error::from)? + "\n",
-    )
-    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", json.display()))?;
+    )?;
     println!("\nVerdicts: {}", json.display());
     Ok(if !report.passed {
         ExitCode::from(3)
@@ -168,8 +167,10 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
     if let Some(name) = &save_baseline {
         let path = baseline_path(name)?;
         std::fs::create_dir_all("reports/baselines").map_err(anyhow::Error::from)?;
-        std::fs::copy(outcome.dir.join("summary.json"), &path)
-            .map_err(|e| anyhow::anyhow!("cannot save baseline {}: {e}", path.display()))?;
+        let summary = outcome.dir.join("summary.json");
+        let text = std::fs::read(&summary)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", summary.display()))?;
+        iobench::files::write_whole(&path, text)?;
         println!("Baseline saved: {}", path.display());
     }
     Ok(if outcome.interrupted {
@@ -313,7 +314,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -235,8 +235,7 @@ pub fn merge(out: &Path, dirs: &[PathBuf], partial: bool) -> Result<Merged, Erro
         }
     }
     let results = out.join("results.jsonl");
-    std::fs::write(&results, text)
-        .with_context(|| format!("cannot write {}", results.display()))?;
+    crate::files::write_whole(&results, text)?;
     let report = crate::report::write::regenerate(out)?;
     Ok(Merged {
         out: out.to_path_buf(),

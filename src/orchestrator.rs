@@ -20,7 +20,7 @@
 //!    finished trials are already on disk, and the summary is written from them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -51,8 +51,12 @@ impl PrivateBinary {
     /// targets start): a child forked while the copy's file is open for writing would keep
     /// it open, and exec'ing it would fail with ETXTBSY.
     pub fn copy(from: &Path, to: &Path, remove: bool) -> anyhow::Result<PrivateBinary> {
-        std::fs::copy(from, to)
-            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+        if let Err(e) = std::fs::copy(from, to) {
+            // A copy cut short (a full disk) is no binary to leave behind.
+            let _ = std::fs::remove_file(to);
+            return Err(e)
+                .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()));
+        }
         Ok(PrivateBinary {
             path: to.to_path_buf(),
             remove,
@@ -111,13 +115,11 @@ impl ResultsFile {
         })
     }
 
+    /// Appends one record as one line, synced; a failed append leaves no partial line.
     pub fn append(&mut self, record: &TrialRecord) -> anyhow::Result<()> {
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .and_then(|_| self.file.sync_data())
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        crate::files::append_line(&mut self.file, &self.path, &line)
     }
 }
 

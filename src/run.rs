@@ -92,7 +92,7 @@ fn update_latest(dir: &Path) {
 
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    crate::files::write_whole(path, text + "\n")
 }
 
 /// Fills a new run folder `dir` (which must exist) before its first trial: `run.json` and

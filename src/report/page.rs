@@ -408,8 +408,12 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
 
 /// Renders `chart` into `charts_dir` as PNG and SVG; returns it with its SVG text.
 fn draw(charts_dir: &Path, chart: Chart) -> anyhow::Result<(Chart, String)> {
-    let svg = chart.render(&charts_dir.join(format!("{}.png", chart.name)))?;
-    std::fs::write(charts_dir.join(format!("{}.svg", chart.name)), &svg)?;
+    let mut svg = String::new();
+    crate::files::write_with(&charts_dir.join(format!("{}.png", chart.name)), |png| {
+        svg = chart.render(png)?;
+        anyhow::Ok(())
+    })?;
+    crate::files::write_whole(&charts_dir.join(format!("{}.svg", chart.name)), &svg)?;
     Ok((chart, svg))
 }
 

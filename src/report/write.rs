@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::page::Page;
 use super::summary::{ShardMachine, Summary, summarize};
+use crate::files;
 use crate::measure::machine::Machine;
 use crate::plan::{Cell, RunCell};
 use crate::record::TrialRecord;
@@ -26,8 +27,8 @@ pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
     let page = Page::build(summary, &dir.join("charts"), protocol(dir))?;
     let html = dir.join("report.html");
     let markdown = dir.join("report.md");
-    std::fs::write(&html, super::html::render(&page))?;
-    std::fs::write(&markdown, super::markdown::render(&page))?;
+    files::write_whole(&html, super::html::render(&page))?;
+    files::write_whole(&markdown, super::markdown::render(&page))?;
     Ok(Written {
         html,
         markdown,
@@ -76,8 +77,8 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
     let planned: Vec<Cell> = run.cells.into_iter().map(|c| c.cell).collect();
     let mut summary = summarize(&run.scenarios.join(", "), run.machine, &planned, &records);
     summary.machines = run.machines;
-    std::fs::write(
-        dir.join("summary.json"),
+    files::write_whole(
+        &dir.join("summary.json"),
         serde_json::to_string_pretty(&summary)? + "\n",
     )?;
     Ok(Regenerated {
