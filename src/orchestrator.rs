@@ -82,13 +82,14 @@ extern "C" fn on_signal(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
-/// Routes SIGINT and SIGTERM to a flag the orchestrator polls.
+/// Routes SIGINT, SIGTERM and SIGHUP (a closed terminal) to a flag the orchestrator polls.
 pub fn install_interrupt_handler() {
     let handler: extern "C" fn(libc::c_int) = on_signal;
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, handler as libc::sighandler_t);
         libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, handler as libc::sighandler_t);
     }
 }
 

@@ -108,6 +108,23 @@ fn a_killed_trial_is_failed_and_the_run_goes_on() {
 
 #[test]
 fn ctrl_c_stops_the_run_keeps_finished_trials_and_leaves_no_process() {
+    a_signal_stops_the_run(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c() {
+    a_signal_stops_the_run(libc::SIGTERM);
+}
+
+/// A closed terminal (or an ssh session that drops) sends SIGHUP.
+#[test]
+fn sighup_stops_the_run_like_ctrl_c() {
+    a_signal_stops_the_run(libc::SIGHUP);
+}
+
+/// `signal` mid-run: exit 130, the finished trial kept, the interrupted one not recorded,
+/// the summary written, and no trial or worker left.
+fn a_signal_stops_the_run(signal: i32) {
     let (_dir, out, child) = start_three_cells("processes");
     // Wait until the first cell is on disk and the long processes trial has its workers.
     let trial = wait_for("the processes trial", WAIT, || {
@@ -119,12 +136,12 @@ fn ctrl_c_stops_the_run_keeps_finished_trials_and_leaves_no_process() {
     });
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let started = Instant::now();
     let output = child.wait_with_output().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(10),
-        "Ctrl-C did not stop the run promptly"
+        "signal {signal} did not stop the run promptly"
     );
     assert_exit(&output, 130);
     let records = read_records(&out);
