@@ -29,11 +29,11 @@ use crate::error::Error;
 use crate::figure::Figure;
 use crate::measure::machine::Machine;
 use crate::orchestrator::{self, PrivateBinary, run_one};
-use crate::plan::{Cell, RunCell};
+use crate::plan::{Cell, RunCell, fingerprint};
 use crate::record::TrialRecord;
 use crate::record::TrialStatus;
 use crate::report::summary::summarize;
-use crate::run::{prepare, start_folder, write_json};
+use crate::run::{BinaryId, prepare, start_folder, write_json};
 use crate::scenario::Scenario;
 use crate::stats::{LogTest, Rng};
 
@@ -99,9 +99,13 @@ pub fn run(
     let machine = Machine::detect();
     let (a_dir, b_dir) = (out.join("a"), out.join("b"));
     let mut files = Vec::new();
-    for dir in [&a_dir, &b_dir] {
+    let whole = fingerprint(cells.iter().map(|c| &c.cell));
+    for (dir, bin) in [(&a_dir, a_bin), (&b_dir, b_bin)] {
         std::fs::create_dir_all(dir).map_err(anyhow::Error::from)?;
-        files.push(start_folder(dir, &names, seed, &machine, None, &cells)?);
+        let binary = BinaryId::file(bin)?;
+        files.push(start_folder(
+            dir, &names, seed, &machine, None, &whole, &binary, &cells,
+        )?);
     }
     orchestrator::install_interrupt_handler();
     let schedule = orchestrator::schedule(&cells, seed);

@@ -144,8 +144,14 @@ pub struct RunArgs {
     /// Scenario files to run, in order [default: scenarios/quick.toml].
     pub scenarios: Vec<PathBuf>,
     /// Run folder [default: reports/<UTC timestamp>/, and reports/latest points at it].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub out: Option<PathBuf>,
+    /// Continue the interrupted run in DIR: give the same scenarios and options (and use
+    /// the same binary) as it was started with, which run.json records and which are
+    /// checked; the trials in its results.jsonl are skipped, the rest run in the run's own
+    /// order and are appended, and its summary and report are those of the whole run.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Only these models, e.g. `threads,tokio-current-thread` (see `iobench list`), or
     /// models the scenario defines with [[model]].
     #[arg(long, value_delimiter = ',', value_name = "MODEL,...")]

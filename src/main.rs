@@ -161,7 +161,11 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         .map(|s| iobench::plan::Shard::parse(s, |v| std::env::var(v).ok()))
         .transpose()
         .map_err(Error::Usage)?;
-    let outcome = run::run(&scenarios, args.out.as_deref(), seed, shard)?;
+    let into = match &args.resume {
+        Some(dir) => run::Folder::Resume(dir),
+        None => run::Folder::New(args.out.as_deref()),
+    };
+    let outcome = run::run(&scenarios, into, seed, shard)?;
     print!("{}", run::closing_text(&outcome));
     exports(&export, &outcome.summary)?;
     if let Some(name) = &save_baseline {

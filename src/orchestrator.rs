@@ -19,6 +19,7 @@
 //! 5. Ctrl-C (SIGINT) or SIGTERM kills the running trial's group and stops the run; the
 //!    finished trials are already on disk, and the summary is written from them.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -152,17 +153,26 @@ pub fn fresh_seed() -> u64 {
         .map_or(1, |d| d.as_nanos() as u64)
 }
 
-/// Runs every trial; returns the records in the order they finished and whether the run
-/// was interrupted.
+/// The trials of `cells` in the order `seed` gives them, less those `done` (cell id, trial)
+/// holds: what a run, or a resumed one, has left to run.
+pub fn remaining(cells: &[RunCell], seed: u64, done: &HashSet<(String, u32)>) -> Vec<(usize, u32)> {
+    schedule(cells, seed)
+        .into_iter()
+        .filter(|&(ci, t)| !done.contains(&(cells[ci].id.clone(), t)))
+        .collect()
+}
+
+/// Runs the trials `order` gives ([`remaining`]); returns the records in the order they
+/// finished and whether the run was interrupted.
 pub fn run_all(
     exe: &Path,
     cells: &[RunCell],
-    seed: u64,
+    order: Vec<(usize, u32)>,
     results: &mut ResultsFile,
     progress: &Progress,
 ) -> anyhow::Result<(Vec<TrialRecord>, bool)> {
     let mut records = Vec::new();
-    for (n, (ci, t)) in schedule(cells, seed).into_iter().enumerate() {
+    for (n, (ci, t)) in order.into_iter().enumerate() {
         if interrupted() {
             return Ok((records, true));
         }

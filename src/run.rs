@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::measure::machine::Machine;
 use crate::measure::rusage::raise_nofile_limit;
 use crate::orchestrator::{self, ResultsFile};
 use crate::plan::{Cell, ModelKind, RunCell, Shard, ShardInfo, fingerprint};
-use crate::record::{civil_from_unix, utc_now_rfc3339};
+use crate::record::{TrialRecord, civil_from_unix, utc_now_rfc3339};
 use crate::report::console::{Progress, summary_table};
 use crate::report::summary::{CellStatus, Summary, summarize};
 use crate::scenario::{DEFAULT_SCENARIO_PATH, DEFAULT_SCENARIO_TOML, Overrides, Scenario};
@@ -40,7 +40,131 @@ struct RunInfo<'a> {
     /// A sharded run (`--shard I/N`): which shard, of the whole run's cells.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<&'a ShardInfo>,
+    /// [`fingerprint`] of the whole run's cells (every shard's), and the binary that ran
+    /// them: what `run --resume` checks.
+    pub fingerprint: &'a str,
+    pub binary: &'a BinaryId,
     pub cells: &'a [RunCell],
+}
+
+/// Which iobench binary ran a run: its version and commit, and the size and modification
+/// time of its file (a rebuilt binary has another), so that a run is only resumed by the
+/// binary that started it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryId {
+    /// This binary's version and commit; `None` for another binary (an A/B run's sides).
+    pub version: Option<String>,
+    pub git_commit: Option<String>,
+    pub size: u64,
+    pub modified_unix_ns: u64,
+}
+
+impl BinaryId {
+    /// The binary running now, at `exe`.
+    pub fn this(exe: &Path) -> anyhow::Result<BinaryId> {
+        Ok(BinaryId {
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            git_commit: Some(env!("IOBENCH_GIT_COMMIT").to_string()).filter(|c| !c.is_empty()),
+            ..BinaryId::file(exe)?
+        })
+    }
+
+    /// Another binary, by its file alone.
+    pub fn file(exe: &Path) -> anyhow::Result<BinaryId> {
+        let meta =
+            std::fs::metadata(exe).with_context(|| format!("cannot read {}", exe.display()))?;
+        let modified = meta
+            .modified()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(BinaryId {
+            version: None,
+            git_commit: None,
+            size: meta.len(),
+            modified_unix_ns: modified.as_nanos() as u64,
+        })
+    }
+}
+
+/// What `run --resume` reads back from run.json.
+#[derive(Deserialize)]
+struct Resumable {
+    seed: u64,
+    #[serde(default)]
+    shard: Option<ShardInfo>,
+    #[serde(default)]
+    fingerprint: Option<String>,
+    #[serde(default)]
+    binary: Option<BinaryId>,
+}
+
+/// The trials a run folder already holds, after checking that `fingerprint` (the cells
+/// of these scenarios and options) and `binary` are those it was started with: the seed
+/// it ran in, and its records. Refused (exit 2) with the reason otherwise.
+fn resume_from(
+    dir: &Path,
+    fingerprint: &str,
+    shard: Option<&ShardInfo>,
+    binary: &BinaryId,
+) -> Result<(u64, Vec<TrialRecord>), Error> {
+    let refuse = |why: String| Error::Usage(format!("cannot resume {}: {why}", dir.display()));
+    let path = dir.join("run.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
+    let run: Resumable = serde_json::from_str(&text)
+        .map_err(|e| refuse(format!("{} is not a run's run.json: {e}", path.display())))?;
+    if run.fingerprint.as_deref() != Some(fingerprint) {
+        return Err(refuse(format!(
+            "it was started with other cells (fingerprint {}, these scenarios and options give {fingerprint}); resume it with the same scenario files and options",
+            run.fingerprint.as_deref().unwrap_or("none")
+        )));
+    }
+    let same_shard = |a: Option<&ShardInfo>, b: Option<&ShardInfo>| {
+        a.map(|s| (s.index, s.count)) == b.map(|s| (s.index, s.count))
+    };
+    if !same_shard(run.shard.as_ref(), shard) {
+        return Err(refuse(
+            "it was started as another shard (or unsharded); give the same --shard".into(),
+        ));
+    }
+    if run.binary.as_ref() != Some(binary) {
+        return Err(refuse(format!(
+            "it was started by another iobench binary ({}), this one is {}; resume it with the binary that started it",
+            run.binary
+                .as_ref()
+                .map_or("unknown".into(), describe_binary),
+            describe_binary(binary)
+        )));
+    }
+    let path = dir.join("results.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
+    let mut records = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let r: TrialRecord = serde_json::from_str(line).map_err(|e| {
+            refuse(format!(
+                "line {} of {} is not a trial record: {e}",
+                i + 1,
+                path.display()
+            ))
+        })?;
+        records.push(r);
+    }
+    Ok((run.seed, records))
+}
+
+fn describe_binary(b: &BinaryId) -> String {
+    format!(
+        "version {}, commit {}, {} bytes, modified at {} ns",
+        b.version.as_deref().unwrap_or("unknown"),
+        b.git_commit.as_deref().unwrap_or("unknown"),
+        b.size,
+        b.modified_unix_ns
+    )
 }
 
 /// Loads the scenarios (the default one when none is given) and applies the overrides.
@@ -97,12 +221,15 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<
 
 /// Fills a new run folder `dir` (which must exist) before its first trial: `run.json` and
 /// an empty `results.jsonl`, returned open for the trials' records.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start_folder(
     dir: &Path,
     scenarios: &[String],
     seed: u64,
     machine: &Machine,
     shard: Option<&ShardInfo>,
+    fingerprint: &str,
+    binary: &BinaryId,
     cells: &[RunCell],
 ) -> anyhow::Result<ResultsFile> {
     write_json(
@@ -113,18 +240,31 @@ pub(crate) fn start_folder(
             seed,
             machine,
             shard,
+            fingerprint,
+            binary,
             cells,
         },
     )?;
     ResultsFile::create(&dir.join("results.jsonl"))
 }
 
-/// Runs the scenarios into `out` (or a new folder under `reports/`).
-/// `seed` shuffles each round's order of cells (`orchestrator::schedule`). With `shard`,
-/// only that shard's cells run, and run.json says which shard of which run it is.
+/// Where a run's results go: a new folder (`out`, or one under `reports/`), or the folder
+/// of an interrupted run to resume.
+#[derive(Clone, Copy, Debug)]
+pub enum Folder<'a> {
+    New(Option<&'a Path>),
+    /// `run --resume DIR`: the same scenarios, options and binary as its run.json says,
+    /// the trials already in its results.jsonl skipped, the rest appended.
+    Resume(&'a Path),
+}
+
+/// Runs the scenarios into a run folder (see [`Folder`]).
+/// `seed` shuffles each round's order of cells (`orchestrator::schedule`); a resumed run
+/// keeps its own. With `shard`, only that shard's cells run, and run.json says which shard
+/// of which run it is.
 pub fn run(
     scenarios: &[Scenario],
-    out: Option<&Path>,
+    into: Folder<'_>,
     seed: u64,
     shard: Option<Shard>,
 ) -> Result<RunOutcome, Error> {
@@ -141,11 +281,12 @@ pub fn run(
             )));
         }
     }
+    let whole = fingerprint(cells.iter().map(|c| &c.cell));
     let shard = shard.map(|s| ShardInfo {
         index: s.index,
         count: s.count,
         cells: cells.len(),
-        fingerprint: fingerprint(cells.iter().map(|c| &c.cell)),
+        fingerprint: whole.clone(),
     });
     if let Some(s) = &shard {
         let mut k = 0;
@@ -166,19 +307,30 @@ pub fn run(
         );
     }
     let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
-    let dir = out.map_or_else(default_run_dir, Path::to_path_buf);
-    if dir.join("results.jsonl").exists() {
-        return Err(Error::Usage(format!(
-            "{} already holds a run (results.jsonl); give --out a new folder",
-            dir.display()
-        )));
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    if out.is_none() {
-        update_latest(&dir);
-    }
-    raise_nofile_limit();
     let exe = std::env::current_exe().context("cannot find the iobench binary")?;
+    let binary = BinaryId::this(&exe)?;
+    let (dir, seed, earlier) = match into {
+        Folder::Resume(dir) => {
+            let (seed, earlier) = resume_from(dir, &whole, shard.as_ref(), &binary)?;
+            (dir.to_path_buf(), seed, Some(earlier))
+        }
+        Folder::New(out) => {
+            let dir = out.map_or_else(default_run_dir, Path::to_path_buf);
+            if dir.join("results.jsonl").exists() {
+                return Err(Error::Usage(format!(
+                    "{} already holds a run (results.jsonl); give --out a new folder, or --resume it",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            if out.is_none() {
+                update_latest(&dir);
+            }
+            (dir, seed, None)
+        }
+    };
+    raise_nofile_limit();
     // The trials run from a copy of their own, removed when the run ends (see
     // `orchestrator::PrivateBinary`); the targets keep running this binary. Copied before
     // the targets start.
@@ -188,12 +340,41 @@ pub fn run(
     orchestrator::install_interrupt_handler();
     let targets = prepare(&exe, &mut cells)?;
     let machine = Machine::detect();
-    let mut results = start_folder(&dir, &names, seed, &machine, shard.as_ref(), &cells)?;
+    let (mut results, earlier) = match earlier {
+        None => {
+            let f = start_folder(
+                &dir,
+                &names,
+                seed,
+                &machine,
+                shard.as_ref(),
+                &whole,
+                &binary,
+                &cells,
+            )?;
+            (f, Vec::new())
+        }
+        Some(earlier) => (ResultsFile::create(&dir.join("results.jsonl"))?, earlier),
+    };
+    let done: std::collections::HashSet<(String, u32)> = earlier
+        .iter()
+        .map(|r| (r.cell.id.clone(), r.trial))
+        .collect();
+    let order = orchestrator::remaining(&cells, seed, &done);
+    if !earlier.is_empty() {
+        eprintln!(
+            "resuming {}: {} trials already recorded, {} to run",
+            dir.display(),
+            earlier.len(),
+            order.len()
+        );
+    }
     eprintln!("trial order seed {seed} (repeat this order with --seed {seed})");
-    let progress = Progress::new(orchestrator::schedule(&cells, seed).len());
-    let (records, interrupted) =
-        orchestrator::run_all(trial_exe.path(), &cells, seed, &mut results, &progress)?;
+    let progress = Progress::new(order.len());
+    let (new, interrupted) =
+        orchestrator::run_all(trial_exe.path(), &cells, order, &mut results, &progress)?;
     progress.finish();
+    let records: Vec<TrialRecord> = earlier.into_iter().chain(new).collect();
     drop(targets);
     drop(trial_exe);
     let planned: Vec<Cell> = cells.into_iter().map(|c| c.cell).collect();
