@@ -57,6 +57,11 @@ iobench merge reports/full shards/0 shards/1"
         #[arg(long)]
         partial: bool,
     },
+    /// Check scenarios without running them: validate them (exit 2 for a malformed one,
+    /// with its file, line and column), list their cells, and estimate the run's wall time
+    /// from its trials' warm-ups and windows and the measured start cost of a trial. Takes
+    /// `run`'s options; the same as `run --dry-run`.
+    Check(RunArgs),
     /// List every workload and model with a one-line description and its parameters, and
     /// the models each SCENARIO given defines ([[model]]).
     List {
@@ -152,6 +157,10 @@ pub struct RunArgs {
     /// order and are appended, and its summary and report are those of the whole run.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Run nothing: check the scenarios, list their cells and estimate the run's wall time
+    /// (as `iobench check` does).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Only these models, e.g. `threads,tokio-current-thread` (see `iobench list`), or
     /// models the scenario defines with [[model]].
     #[arg(long, value_delimiter = ',', value_name = "MODEL,...")]

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod ab;
+pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod error;

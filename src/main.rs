@@ -161,6 +161,11 @@ fn run_command(args: RunArgs) -> Result<ExitCode, Error> {
         .map(|s| iobench::plan::Shard::parse(s, |v| std::env::var(v).ok()))
         .transpose()
         .map_err(Error::Usage)?;
+    if args.dry_run {
+        let planned = run::plan(&scenarios, shard)?;
+        print!("{}", iobench::check::check(&scenarios, &planned.cells)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let into = match &args.resume {
         Some(dir) => run::Folder::Resume(dir),
         None => run::Folder::New(args.out.as_deref()),
@@ -290,6 +295,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run_command(RunArgs::default()),
         Some(Command::Run(args)) => run_command(args),
+        Some(Command::Check(args)) => run_command(RunArgs {
+            dry_run: true,
+            ..args
+        }),
         Some(Command::List { scenarios }) => list_command(&scenarios),
         Some(Command::Merge { out, dirs, partial }) => merge_command(&out, &dirs, partial),
         Some(Command::Report { dir, export }) => report_command(&dir, &export),

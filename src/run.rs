@@ -248,26 +248,15 @@ pub(crate) fn start_folder(
     ResultsFile::create(&dir.join("results.jsonl"))
 }
 
-/// Where a run's results go: a new folder (`out`, or one under `reports/`), or the folder
-/// of an interrupted run to resume.
-#[derive(Clone, Copy, Debug)]
-pub enum Folder<'a> {
-    New(Option<&'a Path>),
-    /// `run --resume DIR`: the same scenarios, options and binary as its run.json says,
-    /// the trials already in its results.jsonl skipped, the rest appended.
-    Resume(&'a Path),
+/// The cells a run of `scenarios` runs (one shard's, with `shard`), the whole run's
+/// fingerprint, and the shard; refused when a cell is declared twice.
+pub struct Planned {
+    pub cells: Vec<RunCell>,
+    pub whole: String,
+    pub shard: Option<ShardInfo>,
 }
 
-/// Runs the scenarios into a run folder (see [`Folder`]).
-/// `seed` shuffles each round's order of cells (`orchestrator::schedule`); a resumed run
-/// keeps its own. With `shard`, only that shard's cells run, and run.json says which shard
-/// of which run it is.
-pub fn run(
-    scenarios: &[Scenario],
-    into: Folder<'_>,
-    seed: u64,
-    shard: Option<Shard>,
-) -> Result<RunOutcome, Error> {
+pub fn plan(scenarios: &[Scenario], shard: Option<Shard>) -> Result<Planned, Error> {
     let mut cells: Vec<RunCell> = scenarios
         .iter()
         .flat_map(Scenario::cells)
@@ -306,6 +295,38 @@ pub fn run(
             s.cells
         );
     }
+    Ok(Planned {
+        cells,
+        whole,
+        shard,
+    })
+}
+
+/// Where a run's results go: a new folder (`out`, or one under `reports/`), or the folder
+/// of an interrupted run to resume.
+#[derive(Clone, Copy, Debug)]
+pub enum Folder<'a> {
+    New(Option<&'a Path>),
+    /// `run --resume DIR`: the same scenarios, options and binary as its run.json says,
+    /// the trials already in its results.jsonl skipped, the rest appended.
+    Resume(&'a Path),
+}
+
+/// Runs the scenarios into a run folder (see [`Folder`]).
+/// `seed` shuffles each round's order of cells (`orchestrator::schedule`); a resumed run
+/// keeps its own. With `shard`, only that shard's cells run, and run.json says which shard
+/// of which run it is.
+pub fn run(
+    scenarios: &[Scenario],
+    into: Folder<'_>,
+    seed: u64,
+    shard: Option<Shard>,
+) -> Result<RunOutcome, Error> {
+    let Planned {
+        mut cells,
+        whole,
+        shard,
+    } = plan(scenarios, shard)?;
     let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
     let exe = std::env::current_exe().context("cannot find the iobench binary")?;
     let binary = BinaryId::this(&exe)?;
@@ -370,6 +391,14 @@ pub fn run(
         );
     }
     eprintln!("trial order seed {seed} (repeat this order with --seed {seed})");
+    // The estimate of what is left, with a trial's start cost measured where the run is
+    // long enough to want one.
+    let start_cost = (order.len() >= 10)
+        .then(|| crate::check::start_cost(trial_exe.path(), 1))
+        .flatten();
+    let estimate =
+        crate::check::Estimate::of_trials(order.iter().map(|&(ci, _)| &cells[ci]), start_cost);
+    eprintln!("{}", estimate.describe());
     let progress = Progress::new(order.len());
     let (new, interrupted) =
         orchestrator::run_all(trial_exe.path(), &cells, order, &mut results, &progress)?;

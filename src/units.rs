@@ -85,7 +85,7 @@ fn scaled<T: Copy>(
         .iter()
         .find(|(u, _)| *u == unit)
         .map(|(_, f)| *f)
-        .ok_or_else(|| format!("`{s}` has no known unit; {hint}"))?;
+        .ok_or_else(|| format!("`{s}` has no known unit of {what}; {hint}"))?;
     if !value.is_finite() || value < 0.0 {
         return Err(format!("`{s}` is negative; {what}s must be positive"));
     }

@@ -30,6 +30,8 @@ pub(super) fn hint_for(message: &str) -> String {
         "write a smaller size; 1GiB is the most any key accepts, and a workload may allow less (`iobench list`)"
     } else if message.contains("is too large: the most is") {
         "write a smaller number; a million tasks is already past what most machines hold (scenarios/million.toml)"
+    } else if message.contains("no known unit of size") {
+        "sizes are strings with a unit, e.g. payload = \"1KiB\", value_size = \"64B\""
     } else if message.contains("duration") {
         "durations are strings with a unit, e.g. warmup = \"1s\", latency = \"10ms\""
     } else if message.contains("missing field") {
