@@ -1,7 +1,11 @@
 //! The DNS target: UDP, answers every A query with the synthetic zone's address for the
 //! name ([`synthetic_address`]), after the delay a first label `d<microseconds>` asks for.
+//!
+//! A datagram that does not parse as a DNS message, or is not a query (a response: answering
+//! it could start a loop with another server), is dropped without a reply.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
@@ -14,9 +18,18 @@ pub async fn run(socket: UdpSocket) -> anyhow::Result<()> {
     let socket = Arc::new(socket);
     let mut buf = vec![0u8; 1500];
     loop {
-        let (n, peer) = socket.recv_from(&mut buf).await?;
-        let Ok(query) = Message::from_vec(&buf[..n]) else {
-            continue;
+        // A failed receive (an ICMP error queued on the socket, no memory for a moment)
+        // loses that datagram, never the target.
+        let (n, peer) = match socket.recv_from(&mut buf).await {
+            Ok(got) => got,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+        };
+        let query = match Message::from_vec(&buf[..n]) {
+            Ok(m) if m.message_type() == MessageType::Query => m,
+            _ => continue,
         };
         let socket = socket.clone();
         tokio::spawn(async move {

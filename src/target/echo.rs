@@ -1,20 +1,23 @@
 //! The echo target: reads a request (8-byte header: payload length and delay in
 //! microseconds, then the payload), waits the delay, writes the whole request back.
+//!
+//! A header declaring more than [`MAX_PAYLOAD`] (the most a tcp-echo scenario may ask for)
+//! closes the connection, and the payload's buffer grows as its bytes arrive, so a header
+//! alone cannot make the target hold memory.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::workload::tcp_echo::HEADER;
+use crate::workload::tcp_echo::{HEADER, MAX_PAYLOAD};
 
-/// Largest payload the target accepts.
-const MAX_PAYLOAD: usize = 64 << 20;
+/// The most a connection's buffer grows ahead of the bytes received.
+const READ_STEP: usize = 64 << 10;
 
 pub async fn run(listener: TcpListener) -> anyhow::Result<()> {
     loop {
-        let (stream, _) = listener.accept().await?;
-        stream.set_nodelay(true)?;
+        let stream = super::accept(&listener).await;
         tokio::spawn(async move {
             let _ = connection(stream).await;
         });
@@ -28,14 +31,19 @@ async fn connection(mut s: TcpStream) -> std::io::Result<()> {
         if s.read_exact(&mut header).await.is_err() {
             return Ok(());
         }
-        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as u64;
         let delay_us = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
         if len > MAX_PAYLOAD {
             return Ok(());
         }
-        buf.resize(HEADER + len, 0);
-        buf[..HEADER].copy_from_slice(&header);
-        s.read_exact(&mut buf[HEADER..]).await?;
+        let want = HEADER + len as usize;
+        buf.clear();
+        buf.extend_from_slice(&header);
+        while buf.len() < want {
+            let at = buf.len();
+            buf.resize(want.min(at + READ_STEP), 0);
+            s.read_exact(&mut buf[at..]).await?;
+        }
         if delay_us > 0 {
             super::timer::sleep(Duration::from_micros(u64::from(delay_us))).await?;
         }

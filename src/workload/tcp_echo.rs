@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::params::{nonzero_duration, nonzero_size, params};
+use super::params::{Invalid, nonzero_duration, params};
 use super::stream::{Conn, Endpoint, Exchange, Progress, Timed};
 use super::{Bound, Workload};
 use crate::op::{ErrorKind, OpError};
@@ -18,11 +18,15 @@ use crate::units::{HumanDuration, HumanSize};
 /// Length of the request header.
 pub const HEADER: usize = 8;
 
+/// The largest payload: what a scenario may ask for, and the most the echo target
+/// (`target::echo`) reads before it drops the client.
+pub const MAX_PAYLOAD: u64 = 64 << 20;
+
 params! {
     #[serde(deny_unknown_fields)]
     pub struct TcpEcho {
-        /// bytes sent and echoed per op
-        payload: HumanSize = HumanSize(1024) => [check = nonzero_size],
+        /// bytes sent and echoed per op (1B to 64MiB)
+        payload: HumanSize = HumanSize(1024) => [check = an_echo_payload],
         /// how long the target waits before echoing
         server_delay: HumanDuration = HumanDuration::ZERO,
         /// the op's deadline: connecting when it must, sending, the whole echo
@@ -40,6 +44,18 @@ params! {
 
 fn kept() -> bool {
     true
+}
+
+/// A tcp-echo `payload`: 1 byte to [`MAX_PAYLOAD`], which the echo target accepts.
+fn an_echo_payload(key: &str, v: &HumanSize) -> Result<(), Invalid> {
+    match v.0 {
+        0 => Err(Invalid::new(format!("{key} must be at least 1 byte"))),
+        n if n > MAX_PAYLOAD => Err(Invalid::new(format!(
+            "{key} {v} is over {}, the largest payload the echo target accepts",
+            HumanSize(MAX_PAYLOAD)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The echo protocol without I/O.
@@ -141,6 +157,16 @@ mod tests {
         p.reset();
         assert_eq!(p.feed(&req[..50]), Progress::NeedMore);
         assert_eq!(p.feed(&req[50..]), Progress::Done(Ok(())));
+    }
+
+    #[test]
+    fn a_payload_is_one_byte_to_what_the_target_accepts() {
+        for ok in [1, 1024, MAX_PAYLOAD] {
+            assert!(an_echo_payload("payload", &HumanSize(ok)).is_ok(), "{ok}");
+        }
+        assert!(an_echo_payload("payload", &HumanSize(0)).is_err());
+        let e = an_echo_payload("payload", &HumanSize(MAX_PAYLOAD + 1)).unwrap_err();
+        assert!(e.message.contains("64MiB"), "{}", e.message);
     }
 
     #[test]
