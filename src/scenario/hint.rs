@@ -8,8 +8,81 @@ impl Ctx<'_> {
     pub(super) fn toml_error(&self, e: toml::de::Error) -> ScenarioError {
         let message = e.message().trim().to_string();
         let hint = hint_for(&message);
-        self.err(e.span().unwrap_or(0..0), message, Some(hint))
+        // toml names no place for a key of too many dotted parts: find it.
+        let span = e.span().or_else(|| {
+            (message == "recursion limit")
+                .then(|| deep_key(self.src))
+                .flatten()
+                .map(|at| at..at)
+        });
+        self.err(span.unwrap_or(0..0), message, Some(hint))
     }
+}
+
+/// The parts of a dotted key (or table header) past which toml gives up ("recursion
+/// limit"); it refuses a key whose table path has 80 parts.
+const DEEPEST_KEY: usize = 81;
+
+/// The offset of the first dotted key (`a.b.c`, bare or quoted parts) of at least
+/// [`DEEPEST_KEY`] parts. A key is on one line, so a line at a time; a float (`1.5`) is
+/// read as a key of two parts, too few to matter.
+fn deep_key(src: &str) -> Option<usize> {
+    let mut line_start = 0;
+    for line in src.split_inclusive('\n') {
+        let b = line.as_bytes();
+        let mut i = 0;
+        let (mut parts, mut start) = (0, 0);
+        let bare = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        let skip_ws = |mut i: usize| {
+            while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+                i += 1;
+            }
+            i
+        };
+        while i < b.len() {
+            // One part: a bare key or a quoted one.
+            let part_start = i;
+            let end = match b[i] {
+                q @ (b'"' | b'\'') => {
+                    let mut j = i + 1;
+                    while j < b.len() && b[j] != q {
+                        j += if q == b'"' && b[j] == b'\\' { 2 } else { 1 };
+                    }
+                    (j < b.len()).then_some(j + 1)
+                }
+                c if bare(c) => {
+                    let mut j = i;
+                    while j < b.len() && bare(b[j]) {
+                        j += 1;
+                    }
+                    Some(j)
+                }
+                _ => None,
+            };
+            let Some(end) = end else {
+                parts = 0;
+                i += 1;
+                continue;
+            };
+            if parts == 0 {
+                start = part_start;
+            }
+            parts += 1;
+            if parts >= DEEPEST_KEY {
+                return Some(line_start + start);
+            }
+            let after = skip_ws(end);
+            match b.get(after) {
+                Some(b'.') => i = skip_ws(after + 1),
+                _ => {
+                    parts = 0;
+                    i = end.max(i + 1);
+                }
+            }
+        }
+        line_start += line.len();
+    }
+    None
 }
 
 pub(super) fn hint_for(message: &str) -> String {

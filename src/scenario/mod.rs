@@ -26,7 +26,7 @@ use toml::Spanned;
 
 pub use config::RunConfig;
 pub use error::ScenarioError;
-pub use run_keys::RUN_KEYS;
+pub use run_keys::{MAX_RUN_DURATION, RUN_KEYS, at_most_a_week};
 
 use crate::plan::{Cell, External, LoadMode, Model, ModelKind};
 use crate::units::HumanDuration;
@@ -64,13 +64,17 @@ impl Scenario {
                 };
                 for &c in &run.concurrency {
                     // A second load generator (wrk) runs its own warm-up and window.
+                    // Saturating: `apply` takes the command line's durations unbounded.
+                    let window = run.warmup.saturating_add(run.duration);
                     let extra = match spec.uses_wrk() {
-                        true => run.warmup + run.duration + Duration::from_secs(2),
+                        true => window.saturating_add(Duration::from_secs(2)),
                         false => Duration::ZERO,
                     };
-                    let timeout = run
-                        .trial_timeout
-                        .unwrap_or(run.warmup + run.duration + extra + Duration::from_secs(30));
+                    let timeout = run.trial_timeout.unwrap_or(
+                        window
+                            .saturating_add(extra)
+                            .saturating_add(Duration::from_secs(30)),
+                    );
                     out.push(Cell {
                         id: format!(
                             "{}/{}/c{}/{}{}",

@@ -59,11 +59,31 @@ checked!(
     }
 );
 
+/// The longest warm-up, measured window or trial timeout a `[run]` table may ask for. A
+/// longer one is a slip of the unit, and past it a trial's deadline would overflow the clock.
+pub const MAX_RUN_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `d`, or why it is too long for a `[run]` duration.
+pub fn at_most_a_week(d: Duration) -> Result<Duration, String> {
+    match d <= MAX_RUN_DURATION {
+        true => Ok(d),
+        false => Err(format!(
+            "{} is too long: a warm-up, duration or trial_timeout is at most 168h (a week)",
+            HumanDuration(d)
+        )),
+    }
+}
+
 checked!(
-    /// A duration longer than zero.
+    /// A duration from zero to [`MAX_RUN_DURATION`].
+    RunDuration(Duration) from HumanDuration, |h| at_most_a_week(h.0)
+);
+
+checked!(
+    /// A duration longer than zero, at most [`MAX_RUN_DURATION`].
     NonZeroDuration(Duration) from HumanDuration, |h| match h.0.is_zero() {
         true => Err("duration must be longer than zero".into()),
-        false => Ok(h.0),
+        false => at_most_a_week(h.0),
     }
 );
 
@@ -119,7 +139,7 @@ macro_rules! run_keys {
                     run.concurrency = unique(ctx, v, "concurrency", |c| c.get_ref().0, |c| c.span())?;
                 }
                 if let Some(t) = &self.trial_timeout {
-                    let needed = run.warmup + run.duration;
+                    let needed = run.warmup.saturating_add(run.duration);
                     if t.get_ref().0 <= needed {
                         return Err(ctx.err(
                             t.span(),
@@ -137,7 +157,7 @@ macro_rules! run_keys {
 
 run_keys! {
     trials: Positive,
-    warmup: HumanDuration,
+    warmup: RunDuration,
     duration: NonZeroDuration,
     mode: LoadMode,
     rate: PositiveRate,

@@ -138,3 +138,30 @@ fn syntax_errors_have_a_location() {
     let (l, _, _) = location_of("name = \"x\"\n[run\n");
     assert_eq!(l, 2);
 }
+
+#[test]
+fn run_durations_past_a_week_are_rejected_where_written() {
+    for (from, to, line) in [
+        ("duration = \"3s\"", "duration = \"169h\"", 7),
+        ("warmup = \"1s\"", "warmup = \"10000000000000000000s\"", 6),
+        ("[[workload]]", "[[workload]]\ntrial_timeout = \"200h\"", 11),
+    ] {
+        let (l, _, msg) = location_of(&OK.replace(from, to));
+        assert_eq!(l, line, "{to}: {msg}");
+        assert!(msg.contains("at most 168h"), "{to}: {msg}");
+    }
+    let s = parse(&OK.replace("duration = \"3s\"", "duration = \"168h\"")).unwrap();
+    assert_eq!(s.workloads[0].1.duration, MAX_RUN_DURATION);
+}
+
+#[test]
+fn a_key_of_too_many_parts_is_found() {
+    let key = vec!["a"; 200].join(" . ");
+    let (l, c, msg) = location_of(&format!(
+        "name = \"x\"\n[[workload]]\nkind = \"sleep\"\n  {key} = 1\n"
+    ));
+    assert_eq!((l, c), (4, 3), "{msg}");
+    let header = vec!["\"q.q\""; 100].join(".");
+    let (l, c, msg) = location_of(&format!("name = \"x\"\nv = 1.5\n[{header}]\n"));
+    assert_eq!((l, c), (3, 2), "{msg}");
+}
