@@ -314,10 +314,9 @@ fn parse_workload(s: &str) -> Result<WorkloadKind, String> {
         })
 }
 
-/// A duration of `--warmup` or `--duration`, at most a week as in a scenario's `[run]`.
+/// A duration of `--warmup` or `--duration` (at most a week, as every duration).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    s.parse::<HumanDuration>()
-        .and_then(|h| crate::scenario::at_most_a_week(h.0))
+    s.parse::<HumanDuration>().map(|h| h.0)
 }
 
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {

@@ -68,9 +68,10 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-/// Panics that come from code this harness leaves to others (the sizes and numbers that
-/// overflow in `src/units.rs`): counted and reported, not failed.
-const ELSEWHERE: &[&str] = &["cannot convert float seconds to Duration"];
+/// Panics known to come from code this harness leaves to others, counted and reported
+/// rather than failed: none now. (Durations past what a `Duration` holds panicked in
+/// `HumanDuration::from_str` until units.rs bounded every duration at a week.)
+const ELSEWHERE: &[&str] = &[];
 
 static ELSEWHERE_SEEN: AtomicU64 = AtomicU64::new(0);
 
@@ -134,7 +135,7 @@ where
         n += 1;
     }
     say(&format!(
-        "fuzz {name}: {n} executions in {:.1} s (IOBENCH_FUZZ_SEED={seed}); known panics left to src/units.rs so far: {}",
+        "fuzz {name}: {n} executions in {:.1} s (IOBENCH_FUZZ_SEED={seed}); known panics tolerated: {}",
         start.elapsed().as_secs_f64(),
         ELSEWHERE_SEEN.load(Ordering::Relaxed)
     ));

@@ -26,7 +26,7 @@ use toml::Spanned;
 
 pub use config::RunConfig;
 pub use error::ScenarioError;
-pub use run_keys::{MAX_RUN_DURATION, RUN_KEYS, at_most_a_week};
+pub use run_keys::RUN_KEYS;
 
 use crate::plan::{Cell, External, LoadMode, Model, ModelKind};
 use crate::units::HumanDuration;

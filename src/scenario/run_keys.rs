@@ -59,31 +59,12 @@ checked!(
     }
 );
 
-/// The longest warm-up, measured window or trial timeout a `[run]` table may ask for. A
-/// longer one is a slip of the unit, and past it a trial's deadline would overflow the clock.
-pub const MAX_RUN_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// `d`, or why it is too long for a `[run]` duration.
-pub fn at_most_a_week(d: Duration) -> Result<Duration, String> {
-    match d <= MAX_RUN_DURATION {
-        true => Ok(d),
-        false => Err(format!(
-            "{} is too long: a warm-up, duration or trial_timeout is at most 168h (a week)",
-            HumanDuration(d)
-        )),
-    }
-}
-
 checked!(
-    /// A duration from zero to [`MAX_RUN_DURATION`].
-    RunDuration(Duration) from HumanDuration, |h| at_most_a_week(h.0)
-);
-
-checked!(
-    /// A duration longer than zero, at most [`MAX_RUN_DURATION`].
+    /// A duration longer than zero (and, as every duration, at most
+    /// [`MAX_DURATION`](crate::units::MAX_DURATION), a week).
     NonZeroDuration(Duration) from HumanDuration, |h| match h.0.is_zero() {
         true => Err("duration must be longer than zero".into()),
-        false => at_most_a_week(h.0),
+        false => Ok(h.0),
     }
 );
 
@@ -157,7 +138,7 @@ macro_rules! run_keys {
 
 run_keys! {
     trials: Positive,
-    warmup: RunDuration,
+    warmup: HumanDuration,
     duration: NonZeroDuration,
     mode: LoadMode,
     rate: PositiveRate,
