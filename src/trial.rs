@@ -56,7 +56,22 @@ impl WorkloadVisitor for RunClient<'_> {
 pub fn run_trial(cell: &RunCell, trial: u32) -> TrialRecord {
     raise_nofile_limit();
     let started_at = utc_now_rfc3339();
-    let failed = |why: String| TrialRecord::failed(cell, trial, utc_now_rfc3339(), why);
+    let failed = |why: String| {
+        TrialRecord::failed(
+            cell,
+            trial,
+            utc_now_rfc3339(),
+            crate::measure::limits::explain(why),
+        )
+    };
+    // An op in flight holds a socket: past the limit on open files, fail at once rather
+    // than when the first of C sessions cannot open.
+    if cell.workload.socket_per_op() {
+        let sockets = u64::from(crate::model::ops_per_process(cell));
+        if let Some(why) = crate::measure::limits::short_of_files(sockets) {
+            return failed(why);
+        }
+    }
     // A server workload: the model serves in its own process, this one is the client.
     let mut sut = match crate::server::ServerSpec::of(cell) {
         None => None,

@@ -115,3 +115,54 @@ concurrency = [4]
         2
     );
 }
+
+#[test]
+fn a_network_cell_past_the_open_files_limit_fails_at_once_with_the_limit_named() {
+    use std::os::unix::process::CommandExt;
+    let toml = r#"
+name = "past-nofile"
+[run]
+trials = 1
+warmup = "0s"
+duration = "300ms"
+models = ["smol", "thread-pool"]
+concurrency = [300, 4]
+[[workload]]
+kind = "tcp-echo"
+"#;
+    let (_dir, path, out) = common::scenario(toml);
+    let mut cmd = common::run_command(&path, &out);
+    // SAFETY: setrlimit between fork and exec touches only the child's own limits.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &lim) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let o = cmd.output().unwrap();
+    common::assert_exit(&o, 0);
+    let records = common::read_records(&out);
+    let of = |model: &str, c: u32| {
+        records
+            .iter()
+            .find(|r| r["cell"]["model"] == model && r["cell"]["concurrency"] == c)
+            .unwrap_or_else(|| panic!("{model} at {c}: {records:?}"))
+    };
+    let past = of("smol", 300);
+    assert_eq!(past["status"], "failed", "{past}");
+    let why = reason(past);
+    assert!(
+        why.contains("cannot hold 300 sockets open in one process: too many open files (limit 256, hard limit 256"),
+        "{why}"
+    );
+    // The pool holds 64 connections at C = 300: within the limit, it runs.
+    for (model, c) in [("thread-pool", 300), ("smol", 4), ("thread-pool", 4)] {
+        assert_eq!(of(model, c)["status"], "ok", "{model} at {c}");
+    }
+}

@@ -46,6 +46,12 @@ pub enum Tasks {
     Processes,
 }
 
+/// Mappings a Rust thread adds to its process: its stack and the guard page below it, and
+/// the signal stack the standard library gives it and that one's guard page. (Past the
+/// limit a thread's start aborts the process: "failed to set up alternative stack guard
+/// page".)
+const MAPS_PER_THREAD: u64 = 4;
+
 fn read_u64(path: &str) -> Option<u64> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -100,11 +106,10 @@ pub fn task_limits(kind: Tasks) -> Vec<TaskLimit> {
     if kind == Tasks::Threads {
         let maps = fs::read_to_string("/proc/self/maps").map(|m| m.lines().count() as u64);
         if let (Some(limit), Ok(used)) = (read_u64("/proc/sys/vm/max_map_count"), maps) {
-            // Two mappings a thread: its stack and the guard page below it.
             out.push(TaskLimit {
-                name: "vm.max_map_count (two mappings a thread)".into(),
-                limit: limit / 2,
-                used: used / 2,
+                name: format!("vm.max_map_count ({limit} mappings, {MAPS_PER_THREAD} a thread)"),
+                limit: limit / MAPS_PER_THREAD,
+                used: used.div_ceil(MAPS_PER_THREAD),
             });
         }
     }
@@ -120,6 +125,46 @@ pub fn tightest(kind: Tasks) -> Option<TaskLimit> {
 /// here, or `None` if every limit has room for them.
 pub fn short_of(kind: Tasks, n: u64, per: u64) -> Option<TaskLimit> {
     tightest(kind).filter(|l| n.saturating_mul(per) > l.room())
+}
+
+/// `reason` (why a trial failed), with the limit on open files where it says a call ran
+/// out of them (EMFILE), so that the reader knows which limit to raise.
+pub fn explain(reason: String) -> String {
+    if !(reason.contains("os error 24") || reason.contains("Too many open files")) {
+        return reason;
+    }
+    format!("{reason}: {}", too_many_files())
+}
+
+/// Open files a process keeps for itself beside its sockets: the binary, the runtime's
+/// epoll and event descriptors, /proc readings, pipes to its workers.
+const FILES_RESERVED: u64 = 64;
+
+/// Why `sockets` sockets cannot be open at once in one process here, or `None`.
+pub fn short_of_files(sockets: u64) -> Option<String> {
+    let (soft, _) = nofile();
+    (sockets + FILES_RESERVED > soft).then(|| {
+        format!(
+            "cannot hold {sockets} sockets open in one process: {}",
+            too_many_files()
+        )
+    })
+}
+
+fn nofile() -> (u64, u64) {
+    // SAFETY: getrlimit on a struct we own.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        (lim.rlim_cur as u64, lim.rlim_max as u64)
+    }
+}
+
+fn too_many_files() -> String {
+    let (soft, hard) = nofile();
+    format!(
+        "too many open files (limit {soft}, hard limit {hard}; `ulimit -Hn` as root raises it, and each op in flight holds one)"
+    )
 }
 
 /// The cgroup (v2) this process is in: `/proc/self/cgroup`'s `0::PATH` line.

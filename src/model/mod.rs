@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use crate::measure::limits::TaskLimit;
 use crate::model::ctx::TrialCtx;
-use crate::plan::ModelKind;
+use crate::plan::{ModelKind, RunCell};
 use crate::rt::TokioFlavor::{CurrentThread, MultiThread};
 use crate::server::Serving;
 use crate::workload::Workload;
@@ -84,6 +84,24 @@ pub fn serve(kind: ModelKind, serving: Serving) -> anyhow::Result<()> {
 }
 
 /// Turns a failed thread spawn into a trial failure that names the limit it hit.
+/// The ops one process of `cell`'s model has in flight at most: what its sockets, one per
+/// op, take of the process's open files.
+pub fn ops_per_process(cell: &RunCell) -> u32 {
+    let c = cell.concurrency;
+    match cell.model {
+        ModelKind::Sequential | ModelKind::Processes => 1,
+        ModelKind::ThreadPool => c.min(cell.pool_size),
+        ModelKind::AsyncProcesses => c.div_ceil(cell.event_loops.max(1)),
+        ModelKind::Threads
+        | ModelKind::TokioCurrentThread
+        | ModelKind::TokioMultiThread
+        | ModelKind::AsyncStd
+        | ModelKind::Smol
+        | ModelKind::IoUring
+        | ModelKind::External => c,
+    }
+}
+
 /// Why a model cannot start `n` `what` (threads, worker processes): the OS limit that
 /// leaves too little room, named. Checked before the first is started.
 pub(crate) fn past_limit(what: &str, n: u32, limit: &TaskLimit) -> String {

@@ -362,6 +362,24 @@ impl WorkloadSpec {
         matches!(self, WorkloadSpec::HttpServe(h) if h.load_generator == serve::LoadGenerator::Wrk)
     }
 
+    /// Whether each op in flight holds a socket of its own (a connection, or a UDP socket),
+    /// so that C ops in flight need C open files in a process.
+    pub fn socket_per_op(&self) -> bool {
+        match self {
+            WorkloadSpec::TcpEcho(_)
+            | WorkloadSpec::HttpGet(_)
+            | WorkloadSpec::Dns(_)
+            | WorkloadSpec::HttpServe(_)
+            | WorkloadSpec::EchoServe(_) => true,
+            WorkloadSpec::CpuMix(m) => m.via == cpu_mix::Via::Echo,
+            // A pool's connections are at most pool_max.
+            WorkloadSpec::Postgres(_) | WorkloadSpec::Redis(_) => false,
+            WorkloadSpec::Sleep(_) | WorkloadSpec::DiskRead(_) | WorkloadSpec::DiskWrite(_) => {
+                false
+            }
+        }
+    }
+
     /// The embedded target this workload needs started, if it has no `target` of its own.
     pub fn needs_target(&self) -> Option<TargetKind> {
         match self {
