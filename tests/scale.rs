@@ -166,3 +166,66 @@ kind = "tcp-echo"
         assert_eq!(of(model, c)["status"], "ok", "{model} at {c}");
     }
 }
+
+/// `ulimit -u` binds a user other than root: the run is made as `nobody` with a limit of
+/// 50, from a copy of the binary that user can reach. Skipped with the reason where this
+/// test cannot switch users (not root); on CI it must run.
+#[test]
+fn processes_past_ulimit_u_fail_at_once_with_the_limit_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = dir.path().join("iobench");
+    std::fs::copy(env!("CARGO_BIN_EXE_iobench"), &bin).unwrap();
+    let scenario = dir.path().join("np.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"np\"\n[run]\ntrials = 1\nwarmup = \"0s\"\nduration = \"200ms\"\nmodels = [\"processes\"]\nconcurrency = [100, 4]\nprocess_cap = 100\n[[workload]]\nkind = \"sleep\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&scenario, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = dir.path().join("out");
+    let script = format!(
+        "ulimit -u 50 && exec {} run {} --out {}",
+        bin.display(),
+        scenario.display(),
+        out.display()
+    );
+    let o = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--", "bash", "-c", &script])
+        .output();
+    let o = match o {
+        Ok(o) if !out.exists() && !o.status.success() => {
+            let why = String::from_utf8_lossy(&o.stderr).trim().to_string();
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "on CI this test must run: {why}"
+            );
+            eprintln!("skipped: cannot run as nobody: {why}");
+            return;
+        }
+        Ok(o) => o,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "on CI this test must run: {e}"
+            );
+            eprintln!("skipped: cannot run runuser: {e}");
+            return;
+        }
+    };
+    common::assert_exit(&o, 0);
+    let records = common::read_records(&out);
+    let of = |c: u32| {
+        records
+            .iter()
+            .find(|r| r["cell"]["concurrency"] == c)
+            .unwrap_or_else(|| panic!("C = {c}: {records:?}"))
+    };
+    let why = reason(of(100));
+    assert!(
+        why.contains("cannot start 100 worker processes: the OS limit is reached first (RLIMIT_NPROC (ulimit -u) allows 50"),
+        "{why}"
+    );
+    assert_eq!(of(4)["status"], "ok", "{}", of(4));
+}
