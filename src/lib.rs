@@ -21,6 +21,7 @@ pub mod error;
 pub mod export;
 pub mod figure;
 pub mod files;
+pub mod guard;
 pub mod list;
 pub mod measure;
 pub mod merge;

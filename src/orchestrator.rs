@@ -162,29 +162,38 @@ pub fn remaining(cells: &[RunCell], seed: u64, done: &HashSet<(String, u32)>) ->
         .collect()
 }
 
-/// Runs the trials `order` gives ([`remaining`]); returns the records in the order they
+/// Runs the trials `order` gives ([`remaining`]), each unless the memory guard refuses it
+/// (from `earlier` records and those of this call); returns the records in the order they
 /// finished and whether the run was interrupted.
 pub fn run_all(
     exe: &Path,
     cells: &[RunCell],
     order: Vec<(usize, u32)>,
+    earlier: &[TrialRecord],
     results: &mut ResultsFile,
     progress: &Progress,
 ) -> anyhow::Result<(Vec<TrialRecord>, bool)> {
     let mut records = Vec::new();
+    let mut seen: Vec<TrialRecord> = earlier.to_vec();
     for (n, (ci, t)) in order.into_iter().enumerate() {
         if interrupted() {
             return Ok((records, true));
         }
         let cell = &cells[ci];
         progress.started(cell, t);
-        let record = match &cell.skip {
-            Some(why) => {
-                let mut r = TrialRecord::failed(cell, t, utc_now_rfc3339(), why.clone());
+        let skip = cell
+            .skip
+            .clone()
+            .or_else(|| crate::guard::refuse_now(cell, &seen));
+        let record = match (crate::model::past_os_limit(cell), skip) {
+            // A cell the OS refuses fails, as its trial would, without starting one.
+            (Some(why), _) => TrialRecord::failed(cell, t, utc_now_rfc3339(), why),
+            (None, Some(why)) => {
+                let mut r = TrialRecord::failed(cell, t, utc_now_rfc3339(), why);
                 r.status = crate::record::TrialStatus::Skipped;
                 r
             }
-            None => run_one(exe, cell, t)?,
+            (None, None) => run_one(exe, cell, t)?,
         };
         if interrupted() && record.status != crate::record::TrialStatus::Ok {
             // Cut short by Ctrl-C: not a result.
@@ -192,6 +201,7 @@ pub fn run_all(
         }
         results.append(&record)?;
         progress.finished(n + 1, &record);
+        seen.push(record.clone());
         records.push(record);
     }
     Ok((records, false))
@@ -253,6 +263,7 @@ fn kill_group(pgid: u32) {
 /// Runs one trial in a child process and returns its record, failed or not.
 pub fn run_one(exe: &Path, cell: &RunCell, trial: u32) -> anyhow::Result<TrialRecord> {
     let started_at = utc_now_rfc3339();
+    let oom_before = crate::measure::room::oom_kills();
     let cell_json = serde_json::to_string(cell)?;
     let spawned = Command::new(exe)
         .args(["trial", "--trial", &trial.to_string(), "--cell", &cell_json])
@@ -319,6 +330,14 @@ pub fn run_one(exe: &Path, cell: &RunCell, trial: u32) -> anyhow::Result<TrialRe
         return fail("interrupted".into());
     }
     if !status.success() {
+        let oom_after = crate::measure::room::oom_kills();
+        if let (Some(libc::SIGKILL), Some(a), Some(b)) = (status.signal(), oom_before, oom_after) {
+            if b > a {
+                return fail(format!(
+                    "killed by the kernel: out of memory (its memory cgroup's oom_kill count rose from {a} to {b} while it ran)"
+                ));
+            }
+        }
         return fail(format!("trial process {}", describe(status)));
     }
     let Some(line) = stdout.lines().rev().find(|l| !l.trim().is_empty()) else {

@@ -400,8 +400,14 @@ pub fn run(
         crate::check::Estimate::of_trials(order.iter().map(|&(ci, _)| &cells[ci]), start_cost);
     eprintln!("{}", estimate.describe());
     let progress = Progress::new(order.len());
-    let (new, interrupted) =
-        orchestrator::run_all(trial_exe.path(), &cells, order, &mut results, &progress)?;
+    let (new, interrupted) = orchestrator::run_all(
+        trial_exe.path(),
+        &cells,
+        order,
+        &earlier,
+        &mut results,
+        &progress,
+    )?;
     progress.finish();
     let records: Vec<TrialRecord> = earlier.into_iter().chain(new).collect();
     drop(targets);

@@ -72,6 +72,9 @@ pub fn run_trial(cell: &RunCell, trial: u32) -> TrialRecord {
             return failed(why);
         }
     }
+    if let Some(why) = crate::model::past_os_limit(cell) {
+        return failed(why);
+    }
     // A server workload: the model serves in its own process, this one is the client.
     let mut sut = match crate::server::ServerSpec::of(cell) {
         None => None,

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod machine;
 pub mod memory;
 pub mod recorder;
+pub mod room;
 pub mod rusage;
 pub mod served;
 

@@ -29,7 +29,7 @@ pub mod tokio;
 
 use std::sync::Arc;
 
-use crate::measure::limits::TaskLimit;
+use crate::measure::limits::{self, TaskLimit, Tasks};
 use crate::model::ctx::TrialCtx;
 use crate::plan::{ModelKind, RunCell};
 use crate::rt::TokioFlavor::{CurrentThread, MultiThread};
@@ -102,13 +102,32 @@ pub fn ops_per_process(cell: &RunCell) -> u32 {
     }
 }
 
-/// Why a model cannot start `n` `what` (threads, worker processes): the OS limit that
-/// leaves too little room, named. Checked before the first is started.
-pub(crate) fn past_limit(what: &str, n: u32, limit: &TaskLimit) -> String {
-    format!(
+/// Why `cell`'s model cannot start its threads or worker processes here: the OS limit
+/// that leaves too little room for them, named; `None` if it can. Checked by the
+/// orchestrator before the trial starts (before the memory guard: a cell the OS refuses
+/// is failed, not estimated) and by the trial before its model starts any.
+pub fn past_os_limit(cell: &RunCell) -> Option<String> {
+    let c = cell.concurrency;
+    let pool = cell.workload.pool_max().unwrap_or(u32::MAX);
+    let (what, n, kind) = match cell.model {
+        ModelKind::Threads => ("threads", c, Tasks::Threads),
+        ModelKind::Processes => (
+            "worker processes",
+            c.min(cell.process_cap).min(pool),
+            Tasks::Processes,
+        ),
+        ModelKind::AsyncProcesses => (
+            "worker processes",
+            c.min(cell.event_loops),
+            Tasks::Processes,
+        ),
+        _ => return None,
+    };
+    let limit: TaskLimit = limits::short_of(kind, u64::from(n), 1)?;
+    Some(format!(
         "cannot start {n} {what}: the OS limit is reached first ({limit}, room for {} more)",
         limit.room()
-    )
+    ))
 }
 
 pub(crate) fn spawn_error(what: &str, index: u32, total: u32, e: std::io::Error) -> anyhow::Error {

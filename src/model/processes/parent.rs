@@ -9,11 +9,10 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use super::protocol::{Frame, Frames, FromWorker, Op, PROTOCOL, Plan, ToWorker, ops, send_line};
-use crate::measure::limits::{self, Tasks};
 use crate::measure::memory::tree_pids;
 use crate::measure::{Mono, Tally};
 use crate::model::ctx::TrialCtx;
-use crate::model::{past_limit, spawn_error};
+use crate::model::spawn_error;
 use crate::server::command::{dies_with_parent, last_lines};
 
 /// What the worker processes are.
@@ -122,9 +121,6 @@ fn converse(
     workers: &mut Workers,
 ) -> anyhow::Result<Option<u32>> {
     let k = plans.len() as u32;
-    if let Some(limit) = limits::short_of(Tasks::Processes, u64::from(k), 1) {
-        anyhow::bail!("{}", past_limit("worker processes", k, &limit));
-    }
     if let Spawn::Own = spawn {
         ctx.mark_idle();
     }
