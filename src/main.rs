@@ -198,10 +198,11 @@ fn report_command(dir: &std::path::Path, export: &ExportArgs) -> Result<ExitCode
         )));
     }
     let r = iobench::report::write::regenerate(dir)?;
-    if r.unreadable_lines > 0 {
+    warn_skipped(&r.skipped, "the report leaves it out");
+    if r.records == 0 {
         eprintln!(
-            "warning: {} line(s) of results.jsonl could not be read (a run cut short mid-write); the report leaves them out",
-            r.unreadable_lines
+            "warning: {} holds no trial record to trust; every cell is missing",
+            dir.join("results.jsonl").display()
         );
     }
     println!(
@@ -213,6 +214,21 @@ fn report_command(dir: &std::path::Path, export: &ExportArgs) -> Result<ExitCode
     );
     exports(export, &r.summary)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns of each line of a results file left out (the first 20, then how many more), by
+/// file and line, and what became of it.
+fn warn_skipped(skipped: &[iobench::record::Skipped], then: &str) {
+    const SHOWN: usize = 20;
+    for s in skipped.iter().take(SHOWN) {
+        eprintln!("warning: {s}; {then}");
+    }
+    if skipped.len() > SHOWN {
+        eprintln!(
+            "warning: {} more line(s) of results.jsonl left out",
+            skipped.len() - SHOWN
+        );
+    }
 }
 
 fn trial_command(cell: &str, trial: u32) -> Result<ExitCode, Error> {
@@ -244,11 +260,9 @@ fn merge_command(
             names.join(", ")
         );
     }
-    if m.unreadable_lines > 0 {
-        eprintln!(
-            "warning: {} line(s) of the shards' results.jsonl could not be read and were left out",
-            m.unreadable_lines
-        );
+    warn_skipped(&m.skipped, "left out of the merged run");
+    if m.records == 0 {
+        eprintln!("warning: the shards hold no trial record to trust; every cell is missing");
     }
     if m.machines > 1 {
         eprintln!(

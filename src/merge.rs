@@ -8,6 +8,10 @@
 //! `--partial`, which merges what there is and lists what is missing. Where the shards ran
 //! on machines that differ (CPU, cores, kernel), run.json and the summary list every
 //! machine with its shards and cells, and the report says so beside the cells.
+//!
+//! A shard's results.jsonl may come from anywhere: a record of another schema is refused
+//! (exit 2, naming the file and line), any other line that does not read or check
+//! (`TrialRecord::check`) is left out of the merged run, and named.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +22,7 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::measure::machine::Machine;
 use crate::plan::{RunCell, ShardInfo, fingerprint};
+use crate::record::{Results, Skipped, Unreadable};
 use crate::report::summary::ShardMachine;
 use crate::run::write_json;
 
@@ -40,9 +45,10 @@ struct Folder {
     dir: PathBuf,
     run: ShardRun,
     shard: ShardInfo,
-    /// results.jsonl's lines that parse.
+    /// results.jsonl's lines that read and check (`record::Results::read`).
     records: Vec<String>,
-    unreadable: usize,
+    /// Its lines left out.
+    skipped: Vec<Skipped>,
 }
 
 /// What `merge` did.
@@ -52,7 +58,8 @@ pub struct Merged {
     pub missing: Vec<u32>,
     pub count: u32,
     pub records: usize,
-    pub unreadable_lines: usize,
+    /// The shards' lines of results.jsonl left out, by file and line.
+    pub skipped: Vec<Skipped>,
     pub machines: usize,
     pub report: crate::report::write::Regenerated,
 }
@@ -92,21 +99,26 @@ fn read(dir: &Path) -> Result<Folder, Error> {
             }
         }
     };
-    let text = std::fs::read_to_string(dir.join("results.jsonl")).unwrap_or_default();
-    let mut records = Vec::new();
-    let mut unreadable = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<crate::record::TrialRecord>(line) {
-            Ok(_) => records.push(line.to_string()),
-            Err(_) => unreadable += 1,
-        }
+    let path = dir.join("results.jsonl");
+    let read = Results::read(&path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    // The merged results.jsonl is the run's from now on: a record of another version would
+    // mix versions in it for good, so it is refused; any other bad line is left out.
+    if let Some(s) = read
+        .skipped
+        .iter()
+        .find(|s| matches!(s.why, Unreadable::Schema(_)))
+    {
+        return Err(Error::Usage(format!(
+            "{s}; merge the shards with the iobench that ran them"
+        )));
     }
     Ok(Folder {
         dir: dir.to_path_buf(),
         run,
         shard,
-        records,
-        unreadable,
+        records: read.records.into_iter().map(|(line, _)| line).collect(),
+        skipped: read.skipped,
     })
 }
 
@@ -240,7 +252,7 @@ pub fn merge(out: &Path, dirs: &[PathBuf], partial: bool) -> Result<Merged, Erro
     Ok(Merged {
         out: out.to_path_buf(),
         records: folders.iter().map(|f| f.records.len()).sum(),
-        unreadable_lines: folders.iter().map(|f| f.unreadable).sum(),
+        skipped: folders.iter().flat_map(|f| f.skipped.clone()).collect(),
         shards,
         missing,
         count,

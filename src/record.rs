@@ -2,8 +2,13 @@
 //!
 //! Every figure carries its unit in its name. A figure that could not be measured is
 //! `null`, never zero or NaN. Raw data (`Tally`, `SamplerReport`) becomes a record here.
+//!
+//! A results.jsonl read back may come from anywhere (another machine, another version, a
+//! hand edit): its lines are read through `read_line` and `Results::read`, which check each
+//! record (`TrialRecord::check`) and name each line they leave out by file and line.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -187,7 +192,105 @@ pub struct TrialRecord {
     pub figures: Figures,
 }
 
+/// The highest throughput a record may hold, in ops per second: far above any machine's.
+pub const MAX_OPS_PER_SEC: f64 = 1e12;
+/// The highest efficiency a record may hold: slightly above 1 happens (an open loop
+/// catching up, a latency shorter than its nominal one), far above is not measured.
+pub const MAX_EFFICIENCY: f64 = 100.0;
+/// The highest count (ops, bytes, threads) a figure may hold: a week at
+/// `MAX_OPS_PER_SEC` is below it.
+const MAX_COUNT: f64 = 1e18;
+/// The longest latency a figure may hold, in microseconds (about 11 days; no trial's
+/// window is longer than a week).
+const MAX_LATENCY_US: f64 = 1e12;
+/// The most seconds (of window, setup or CPU) a figure may hold: a week on 1,000 cores.
+const MAX_SECS: f64 = 1e9;
+
+/// The range a figure's value can take, by its path in the record (`latency_us.p99`),
+/// which is also its key in summary.json: a value outside it was not measured, so the
+/// record or summary holding it is not trusted.
+pub fn figure_range(path: &str) -> (f64, f64) {
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    let head = path.split('.').next().unwrap_or(path);
+    match path {
+        "efficiency" => (0.0, MAX_EFFICIENCY),
+        "error_rate" => (0.0, 1.0),
+        "throughput_ops_per_sec" | "target_rate_ops_per_sec" | "wrk.requests_per_sec" => {
+            (0.0, MAX_OPS_PER_SEC)
+        }
+        // Peak PSS below the idle one gives a negative share.
+        "mem_per_op_bytes" => (-MAX_COUNT, MAX_COUNT),
+        "cpu_secs_per_1k_ops" | "wrk.secs" => (0.0, MAX_SECS),
+        _ if head.ends_with("_us") || leaf.ends_with("_us") => (0.0, MAX_LATENCY_US),
+        _ if leaf.ends_with("_secs") => (0.0, MAX_SECS),
+        _ => (0.0, MAX_COUNT),
+    }
+}
+
+/// Why `value` cannot be one of the figure at `path` (`figure_range`), if it cannot: e.g.
+/// "is -5, below 0".
+pub fn out_of_range(path: &str, value: f64) -> Option<String> {
+    let (lo, hi) = figure_range(path);
+    let show = |x: f64| match x.abs() {
+        a if a != 0.0 && !(1e-3..1e6).contains(&a) => format!("{x:e}"),
+        _ => x.to_string(),
+    };
+    if !value.is_finite() {
+        Some(format!("is {value}, not a number"))
+    } else if value < lo {
+        Some(format!("is {}, below {}", show(value), show(lo)))
+    } else if value > hi {
+        Some(format!("is {}, above {}", show(value), show(hi)))
+    } else {
+        None
+    }
+}
+
+/// Numeric leaves of `v` as (path, value), nested objects' paths joined with a dot.
+pub fn numeric_leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, f64)>) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64() {
+                out.push((prefix.to_string(), x));
+            }
+        }
+        Value::Object(m) => {
+            for (k, v) in m {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                numeric_leaves(&path, v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 impl TrialRecord {
+    /// Whether a record read back from a file can be trusted: of this binary's schema,
+    /// every figure in its range (`figure_range`; a null one is not measured and stays
+    /// null), its latency histogram readable. Every reader of results.jsonl calls it.
+    pub fn check(&self) -> Result<(), String> {
+        if self.schema != SCHEMA_VERSION {
+            return Err(schema_mismatch(u64::from(self.schema)));
+        }
+        let v = serde_json::to_value(&self.figures).map_err(|e| e.to_string())?;
+        let mut leaves = Vec::new();
+        numeric_leaves("", &v, &mut leaves);
+        for (path, x) in leaves {
+            if let Some(why) = out_of_range(&path, x) {
+                return Err(format!("{path} {why}"));
+            }
+        }
+        if let Some(h) = &self.figures.latency_histogram {
+            crate::measure::histogram::decode(h)?;
+        }
+        Ok(())
+    }
+
     pub fn failed(
         cell: &RunCell,
         trial: u32,
@@ -203,6 +306,105 @@ impl TrialRecord {
             started_at,
             figures: Figures::default(),
         }
+    }
+}
+
+fn schema_mismatch(found: u64) -> String {
+    format!(
+        "a record of schema {found}, this iobench reads schema {SCHEMA_VERSION} (another iobench version wrote it)"
+    )
+}
+
+/// Why a line of results.jsonl is left out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Unreadable {
+    /// A record of another layout (its `schema`): another iobench version wrote it.
+    Schema(u64),
+    /// Not a record (cut short, not JSON, a figure of the wrong type), or one whose
+    /// figures cannot have been measured.
+    Bad(String),
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::Schema(s) => f.write_str(&schema_mismatch(*s)),
+            Unreadable::Bad(why) => f.write_str(why),
+        }
+    }
+}
+
+/// One line of results.jsonl as a record, checked (`TrialRecord::check`).
+pub fn read_line(line: &str) -> Result<TrialRecord, Unreadable> {
+    /// Its schema alone: a record of another version need not read as one of this.
+    #[derive(Deserialize)]
+    struct Schema {
+        schema: Option<serde_json::Value>,
+    }
+    let bad = |what: &str, e: serde_json::Error| Unreadable::Bad(format!("{what}: {e}"));
+    let peek: Schema =
+        serde_json::from_str(line).map_err(|e| bad("could not be read (not JSON)", e))?;
+    match peek.schema.as_ref().and_then(serde_json::Value::as_u64) {
+        Some(s) if s != u64::from(SCHEMA_VERSION) => return Err(Unreadable::Schema(s)),
+        _ => {}
+    }
+    let r: TrialRecord =
+        serde_json::from_str(line).map_err(|e| bad("could not be read as a trial record", e))?;
+    r.check()
+        .map_err(|why| Unreadable::Bad(format!("cannot be trusted: {why}")))?;
+    Ok(r)
+}
+
+/// A line of a results file left out, for a warning: `FILE:LINE: why`.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    pub file: PathBuf,
+    /// From 1.
+    pub line: usize,
+    pub why: Unreadable,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.why)
+    }
+}
+
+/// A results.jsonl read back: the records that can be trusted, each with its line's text,
+/// and the lines left out.
+#[derive(Debug, Default)]
+pub struct Results {
+    pub records: Vec<(String, TrialRecord)>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Results {
+    /// Reads `path` line by line (none there: no records), each line read and checked;
+    /// a line that is not UTF-8 is left out, not the whole file.
+    pub fn read(path: &Path) -> std::io::Result<Results> {
+        let bytes = match std::fs::read(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Results::default()),
+            r => r?,
+        };
+        let mut out = Results::default();
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            let record = match std::str::from_utf8(line) {
+                Ok(text) if text.trim().is_empty() => continue,
+                Ok(text) => read_line(text).map(|r| (text.trim_end().to_string(), r)),
+                Err(e) => Err(Unreadable::Bad(format!(
+                    "could not be read (not UTF-8): {e}"
+                ))),
+            };
+            match record {
+                Ok(r) => out.records.push(r),
+                Err(why) => out.skipped.push(Skipped {
+                    file: path.to_path_buf(),
+                    line: i + 1,
+                    why,
+                }),
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -243,6 +445,90 @@ pub fn civil_from_unix(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real run's records (the report's fixture), as JSON.
+    fn fixture() -> Vec<serde_json::Value> {
+        include_str!("../tests/fixtures/report/results.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn read(v: &serde_json::Value) -> Result<TrialRecord, Unreadable> {
+        read_line(&v.to_string())
+    }
+
+    #[test]
+    fn real_records_and_possible_figures_are_trusted() {
+        let recs = fixture();
+        for r in &recs {
+            read(r).unwrap_or_else(|e| panic!("{e}: {r}"));
+        }
+        let ok = recs.iter().find(|r| r["status"] == "ok").unwrap().clone();
+        for (key, value) in [
+            ("efficiency", 1.04),
+            ("mem_per_op_bytes", -4096.0),
+            ("error_rate", 1.0),
+            ("throughput_ops_per_sec", 2e9),
+        ] {
+            let mut r = ok.clone();
+            r[key] = value.into();
+            read(&r).unwrap_or_else(|e| panic!("{key} = {value}: {e}"));
+        }
+        let mut r = ok.clone();
+        r["efficiency"] = serde_json::Value::Null;
+        assert_eq!(
+            read(&r).unwrap().figures.efficiency,
+            None,
+            "null stays null"
+        );
+    }
+
+    #[test]
+    fn figures_that_cannot_have_been_measured_are_not_trusted() {
+        let ok = fixture().into_iter().find(|r| r["status"] == "ok").unwrap();
+        for (path, value, says) in [
+            (
+                "throughput_ops_per_sec",
+                1e300,
+                "throughput_ops_per_sec is 1e300, above 1e12",
+            ),
+            ("efficiency", 250.0, "efficiency is 250, above 100"),
+            ("error_rate", 1.5, "error_rate is 1.5, above 1"),
+            ("window_secs", -0.5, "window_secs is -0.5, below 0"),
+            ("latency_us.p99", -3.0, "latency_us.p99 is -3, below 0"),
+            ("cpu_user_secs", -1.0, "cpu_user_secs is -1, below 0"),
+            (
+                "mem_per_op_bytes",
+                -1e20,
+                "mem_per_op_bytes is -1e20, below -1e18",
+            ),
+        ] {
+            let mut r = ok.clone();
+            let (head, leaf) = path
+                .split_once('.')
+                .map_or((path, None), |(h, l)| (h, Some(l)));
+            match leaf {
+                Some(l) => r[head][l] = value.into(),
+                None => r[head] = value.into(),
+            }
+            match read(&r) {
+                Err(Unreadable::Bad(why)) => assert!(why.contains(says), "{path}: {why}"),
+                other => panic!("{path} = {value}: {other:?}"),
+            }
+        }
+        let mut r = ok.clone();
+        r["latency_histogram"] = "HISTFAAAnope".into();
+        assert!(matches!(read(&r), Err(Unreadable::Bad(w)) if w.contains("histogram")));
+        let mut r = ok.clone();
+        r["schema"] = 2.into();
+        r["a_field_of_schema_2"] = 0.into();
+        assert_eq!(read(&r).unwrap_err(), Unreadable::Schema(2));
+        let line = ok.to_string();
+        for bad in [&line[..line.len() / 2], "", "[1, 2]", "NaN"] {
+            assert!(matches!(read_line(bad), Err(Unreadable::Bad(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn civil_dates() {

@@ -145,13 +145,8 @@ fn resume_from(
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let r: TrialRecord = serde_json::from_str(line).map_err(|e| {
-            refuse(format!(
-                "line {} of {} is not a trial record: {e}",
-                i + 1,
-                path.display()
-            ))
-        })?;
+        let r = crate::record::read_line(line)
+            .map_err(|why| refuse(format!("{}:{}: {why}", path.display(), i + 1)))?;
         records.push(r);
     }
     Ok((run.seed, records))

@@ -231,11 +231,17 @@ pub fn judge(pending: Vec<Pending>, o: &Options) -> Vec<Comparison> {
                 Err(why) => row.note = Some(why.clone()),
                 Ok(t) => {
                     let ci = t.interval(alpha);
-                    row.ratio = Some(ci.ratio);
-                    row.ci_low = Some(ci.low);
-                    row.ci_high = Some(ci.high);
-                    row.p_value = Some(t.p_value());
-                    row.detectable_change = Some((ci.half_width.exp() - 1.0).max(o.threshold));
+                    // Trials spread over many orders of magnitude overflow the interval:
+                    // what is not a number is left out of the row, not written as inf.
+                    let finite = |x: f64| Some(x).filter(|x| x.is_finite());
+                    row.ratio = finite(ci.ratio);
+                    row.ci_low = finite(ci.low);
+                    row.ci_high = finite(ci.high);
+                    row.p_value = finite(t.p_value());
+                    row.detectable_change = finite((ci.half_width.exp() - 1.0).max(o.threshold));
+                    if row.ci_low.is_none() || row.ci_high.is_none() {
+                        row.note = Some("the trials spread too far for an interval".into());
+                    }
                     row.verdict = verdict(&ci, significant[i], row.higher_is_better, o);
                     if row.verdict == Verdict::Inconclusive {
                         row.trials_needed = t.trials_needed(alpha, o.threshold);
@@ -424,7 +430,8 @@ pub fn locate(p: &Path) -> PathBuf {
     }
 }
 
-/// Reads a summary; every problem is bad input (exit 2) naming the file.
+/// Reads a summary and checks its figures (`Summary::check`: it may come from anywhere);
+/// every problem is bad input (exit 2) naming the file.
 pub fn load(p: &Path) -> Result<Summary, Error> {
     let file = locate(p);
     let text = std::fs::read_to_string(&file)
@@ -442,6 +449,8 @@ pub fn load(p: &Path) -> Result<Summary, Error> {
             s.schema
         )));
     }
+    s.check()
+        .map_err(|why| Error::Usage(format!("{} cannot be trusted: {why}", file.display())))?;
     Ok(s)
 }
 

@@ -16,8 +16,7 @@ use crate::measure::histogram;
 use crate::measure::machine::Machine;
 use crate::op::ErrorKind;
 use crate::plan::Cell;
-use crate::record::TrialRecord;
-use crate::record::TrialStatus;
+use crate::record::{TrialRecord, TrialStatus, numeric_leaves, out_of_range};
 use crate::stats::spread;
 
 /// The format version of summary.json (2: each figure carries its trials' `values`; 3: the
@@ -125,28 +124,6 @@ pub struct CellSummary {
     /// Every figure: `{"median", "min", "max", "cv", "n"}`, nested as in the record.
     #[serde(flatten)]
     pub figures: Map<String, Value>,
-}
-
-/// Numeric leaves of `v` as (path, value).
-fn numeric_leaves(prefix: &str, v: &Value, out: &mut Vec<(String, f64)>) {
-    match v {
-        Value::Number(n) => {
-            if let Some(x) = n.as_f64() {
-                out.push((prefix.to_string(), x));
-            }
-        }
-        Value::Object(m) => {
-            for (k, v) in m {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                numeric_leaves(&path, v, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 fn insert_path(map: &mut Map<String, Value>, path: &str, value: Value) {
@@ -277,6 +254,78 @@ pub fn summarize(
         machines: Vec::new(),
         cells,
     }
+}
+
+impl Summary {
+    /// Whether a summary read back from a file (a run's summary.json, a baseline) can be
+    /// trusted: each figure's statistics are numbers in the figure's range
+    /// (`record::figure_range`), its merged histograms readable. `compare` checks both
+    /// sides; keys it does not know are left alone.
+    pub fn check(&self) -> Result<(), String> {
+        for c in &self.cells {
+            c.check().map_err(|why| format!("cell {}: {why}", c.id))?;
+        }
+        Ok(())
+    }
+}
+
+impl CellSummary {
+    fn check(&self) -> Result<(), String> {
+        if let Some(h) = &self.latency_histogram {
+            histogram::decode(h)?;
+        }
+        for (k, v) in &self.figures {
+            check_stats(k, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// The statistics of the figure at `path` (`{"median", …, "values"}`), or an object of
+/// such (`latency_us`), checked.
+fn check_stats(path: &str, v: &Value) -> Result<(), String> {
+    let Value::Object(m) = v else {
+        return Ok(());
+    };
+    // `latency_us` holds a figure per percentile, one of them `max`: statistics are what
+    // has a median or values that are not figures themselves.
+    let stats = ["median", "values"]
+        .iter()
+        .any(|k| m.get(*k).is_some_and(|v| !v.is_object()));
+    if !stats {
+        for (k, v) in m {
+            check_stats(&format!("{path}.{k}"), v)?;
+        }
+        return Ok(());
+    }
+    for (k, v) in m {
+        let number = |v: &Value| {
+            v.as_f64()
+                .ok_or_else(|| format!("{path}.{k} holds {v}, not a number"))
+        };
+        let in_range = |v: &Value| match out_of_range(path, number(v)?) {
+            Some(why) => Err(format!("{path}.{k} holds a value that {why}")),
+            None => Ok(()),
+        };
+        match k.as_str() {
+            "median" | "min" | "max" | "merged" => in_range(v)?,
+            "values" => match v.as_array() {
+                Some(a) => a.iter().try_for_each(in_range)?,
+                None => return Err(format!("{path}.values holds {v}, not a list of numbers")),
+            },
+            "cv" if !v.is_null() => {
+                let cv = number(v)?;
+                if !(cv >= 0.0 && cv.is_finite()) {
+                    return Err(format!("{path}.cv is {cv}, not a coefficient of variation"));
+                }
+            }
+            "n" if v.as_u64().is_none() => {
+                return Err(format!("{path}.n holds {v}, not a count of trials"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A statistic of a figure across a cell's ok trials, as summary.json names it.
@@ -423,5 +472,43 @@ mod tests {
         assert_eq!(c.value(Figure::P99), Some(42.0));
         assert_eq!(c.stat(Figure::P99, Stat::Median), Some(60.0));
         assert_eq!(c.value(Figure::Throughput), Some(1000.0));
+    }
+
+    /// A summary of measured figures checks; one whose numbers were tampered with does not.
+    #[test]
+    fn a_summary_checks_its_numbers() {
+        let s = Scenario::parse(DEFAULT_SCENARIO_TOML, std::path::Path::new("t.toml")).unwrap();
+        let cell = &s.cells()[0];
+        let recs: Vec<TrialRecord> = (0..3).map(|t| trial(cell, t, 1.0 + t as f64)).collect();
+        let c = summarize_cell(cell, &recs.iter().collect::<Vec<_>>());
+        c.check().unwrap();
+        for (edit, says) in [
+            (
+                (
+                    &["latency_us", "p99", "values"][..],
+                    serde_json::json!([30.0, -1.0]),
+                ),
+                "latency_us.p99.values holds a value that is -1, below 0",
+            ),
+            (
+                (&["throughput_ops_per_sec", "median"][..], "fast".into()),
+                "throughput_ops_per_sec.median holds \"fast\", not a number",
+            ),
+            (
+                (&["efficiency", "max"][..], 1e9.into()),
+                "efficiency.max holds a value that is 1e9, above 100",
+            ),
+            ((&["ops", "n"][..], (-2).into()), "ops.n holds -2"),
+        ] {
+            let mut bad = c.clone();
+            let (path, value) = edit;
+            let mut v = &mut bad.figures[path[0]];
+            for k in &path[1..] {
+                v = &mut v[*k];
+            }
+            *v = value;
+            let why = bad.check().unwrap_err();
+            assert!(why.contains(says), "{why}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Writes a run folder's report: charts/, report.html and report.md from a summary
 //! (`iobench run` at its end), or everything again from `run.json` and `results.jsonl`
 //! (`iobench report DIR`), also for an interrupted run (missing cells are said to be
-//! missing) and one whose last line was cut short.
+//! missing), one whose last line was cut short, and one whose results.jsonl holds lines
+//! not to be trusted (left out, each named by file and line).
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,7 @@ use super::summary::{ShardMachine, Summary, summarize};
 use crate::files;
 use crate::measure::machine::Machine;
 use crate::plan::{Cell, RunCell};
-use crate::record::TrialRecord;
+use crate::record::{Results, Skipped, TrialRecord};
 
 /// Where a report was written.
 pub struct Written {
@@ -53,11 +54,15 @@ pub struct Regenerated {
     pub written: Written,
     pub summary: Summary,
     pub records: usize,
-    /// Lines of results.jsonl that could not be read (a run killed mid-write).
-    pub unreadable_lines: usize,
+    /// Lines of results.jsonl left out: cut short (a run killed mid-write), of another
+    /// schema, or not to be trusted (`TrialRecord::check`).
+    pub skipped: Vec<Skipped>,
 }
 
 /// Rebuilds summary.json and the report of a run folder from run.json and results.jsonl.
+/// results.jsonl may come from anywhere: each line is read and checked
+/// (`record::Results::read`), and one that does not read or check is left out (the
+/// caller warns of each, by file and line), never summarised.
 pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
     let run_json = dir.join("run.json");
     let text = std::fs::read_to_string(&run_json)
@@ -65,15 +70,9 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
     let run: RunFile = serde_json::from_str(&text)
         .with_context(|| format!("{} is not an iobench run.json", run_json.display()))?;
     let results = dir.join("results.jsonl");
-    let text = std::fs::read_to_string(&results).unwrap_or_default();
-    let mut records = Vec::new();
-    let mut unreadable_lines = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<TrialRecord>(line) {
-            Ok(r) => records.push(r),
-            Err(_) => unreadable_lines += 1,
-        }
-    }
+    let read =
+        Results::read(&results).with_context(|| format!("cannot read {}", results.display()))?;
+    let records: Vec<TrialRecord> = read.records.into_iter().map(|(_, r)| r).collect();
     let planned: Vec<Cell> = run.cells.into_iter().map(|c| c.cell).collect();
     let mut summary = summarize(&run.scenarios.join(", "), run.machine, &planned, &records);
     summary.machines = run.machines;
@@ -85,7 +84,7 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
         written: write(dir, &summary)?,
         summary,
         records: records.len(),
-        unreadable_lines,
+        skipped: read.skipped,
     })
 }
 
