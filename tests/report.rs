@@ -81,6 +81,7 @@ fn the_html_and_every_svg_are_well_formed_and_pngs_have_their_size() {
     );
     assert!(!html.contains("<link") && !html.contains("<script"));
     for section in [
+        "Which model: the decision map",
         "Findings",
         "Failed, skipped and missing cells",
         "Fixture CPU",

@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use super::decision::{CAPTION, CRITERIA, Decision, show};
 use super::findings::Verdict;
 use super::page::{COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, fit_row, row, status_text};
 use super::summary::CellStatus;
@@ -34,6 +35,7 @@ th { background: #f3f3f3; } td.l, th.l { text-align: left; }
 .holds { color: #006d2c; font-weight: 600; } .fails { color: #b30000; font-weight: 600; } .unknown { color: #666; }
 .charts { display: flex; flex-wrap: wrap; gap: .5rem; } .charts svg { max-width: 100%; height: auto; border: 1px solid #eee; }
 .meta td { text-align: left; } code { background: #f4f4f4; padding: 0 .2rem; }
+.wide { overflow-x: auto; } .ties { color: #555; font-size: .8rem; } .pattern { max-width: 70rem; } .note { color: #555; }
 ";
 
 pub fn render(page: &Page) -> String {
@@ -98,6 +100,7 @@ pub fn render(page: &Page) -> String {
         let _ = writeln!(o, "</ul>");
     }
 
+    decisions(&mut o, page);
     let _ = writeln!(o, "<h2 id=\"findings\">Findings</h2>");
     findings(&mut o, page);
 
@@ -203,6 +206,58 @@ pub fn render(page: &Page) -> String {
     }
     let _ = writeln!(o, "</body>\n</html>");
     o
+}
+
+/// The decision map of every workload: its sentence, and a row per concurrency with the
+/// best model of each criterion in bold and the ties after it.
+fn decisions(o: &mut String, page: &Page) {
+    let maps: Vec<_> = page
+        .groups
+        .iter()
+        .filter_map(|g| g.decision.as_ref())
+        .collect();
+    if maps.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<h2 id=\"decision\">Which model: the decision map</h2>\n<p class=\"note\">{}</p>",
+        esc(CAPTION)
+    );
+    for d in maps {
+        let _ = writeln!(
+            o,
+            "<h3>{}</h3>\n<p class=\"pattern\">{}</p>",
+            esc(&d.label),
+            esc(&d.sentence)
+        );
+        let _ = write!(o, "<div class=\"wide\"><table class=\"map\"><tr>");
+        for h in Decision::head() {
+            let _ = write!(o, "<th class=\"l\">{}</th>", esc(h));
+        }
+        let _ = writeln!(o, "</tr>");
+        for (i, c) in d.concurrencies.iter().enumerate() {
+            let _ = write!(o, "<tr><td>{c}</td>");
+            for (e, (f, _)) in d.entries[i].iter().zip(CRITERIA) {
+                let Some(e) = e else {
+                    let _ = write!(o, "<td class=\"l\">-</td>");
+                    continue;
+                };
+                let ties = match e.text(f).split_once("; ") {
+                    Some((_, rest)) => format!("<br/><span class=\"ties\">{}</span>", esc(rest)),
+                    None => String::new(),
+                };
+                let _ = write!(
+                    o,
+                    "<td class=\"l\"><strong>{}</strong> {}{ties}</td>",
+                    esc(&e.best),
+                    esc(&show(f, e.value))
+                );
+            }
+            let _ = writeln!(o, "</tr>");
+        }
+        let _ = writeln!(o, "</table></div>");
+    }
 }
 
 /// The findings' table: a row per claim, or where the findings are given in more than one

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::decision::{CAPTION, Decision};
 use super::findings::Finding;
 use super::page::{COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, fit_row, row, status_text};
 use super::summary::{CellStatus, CellSummary};
@@ -63,6 +64,23 @@ pub fn render(page: &Page) -> String {
     }
     if !page.protocol.is_empty() {
         out.push('\n');
+    }
+    let maps: Vec<_> = page
+        .groups
+        .iter()
+        .filter_map(|g| g.decision.as_ref())
+        .collect();
+    if !maps.is_empty() {
+        let _ = writeln!(out, "## Which model: the decision map\n\n{}\n", md(CAPTION));
+        for d in maps {
+            let _ = writeln!(out, "**{}**\n\n{}\n", md(&d.label), md(&d.sentence));
+            table(
+                &mut out,
+                &Decision::head(),
+                (0..d.concurrencies.len()).map(|i| d.row(i)),
+            );
+            out.push('\n');
+        }
     }
     let _ = writeln!(out, "## Findings\n");
     if page.by_language() {

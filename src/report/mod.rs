@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod console;
+pub mod decision;
 pub mod findings;
 pub mod html;
 pub mod markdown;

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::charts::{Chart, Point, Scale, Series, model_index, model_order};
+use super::decision::{Decision, decide};
 use super::findings::{Finding, Language, findings, label};
 use super::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::figure::Figure;
@@ -19,6 +20,8 @@ pub struct Group<'a> {
     pub charts: Vec<(Chart, String)>,
     /// Peak memory against C, fitted per model ([`memory_fits`]).
     pub fits: Vec<MemoryFit>,
+    /// The decision map of its cells.
+    pub decision: Option<Decision>,
 }
 
 /// Everything a report shows.
@@ -441,11 +444,13 @@ impl<'a> Page<'a> {
                     cells: vec![c],
                     charts: Vec::new(),
                     fits: Vec::new(),
+                    decision: None,
                 }),
             }
         }
         for (i, g) in groups.iter_mut().enumerate() {
             g.fits = memory_fits(&g.cells);
+            g.decision = decide(&g.label, &g.cells);
             for chart in charts_for(i, &brief(g.cells[0], &g.label), &g.cells) {
                 g.charts.push(draw(charts_dir, chart)?);
             }
