@@ -118,6 +118,50 @@ fn the_html_and_every_svg_are_well_formed_and_pngs_have_their_size() {
 }
 
 #[test]
+fn every_chart_point_has_a_tooltip_naming_its_numbers() {
+    let (_t, dir) = fixture(|_, s| s);
+    assert!(report(&dir).status.success());
+    let html = read(&dir, "report.html");
+    let doc = xml(&html).unwrap();
+    for svg in doc.descendants().filter(|n| n.tag_name().name() == "svg") {
+        let titles: Vec<&str> = svg
+            .descendants()
+            .filter(|n| n.tag_name().name() == "title")
+            .map(|t| t.text().unwrap_or(""))
+            .collect();
+        assert!(!titles.is_empty(), "a chart without tooltips");
+        for t in titles {
+            // `model, C = 10: 1000 ops/s (median; trials 990–1000 ops/s)`
+            assert!(
+                t.contains(": ") && t.contains("; trials ") && t.contains('–'),
+                "{t}"
+            );
+        }
+    }
+    // One tooltip per ok cell in the throughput charts (each cell is in one of them).
+    let summary: serde_json::Value = serde_json::from_str(&read(&dir, "summary.json")).unwrap();
+    let cells = summary["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| matches!(c["status"].as_str(), Some("ok" | "partial")))
+        .filter(|c| c["throughput_ops_per_sec"]["median"].is_number())
+        .count();
+    let mut tips = 0;
+    for e in std::fs::read_dir(dir.join("charts")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with('w') && name.ends_with("-throughput.svg") {
+            tips += std::fs::read_to_string(&p)
+                .unwrap()
+                .matches("<title>")
+                .count();
+        }
+    }
+    assert_eq!(tips, cells);
+}
+
+#[test]
 fn strings_from_scenarios_and_results_are_escaped() {
     let evil = "<script>alert(1)</script>";
     let (_t, dir) = fixture(|f, s| match f {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::charts::{Chart, Point, Scale, Series, model_index, model_order};
+use super::charts::{Chart, Point, Scale, Series, Tip, model_index, model_order};
 use super::decision::{Decision, decide};
 use super::findings::{Finding, Language, findings, label};
 use super::summary::{CellStatus, CellSummary, Stat, Summary};
@@ -311,7 +311,7 @@ fn chosen_concurrency(cells: &[&CellSummary]) -> Option<u32> {
 
 fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
     let name = |what: &str| format!("w{}-{what}", index + 1);
-    let chart = |what: &str, title: &str, y: &str, ys: Scale, series: Vec<Series>| Chart {
+    let chart = |what: &str, title: &str, y: &str, unit, ys: Scale, series: Vec<Series>| Chart {
         name: name(what),
         title: format!("{title} — {label}"),
         x_label: "concurrency (ops in flight asked, log scale)".into(),
@@ -320,12 +320,18 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
         y_scale: ys,
         x_names: None,
         series,
+        tip: Tip {
+            x: "C",
+            unit,
+            value: if unit == "ms" { "merged" } else { "median" },
+        },
     };
     let mut out = vec![
         chart(
             "throughput",
             "Throughput",
             "verified ops per second (log)",
+            "ops/s",
             Scale::Log,
             by_concurrency(cells, Figure::Throughput, 1.0),
         ),
@@ -333,6 +339,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
             "efficiency",
             "Efficiency vs ideal",
             "throughput / ideal",
+            "× ideal",
             Scale::Linear,
             by_concurrency(cells, Figure::Efficiency, 1.0),
         ),
@@ -340,6 +347,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
             "p99",
             "p99 latency",
             "p99 latency, ms (log)",
+            "ms",
             Scale::Log,
             by_concurrency(cells, Figure::P99, 1e-3),
         ),
@@ -347,6 +355,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
             "memory-per-op",
             "Memory per in-flight op",
             "(peak − idle PSS) / C, KiB (log)",
+            "KiB",
             Scale::Log,
             by_concurrency(cells, Figure::MemPerOp, 1.0 / 1024.0),
         ),
@@ -354,6 +363,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
             "peak-memory",
             "Peak memory of the process tree",
             "peak PSS, MiB (log); dashed: fitted line",
+            "MiB",
             Scale::Log,
             with_fits(
                 by_concurrency(cells, Figure::PeakPss, MIB),
@@ -364,6 +374,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
             "cpu",
             "CPU per 1,000 ops",
             "CPU seconds per 1,000 ops (log)",
+            "CPU s per 1,000 ops",
             Scale::Log,
             by_concurrency(cells, Figure::CpuPer1kOps, 1.0),
         ),
@@ -403,6 +414,11 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
             y_scale: Scale::Log,
             x_names: Some(PERCENTILES.iter().map(|(_, n)| n.to_string()).collect()),
             series,
+            tip: Tip {
+                x: "percentile",
+                unit: "ms",
+                value: "merged",
+            },
         });
     }
     out.retain(|c| !c.is_empty());

@@ -11,7 +11,7 @@
 //!   (the talk's CPU-heavy work); its x = 0 is the cell where no op computes
 //!   (`compute = 0`), and the cells of one sweep should share one `compute`.
 
-use super::charts::{Chart, Point, Scale, Series, model_index, model_order};
+use super::charts::{Chart, Point, Scale, Series, Tip, model_index, model_order};
 use super::summary::{CellStatus, CellSummary, Stat, Summary};
 use crate::figure::Figure;
 use crate::plan::ModelKind;
@@ -177,7 +177,11 @@ impl Sweep<'_> {
 
     /// The sweep's charts; `index` numbers their files.
     pub fn charts(&self, index: usize) -> Vec<Chart> {
-        let chart = |what: &str, title: &str, x: &str, y: &str, ys: Scale, series| Chart {
+        let tip_x = match self.kind {
+            SweepKind::Crossover => "compute / wait",
+            SweepKind::Stall => "share blocking",
+        };
+        let chart = |what: &str, title: &str, x: &str, y: &str, unit, ys: Scale, series| Chart {
             name: format!("sweep{}-{what}", index + 1),
             title: format!("{title} — {}", short(&self.label)),
             x_label: x.into(),
@@ -186,6 +190,11 @@ impl Sweep<'_> {
             y_scale: ys,
             x_names: None,
             series,
+            tip: Tip {
+                x: tip_x,
+                unit,
+                value: if unit == "ms" { "merged" } else { "median" },
+            },
         };
         let mut out = match self.kind {
             SweepKind::Crossover => vec![chart(
@@ -193,6 +202,7 @@ impl Sweep<'_> {
                 "Throughput vs compute/wait",
                 "compute / wait per op",
                 "verified ops per second (log)",
+                "ops/s",
                 Scale::Log,
                 self.series(Figure::Throughput, 1.0),
             )],
@@ -202,6 +212,7 @@ impl Sweep<'_> {
                     "Throughput, blocking ops",
                     "share of ops that block their thread or compute (1 / block_every)",
                     "verified ops per second (log)",
+                    "ops/s",
                     Scale::Log,
                     self.series(Figure::Throughput, 1.0),
                 ),
@@ -210,6 +221,7 @@ impl Sweep<'_> {
                     "p99 latency, blocking ops",
                     "share of ops that block their thread or compute (1 / block_every)",
                     "p99 latency, ms (log)",
+                    "ms",
                     Scale::Log,
                     self.series(Figure::P99, 1e-3),
                 ),
