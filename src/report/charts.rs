@@ -113,6 +113,9 @@ pub struct Series {
     pub points: Vec<Point>,
     /// A line fitted to the points (in the chart's units), drawn dashed across their x.
     pub fit: Option<LineFit>,
+    /// Each point's tooltip after the model's name, where the chart's own words do not
+    /// fit (the progression's C, trial and cell); empty: the chart's words.
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -135,6 +138,9 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// What a point's tooltip calls its x (`C`, `compute / wait`) and the unit of its y.
     pub tip: Tip,
+    /// Markers without the line joining them (points that are not a curve: the trials of
+    /// many cells in the order they ran).
+    pub markers_only: bool,
 }
 
 /// How a chart's points name their numbers in their tooltips (an SVG `<title>`).
@@ -302,10 +308,12 @@ impl Chart {
                     c.stroke_width(1),
                 ))?;
             }
-            chart.draw_series(LineSeries::new(
-                s.points.iter().map(|p| (p.x, p.median)),
-                line,
-            ))?;
+            if !self.markers_only {
+                chart.draw_series(LineSeries::new(
+                    s.points.iter().map(|p| (p.x, p.median)),
+                    line,
+                ))?;
+            }
             for p in &s.points {
                 if p.max > p.min {
                     chart.draw_series(std::iter::once(PathElement::new(
@@ -332,10 +340,14 @@ impl Chart {
         }
         let mut hovers = Vec::new();
         for s in &self.series {
-            for p in &s.points {
+            for (i, p) in s.points.iter().enumerate() {
+                let text = match s.notes.get(i) {
+                    Some(note) => format!("{}, {note}", s.model),
+                    None => self.tip_text(&s.model, p),
+                };
                 hovers.push(Hover {
                     at: chart.backend_coord(&(p.x, p.median)),
-                    text: self.tip_text(&s.model, p),
+                    text,
                 });
             }
         }
@@ -571,12 +583,14 @@ mod tooltip_tests {
                 index: 0,
                 points: vec![point(1.0, 100.0), point(10.0, 1000.0), point(100.0, 5000.0)],
                 fit: None,
+                notes: Vec::new(),
             }],
             tip: Tip {
                 x: "C",
                 unit: "ops/s",
                 value: "median",
             },
+            markers_only: false,
         };
         let dir = tempfile::tempdir().unwrap();
         let svg = chart.render(&dir.path().join("t.png")).unwrap();

@@ -214,6 +214,7 @@ fn by_concurrency(cells: &[&CellSummary], f: Figure, scale: f64) -> Vec<Series> 
                 index,
                 points,
                 fit: None,
+                notes: Vec::new(),
             })
         })
         .collect()
@@ -325,6 +326,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
             unit,
             value: if unit == "ms" { "merged" } else { "median" },
         },
+        markers_only: false,
     };
     let mut out = vec![
         chart(
@@ -402,6 +404,7 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
                     index,
                     points,
                     fit: None,
+                    notes: Vec::new(),
                 })
             })
             .collect();
@@ -419,10 +422,83 @@ fn charts_for(index: usize, label: &str, cells: &[&CellSummary]) -> Vec<Chart> {
                 unit: "ms",
                 value: "merged",
             },
+            markers_only: false,
         });
     }
+    out.push(Chart {
+        name: name("progression"),
+        title: format!("Each trial in the order it ran — {label}"),
+        x_label: "the trial's place in the run (results.jsonl order)".into(),
+        y_label: "throughput / its cell's median".into(),
+        x_scale: Scale::Linear,
+        y_scale: Scale::Linear,
+        x_names: None,
+        series: progression(cells),
+        tip: Tip {
+            x: "place",
+            unit: "× median",
+            value: "this trial",
+        },
+        markers_only: true,
+    });
     out.retain(|c| !c.is_empty());
     out
+}
+
+/// Each ok trial's throughput against its cell's median, at its place in the run, a series
+/// per model: drift over a run, or a noisy neighbour, shows as a trend or a dip that many
+/// cells share.
+fn progression(cells: &[&CellSummary]) -> Vec<Series> {
+    use super::console::num;
+    let order = model_order(cells.iter().map(|c| c.model.as_str()));
+    order
+        .iter()
+        .filter_map(|m| {
+            let mut points: Vec<(Point, String)> = Vec::new();
+            for c in cells.iter().filter(|c| ok(c) && &c.model == m) {
+                let (Some(values), Some(median)) = (
+                    c.values(Figure::Throughput),
+                    c.value(Figure::Throughput).filter(|&m| m > 0.0),
+                ) else {
+                    continue;
+                };
+                // Only where every ok trial has its place and its value.
+                if values.len() != c.run_order.len() {
+                    continue;
+                }
+                for (k, (at, v)) in c.run_order.iter().zip(&values).enumerate() {
+                    let r = v / median;
+                    points.push((
+                        Point {
+                            x: f64::from(*at) + 1.0,
+                            median: r,
+                            min: r,
+                            max: r,
+                        },
+                        format!(
+                            "C = {}, trial {} of {}, {} in the run: {} ops/s, {r:.3} × its cell's median (trials {}–{} ops/s)",
+                            c.concurrency,
+                            k + 1,
+                            values.len(),
+                            at + 1,
+                            num(Some(*v)),
+                            num(c.stat(Figure::Throughput, Stat::Min)),
+                            num(c.stat(Figure::Throughput, Stat::Max)),
+                        ),
+                    ));
+                }
+            }
+            points.sort_by(|a, b| a.0.x.total_cmp(&b.0.x));
+            let index = model_index(m, &order);
+            (!points.is_empty()).then(|| Series {
+                model: m.clone(),
+                index,
+                notes: points.iter().map(|(_, n)| n.clone()).collect(),
+                points: points.into_iter().map(|(p, _)| p).collect(),
+                fit: None,
+            })
+        })
+        .collect()
 }
 
 /// Renders `chart` into `charts_dir` as PNG and SVG; returns it with its SVG text.

@@ -121,6 +121,10 @@ pub struct CellSummary {
     /// has one; `latency_us.*.merged` are its percentiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_histogram: Option<String>,
+    /// Each ok trial's place in the run (its line in results.jsonl, from 0: the order the
+    /// trials ran), in the order of every figure's `values`: the progression chart's x.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_order: Vec<u32>,
     /// Every figure: `{"median", "min", "max", "cv", "n"}`, nested as in the record.
     #[serde(flatten)]
     pub figures: Map<String, Value>,
@@ -229,6 +233,7 @@ pub fn summarize_cell(cell: &Cell, records: &[&TrialRecord]) -> CellSummary {
             .collect(),
         errors,
         latency_histogram: merged.as_ref().and_then(histogram::encode),
+        run_order: Vec::new(),
         figures,
     }
 }
@@ -244,7 +249,14 @@ pub fn summarize(
         .iter()
         .map(|cell| {
             let mine: Vec<&TrialRecord> = records.iter().filter(|r| r.cell.id == cell.id).collect();
-            summarize_cell(cell, &mine)
+            let mut summary = summarize_cell(cell, &mine);
+            summary.run_order = records
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.cell.id == cell.id && r.status == TrialStatus::Ok)
+                .map(|(i, _)| i as u32)
+                .collect();
+            summary
         })
         .collect();
     Summary {

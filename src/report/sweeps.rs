@@ -167,6 +167,7 @@ impl Sweep<'_> {
                 let index = model_index(m, &order);
                 (!points.is_empty()).then(|| Series {
                     fit: None,
+                    notes: Vec::new(),
                     model: m.clone(),
                     index,
                     points,
@@ -195,6 +196,7 @@ impl Sweep<'_> {
                 unit,
                 value: if unit == "ms" { "merged" } else { "median" },
             },
+            markers_only: false,
         };
         let mut out = match self.kind {
             SweepKind::Crossover => vec![chart(
