@@ -118,6 +118,57 @@ fn the_html_and_every_svg_are_well_formed_and_pngs_have_their_size() {
 }
 
 #[test]
+fn cell_tables_sort_by_every_column_with_no_script() {
+    let (_t, dir) = fixture(|_, s| s);
+    assert!(report(&dir).status.success());
+    let html = read(&dir, "report.html");
+    assert!(!html.contains("<script"));
+    let doc = xml(&html).unwrap();
+    let table = doc
+        .descendants()
+        .find(|n| n.attribute("class") == Some("cells"))
+        .expect("a cell table");
+    let wrapper = table.parent().unwrap();
+    let radios = wrapper
+        .children()
+        .filter(|n| n.attribute("type") == Some("radio"))
+        .count();
+    let rows: Vec<_> = table
+        .children()
+        .filter(|n| n.has_tag_name("tr") && n.attribute("style").is_some())
+        .collect();
+    let columns = table.children().find(|n| n.has_tag_name("tr")).unwrap();
+    let columns = columns.children().filter(|n| n.has_tag_name("th")).count();
+    assert_eq!(radios, 2 * columns, "ascending and descending per column");
+    // Each row's rank in the descending order of column 3 (ops/s median): a permutation
+    // that puts the largest median first.
+    let rank = |row: &roxmltree::Node, key: &str| -> usize {
+        let style = row.attribute("style").unwrap();
+        let at = style.find(&format!("{key}:")).unwrap() + key.len() + 1;
+        style[at..].split(';').next().unwrap().parse().unwrap()
+    };
+    let value = |row: &roxmltree::Node| -> f64 {
+        let td = row
+            .children()
+            .filter(|n| n.has_tag_name("td"))
+            .nth(3)
+            .unwrap();
+        td.text()
+            .unwrap_or("-")
+            .parse()
+            .unwrap_or(f64::NEG_INFINITY)
+    };
+    let mut by: Vec<(usize, f64)> = rows.iter().map(|r| (rank(r, "--k3d"), value(r))).collect();
+    by.sort_by_key(|(r, _)| *r);
+    let ranks: Vec<usize> = by.iter().map(|(r, _)| *r).collect();
+    assert_eq!(ranks, (1..=rows.len()).collect::<Vec<_>>());
+    assert!(
+        by.windows(2).all(|w| w[0].1 >= w[1].1),
+        "descending: {by:?}"
+    );
+}
+
+#[test]
 fn every_chart_point_has_a_tooltip_naming_its_numbers() {
     let (_t, dir) = fixture(|_, s| s);
     assert!(report(&dir).status.success());

@@ -48,7 +48,7 @@ pub struct Decision {
     pub concurrencies: Vec<u32>,
     /// Per concurrency, per criterion (`CRITERIA`): the entry, where any model had a value.
     pub entries: Vec<[Option<Entry>; 4]>,
-    /// The pattern, in one sentence.
+    /// The pattern, in one sentence (under the workload's name).
     pub sentence: String,
 }
 
@@ -181,7 +181,7 @@ pub fn decide(label: &str, cells: &[&CellSummary]) -> Option<Decision> {
         .collect();
     Some(Decision {
         label: label.to_string(),
-        sentence: sentence(label, cells, &concurrencies),
+        sentence: sentence(cells, &concurrencies),
         concurrencies,
         entries,
     })
@@ -235,7 +235,7 @@ fn fraction(r: f64) -> String {
 /// The pattern of a workload's map, from its numbers: from which C the event loops reach
 /// threads' throughput and at what share of their memory per op; which models are capped
 /// below the concurrency asked (ops in flight); which model spends the least CPU per op.
-fn sentence(label: &str, cells: &[&CellSummary], cs: &[u32]) -> String {
+fn sentence(cells: &[&CellSummary], cs: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let top = *cs.last().expect("at least one concurrency");
     let loops: Vec<&str> = EVENT_LOOPS
@@ -364,9 +364,12 @@ fn sentence(label: &str, cells: &[&CellSummary], cs: &[u32]) -> String {
         ));
     }
     if parts.is_empty() {
-        return format!("{label}: one model or one concurrency; nothing to compare.");
+        return "One model at one concurrency: nothing to compare.".into();
     }
-    format!("{label}: {}.", parts.join("; "))
+    let text = parts.join("; ");
+    let mut chars = text.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
 }
 
 #[cfg(test)]
@@ -440,7 +443,7 @@ mod tests {
         assert_eq!(d.entries[1][0].as_ref().unwrap().best, "smol");
         assert_eq!(
             d.sentence,
-            "sleep latency=10ms: from C = 1000 on, the event loop smol matches threads' throughput at 1/20 of their memory per op (C = 1000); at C = 1000, ops in flight are capped: thread-pool at 64 (6400 ops/s); smol spends the least CPU per op at C = 1000 (0.50 µs CPU/op, 1/20 of threads')."
+            "From C = 1000 on, the event loop smol matches threads' throughput at 1/20 of their memory per op (C = 1000); at C = 1000, ops in flight are capped: thread-pool at 64 (6400 ops/s); smol spends the least CPU per op at C = 1000 (0.50 µs CPU/op, 1/20 of threads')."
         );
         // An event loop that falls behind threads is named as such.
         let mut slow = cells.clone();
@@ -449,7 +452,7 @@ mod tests {
         let d = decide("sleep", &refs).unwrap();
         assert!(
             d.sentence
-                .starts_with("sleep: threads out-do every event loop's throughput at C = 1000"),
+                .starts_with("Threads out-do every event loop's throughput at C = 1000"),
             "{}",
             d.sentence
         );

@@ -5,10 +5,11 @@
 
 use std::fmt::Write;
 
+use super::charts::model_order;
 use super::decision::{CAPTION, CRITERIA, Decision, show};
 use super::findings::Verdict;
-use super::page::{COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, fit_row, row, status_text};
-use super::summary::CellStatus;
+use super::page::{COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, fit_row, row, sort_keys, status_text};
+use super::summary::{CellStatus, CellSummary};
 
 /// Text made safe for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -46,8 +47,9 @@ pub fn render(page: &Page) -> String {
         o,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n\
-         <title>iobench report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        esc(&s.scenario)
+         <title>iobench report: {}</title>\n<style>{STYLE}{}</style>\n</head>\n<body>\n",
+        esc(&s.scenario),
+        sort_style()
     );
     let _ = writeln!(o, "<h1>iobench report: {}</h1>", esc(&s.scenario));
     let (ok, failed, skipped, missing) = page.trial_counts();
@@ -117,7 +119,7 @@ pub fn render(page: &Page) -> String {
         let _ = writeln!(o, "</div>");
     }
 
-    for g in &page.groups {
+    for (gi, g) in page.groups.iter().enumerate() {
         let _ = writeln!(o, "<h2>{}</h2>", esc(&g.label));
         let _ = writeln!(o, "<div class=\"charts\">");
         for (_, svg) in &g.charts {
@@ -129,21 +131,7 @@ pub fn render(page: &Page) -> String {
             o.push('\n');
         }
         let _ = writeln!(o, "</div>");
-        let _ = write!(o, "<table><tr>");
-        for (i, h) in COLUMNS.iter().enumerate() {
-            let class = if i < 3 { " class=\"l\"" } else { "" };
-            let _ = write!(o, "<th{class}>{}</th>", esc(h));
-        }
-        let _ = writeln!(o, "</tr>");
-        for c in &g.cells {
-            let _ = write!(o, "<tr>");
-            for (i, v) in row(c).iter().enumerate() {
-                let class = if i < 3 { " class=\"l\"" } else { "" };
-                let _ = write!(o, "<td{class}>{}</td>", esc(v));
-            }
-            let _ = writeln!(o, "</tr>");
-        }
-        let _ = writeln!(o, "</table>");
+        cell_table(&mut o, gi, &g.cells);
         if !g.fits.is_empty() {
             let _ = writeln!(o, "<p>{}</p>", esc(FIT_CAPTION));
             let _ = write!(o, "<table><tr>");
@@ -206,6 +194,90 @@ pub fn render(page: &Page) -> String {
     }
     let _ = writeln!(o, "</body>\n</html>");
     o
+}
+
+/// A cell table that sorts by any column with no script: a pair of hidden radio buttons
+/// per column (ascending, descending), the header's arrows their labels, and per row its
+/// rank in every order as CSS variables; the table is a grid whose cells take the checked
+/// order's rank as their `order` (`:has()`, see `STYLE`). With no radio checked, or in a
+/// browser without `:has()`, the rows stay in the report's order.
+fn cell_table(o: &mut String, table: usize, cells: &[&CellSummary]) {
+    let models = model_order(cells.iter().map(|c| c.model.as_str()));
+    let keys: Vec<[Option<f64>; 10]> = cells.iter().map(|c| sort_keys(c, &models)).collect();
+    let ranks = |col: usize, descending: bool| -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..keys.len()).collect();
+        idx.sort_by(|&a, &b| match (keys[a][col], keys[b][col]) {
+            (Some(x), Some(y)) if descending => y.total_cmp(&x),
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.cmp(&b),
+        });
+        let mut rank = vec![0; keys.len()];
+        for (r, i) in idx.into_iter().enumerate() {
+            rank[i] = r + 1;
+        }
+        rank
+    };
+    let orders: Vec<[Vec<usize>; 2]> = (0..COLUMNS.len())
+        .map(|col| [ranks(col, false), ranks(col, true)])
+        .collect();
+    let _ = write!(o, "<div class=\"sort wide\">");
+    for col in 0..COLUMNS.len() {
+        for d in ["a", "d"] {
+            let _ = write!(
+                o,
+                "<input type=\"radio\" name=\"sort{table}\" id=\"sort{table}-{col}{d}\" class=\"k{col}{d}\" aria-label=\"sort by {}, {}\"/>",
+                esc(COLUMNS[col]),
+                if d == "a" { "ascending" } else { "descending" }
+            );
+        }
+    }
+    let _ = write!(o, "<table class=\"cells\"><tr>");
+    for (i, h) in COLUMNS.iter().enumerate() {
+        let class = if i < 3 { " class=\"l\"" } else { "" };
+        let _ = write!(
+            o,
+            "<th{class}>{} <label for=\"sort{table}-{i}a\" class=\"k{i}a\" title=\"sort ascending\">▲</label><label for=\"sort{table}-{i}d\" class=\"k{i}d\" title=\"sort descending\">▼</label></th>",
+            esc(h)
+        );
+    }
+    let _ = writeln!(o, "</tr>");
+    for (r, c) in cells.iter().enumerate() {
+        let vars: Vec<String> = orders
+            .iter()
+            .enumerate()
+            .map(|(col, [a, d])| format!("--k{col}a:{};--k{col}d:{}", a[r], d[r]))
+            .collect();
+        let _ = write!(o, "<tr style=\"{}\">", vars.join(";"));
+        for (i, v) in row(c).iter().enumerate() {
+            let class = if i < 3 { " class=\"l\"" } else { "" };
+            let _ = write!(o, "<td{class}>{}</td>", esc(v));
+        }
+        let _ = writeln!(o, "</tr>");
+    }
+    let _ = writeln!(o, "</table></div>");
+}
+
+/// The sorting rules of the cell tables (`cell_table`): one per column and direction.
+fn sort_style() -> String {
+    let mut css = String::from(
+        ".sort { position: relative; } .sort input { position: absolute; opacity: 0; width: 1px; height: 1px; }\n\
+         .sort table { display: grid; grid-template-columns: repeat(COLS, auto); width: max-content; border-top: 1px solid #d6d6d6; border-left: 1px solid #d6d6d6; }\n\
+         .sort tbody, .sort tr { display: contents; } .sort th, .sort td { border-width: 0 1px 1px 0; order: var(--k, 0); }\n\
+         .sort th { order: -1; } .sort label { cursor: pointer; color: #999; font-size: .7rem; padding: 0 .1rem; }\n\
+         .sort input:focus-visible + input, .sort label:hover { color: #000; }\n",
+    )
+    .replace("COLS", &COLUMNS.len().to_string());
+    for col in 0..COLUMNS.len() {
+        for d in ["a", "d"] {
+            let _ = writeln!(
+                css,
+                ".sort:has(.k{col}{d}:checked) tr {{ --k: var(--k{col}{d}); }} .sort:has(.k{col}{d}:checked) label.k{col}{d} {{ color: #000; }}"
+            );
+        }
+    }
+    css
 }
 
 /// The decision map of every workload: its sentence, and a row per concurrency with the

@@ -88,6 +88,31 @@ pub fn row(c: &CellSummary) -> [String; 10] {
     ]
 }
 
+/// A cell's sort key in each column of its row (`None`: not measured, sorted last either
+/// way): the model by the report's order of models, the status by how far from ok.
+pub fn sort_keys(c: &CellSummary, models: &[String]) -> [Option<f64>; 10] {
+    let t = Figure::Throughput;
+    let status = match c.status {
+        CellStatus::Ok => 0.0,
+        CellStatus::Partial => 1.0,
+        CellStatus::Failed => 2.0,
+        CellStatus::Skipped => 3.0,
+        CellStatus::Missing => 4.0,
+    };
+    [
+        Some(model_index(&c.model, models) as f64),
+        Some(f64::from(c.concurrency)),
+        Some(status),
+        c.stat(t, Stat::Median),
+        c.stat(t, Stat::Min),
+        c.stat(t, Stat::Cv),
+        c.value(Figure::P99),
+        c.value(Figure::MemPerOp),
+        c.value(Figure::CpuPer1kOps),
+        c.value(Figure::PeakThreads),
+    ]
+}
+
 /// A figure of a cell as a chart point (median and min–max across trials).
 fn point(c: &CellSummary, f: Figure, scale: f64) -> Option<Point> {
     Some(Point {
