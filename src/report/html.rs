@@ -223,12 +223,12 @@ fn cell_table(o: &mut String, table: usize, cells: &[&CellSummary]) {
         .map(|col| [ranks(col, false), ranks(col, true)])
         .collect();
     let _ = write!(o, "<div class=\"sort wide\">");
-    for col in 0..COLUMNS.len() {
+    for (col, name) in COLUMNS.iter().enumerate() {
         for d in ["a", "d"] {
             let _ = write!(
                 o,
                 "<input type=\"radio\" name=\"sort{table}\" id=\"sort{table}-{col}{d}\" class=\"k{col}{d}\" aria-label=\"sort by {}, {}\"/>",
-                esc(COLUMNS[col]),
+                esc(name),
                 if d == "a" { "ascending" } else { "descending" }
             );
         }
