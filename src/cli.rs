@@ -259,7 +259,7 @@ pub struct AbArgs {
     pub b: PathBuf,
     /// Scenario files [default: scenarios/ci.toml].
     pub scenarios: Vec<PathBuf>,
-    /// Folder for the two runs (OUT/a, OUT/b) and compare.json.
+    /// Folder for the two runs (OUT/a, OUT/b), compare.json and compare.html.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Trials per cell and side (pairs).
@@ -288,7 +288,7 @@ pub struct CompareArgs {
     /// A cell of BASE missing from NEW (or skipped there) does not fail the gate.
     #[arg(long)]
     pub allow_missing: bool,
-    /// Where to write the JSON verdicts [default: compare.json in NEW's folder].
+    /// Where to write the JSON verdicts [default: compare.json in NEW's folder]; compare.html, the same in the browser, goes beside it (FILE with .html).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 }

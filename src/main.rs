@@ -109,7 +109,9 @@ fn verdicts(report: &iobench::compare::Report, json: &std::path::Path) -> Result
         json,
         serde_json::to_string_pretty(report).map_err(anyhow::Error::from)? + "\n",
     )?;
-    println!("\nVerdicts: {}", json.display());
+    let html = json.with_extension("html");
+    iobench::files::write_whole(&html, iobench::compare::html::render(report))?;
+    println!("\nVerdicts: {} and {}", json.display(), html.display());
     Ok(if !report.passed {
         ExitCode::from(3)
     } else {

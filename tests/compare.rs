@@ -125,6 +125,44 @@ fn a_tight_20_percent_drop_is_a_regression() {
     assert_eq!(verdict(&v, "throughput"), "improved");
 }
 
+/// compare.html beside the verdicts: well-formed, the interval bars with their numbers,
+/// the trials of a regressed row side by side, the rows not judged and why.
+#[test]
+fn compare_html_shows_the_bars_the_unjudged_and_the_regressed_trials() {
+    let slower: Vec<f64> = TIGHT.iter().map(|x| x * 0.8).collect();
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        write(d.path(), "a.json", &one_cell(&TIGHT)),
+        write(d.path(), "b.json", &one_cell(&slower)),
+    );
+    let (code, out, _) = compare_files(&a, &b, &[]);
+    assert_eq!(code, Some(3), "{out}");
+    let html = std::fs::read_to_string(b.with_extension("verdicts.html")).unwrap();
+    let opt = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&html, opt)
+        .unwrap_or_else(|e| panic!("compare.html: {e}"));
+    assert!(!html.contains("<script") && !html.contains("<link"));
+    let bars: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("svg") && n.attribute("class") == Some("ci"))
+        .collect();
+    assert!(!bars.is_empty());
+    for bar in &bars {
+        let title = bar.children().find(|n| n.has_tag_name("title")).unwrap();
+        assert!(title.text().unwrap().contains("interval"), "{html}");
+    }
+    assert!(html.contains("Gate: FAILED"));
+    assert!(html.contains("Not judged, and why"));
+    assert!(html.contains("Regressed: the trials side by side"));
+    // Every trial of both sides, as the summaries gave them.
+    for x in TIGHT.iter().chain(&slower) {
+        assert!(html.contains(&format!("<td>{x:.4}</td>")), "{x} in {html}");
+    }
+}
+
 #[test]
 fn a_20_percent_drop_inside_wide_noise_is_inconclusive() {
     let noisy = [600.0, 1400.0, 1000.0, 750.0, 1250.0];
@@ -407,6 +445,8 @@ fn ab_finds_a_b_that_is_really_slower() {
     let v = read_json(&out.join("compare.json"));
     let t = row(&v, "throughput");
     assert_eq!(t["verdict"], "regressed", "{t}");
+    let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
+    assert!(html.contains("Regressed: the trials side by side"));
     let b = common::read_records(&out.join("b"));
     assert!(
         b.iter().all(|r| r["cell"]["workload"]["latency"] == "20ms"),

@@ -14,6 +14,15 @@ fn num(x: Option<f64>) -> String {
     x.map_or("–".into(), |x| format!("{x:.4}"))
 }
 
+/// The smallest detectable change as a share; past ±1000% the number says nothing more.
+pub fn detectable(d: f64) -> String {
+    if d > 10.0 {
+        "over ±1000%".into()
+    } else {
+        format!("±{:.1}%", d * 100.0)
+    }
+}
+
 /// The Markdown table of a comparison (for the console, a job summary or a PR comment).
 pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
@@ -87,8 +96,7 @@ pub fn markdown(r: &Report) -> String {
             c.ratio.map_or("–".into(), pct),
             interval,
             c.p_value.map_or("–".into(), |p| format!("{p:.2e}")),
-            c.detectable_change
-                .map_or("–".into(), |d| format!("±{:.1}%", d * 100.0)),
+            c.detectable_change.map_or("–".into(), detectable),
             verdict
         );
     }

@@ -39,6 +39,7 @@
 //! fails the gate unless `allow_missing`. The error rate (failed / all ops, pooled over
 //! the trials) is compared too: a rise of more than `max_error_rate` is a regression.
 
+pub mod html;
 pub mod markdown;
 
 use std::path::{Path, PathBuf};
@@ -128,6 +129,12 @@ pub struct Comparison {
     pub trials_needed: Option<usize>,
     pub base_trials: usize,
     pub new_trials: usize,
+    /// The trials' values a side, as tested (in trial order; `ab`: pairs side by side);
+    /// empty for the trials and error-rate rows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub base_values: Vec<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_values: Vec<f64>,
     pub verdict: Verdict,
     /// Why: a failure's reason, or what kept the test from deciding.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,6 +196,8 @@ impl Pending {
             row: Comparison {
                 higher_is_better: f.better() == Better::Higher,
                 gated: f.gate() == Gate::Primary || o.gate_all,
+                base_values: base.to_vec(),
+                new_values: new.to_vec(),
                 ..row
             },
             test,
@@ -325,6 +334,8 @@ fn row(
         trials_needed: None,
         base_trials: trials.0,
         new_trials: trials.1,
+        base_values: Vec::new(),
+        new_values: Vec::new(),
         verdict,
         note,
     }
