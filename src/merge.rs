@@ -29,6 +29,8 @@ use crate::run::write_json;
 /// A shard's run.json, as merge reads it (its cells kept as written).
 #[derive(Deserialize)]
 struct ShardRun {
+    #[serde(default)]
+    schema: Option<u32>,
     scenarios: Vec<String>,
     #[serde(default)]
     started_at: String,
@@ -79,6 +81,8 @@ fn read(dir: &Path) -> Result<Folder, Error> {
             path.display()
         ))
     })?;
+    crate::plan::check_run_schema(run.schema)
+        .map_err(|why| Error::Usage(format!("{}: {why}", path.display())))?;
     // An unsharded run is the one shard of one.
     let shard = match &run.shard {
         Some(s) => s.clone(),
@@ -223,6 +227,7 @@ pub fn merge(out: &Path, dirs: &[PathBuf], partial: bool) -> Result<Merged, Erro
         .min()
         .unwrap_or_default();
     let run_json = serde_json::json!({
+        "schema": crate::plan::RUN_SCHEMA,
         "scenarios": first.run.scenarios,
         "started_at": started,
         "seed": first.run.seed,

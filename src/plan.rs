@@ -460,6 +460,21 @@ pub struct Shard {
 }
 
 /// The environment variable Kubernetes Indexed Jobs set, which `--shard auto/N` reads.
+/// The layout version of run.json (docs/schema/run.schema.json). A folder written before
+/// run.json had one reads as 1.
+pub const RUN_SCHEMA: u32 = 1;
+
+/// Refuses a run.json of another layout than this binary's: `schema` as it was read
+/// (absent: an older folder, of layout 1).
+pub fn check_run_schema(schema: Option<u32>) -> Result<(), String> {
+    match schema.unwrap_or(1) {
+        RUN_SCHEMA => Ok(()),
+        other => Err(format!(
+            "run.json has layout {other}, this iobench reads layout {RUN_SCHEMA} (another iobench version wrote it)"
+        )),
+    }
+}
+
 pub const SHARD_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
 
 impl Shard {

@@ -11,7 +11,9 @@ use crate::error::Error;
 use crate::measure::machine::Machine;
 use crate::measure::rusage::raise_nofile_limit;
 use crate::orchestrator::{self, ResultsFile};
-use crate::plan::{Cell, ModelKind, RunCell, Shard, ShardInfo, fingerprint};
+use crate::plan::{
+    Cell, ModelKind, RUN_SCHEMA, RunCell, Shard, ShardInfo, check_run_schema, fingerprint,
+};
 use crate::record::{TrialRecord, civil_from_unix, utc_now_rfc3339};
 use crate::report::console::{Progress, summary_table};
 use crate::report::summary::{CellStatus, Summary, summarize};
@@ -32,6 +34,8 @@ pub struct RunOutcome {
 /// `run.json`: what was asked for and on which machine, written before the first trial.
 #[derive(Serialize)]
 struct RunInfo<'a> {
+    /// [`RUN_SCHEMA`]: the layout's version, which readers check.
+    pub schema: u32,
     pub scenarios: Vec<String>,
     pub started_at: String,
     /// The seed of the order the trials ran in (`--seed` repeats it).
@@ -89,6 +93,8 @@ impl BinaryId {
 /// What `run --resume` reads back from run.json.
 #[derive(Deserialize)]
 struct Resumable {
+    #[serde(default)]
+    schema: Option<u32>,
     seed: u64,
     #[serde(default)]
     shard: Option<ShardInfo>,
@@ -113,6 +119,7 @@ fn resume_from(
         .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
     let run: Resumable = serde_json::from_str(&text)
         .map_err(|e| refuse(format!("{} is not a run's run.json: {e}", path.display())))?;
+    check_run_schema(run.schema).map_err(refuse)?;
     if run.fingerprint.as_deref() != Some(fingerprint) {
         return Err(refuse(format!(
             "it was started with other cells (fingerprint {}, these scenarios and options give {fingerprint}); resume it with the same scenario files and options",
@@ -230,6 +237,7 @@ pub(crate) fn start_folder(
     write_json(
         &dir.join("run.json"),
         &RunInfo {
+            schema: RUN_SCHEMA,
             scenarios: scenarios.to_vec(),
             started_at: utc_now_rfc3339(),
             seed,

@@ -141,8 +141,13 @@ pub struct Comparison {
     pub note: Option<String>,
 }
 
+/// The layout version of compare.json (docs/schema/compare.schema.json).
+pub const COMPARE_SCHEMA: u32 = 1;
+
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// [`COMPARE_SCHEMA`].
+    pub schema: u32,
     pub base: String,
     pub new: String,
     pub threshold: f64,
@@ -406,6 +411,7 @@ impl Report {
             && (o.allow_missing || missing.is_empty())
             && (!o.fail_on_inconclusive || inconclusive == 0);
         Report {
+            schema: COMPARE_SCHEMA,
             base: String::new(),
             new: String::new(),
             threshold: o.threshold,

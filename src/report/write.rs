@@ -41,6 +41,8 @@ pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
 /// `run.json` as `iobench report` reads it back.
 #[derive(Deserialize)]
 struct RunFile {
+    #[serde(default)]
+    schema: Option<u32>,
     scenarios: Vec<String>,
     machine: Machine,
     /// A merged run whose shards ran on machines that differ.
@@ -69,6 +71,8 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<Regenerated> {
         .with_context(|| format!("cannot read {}", run_json.display()))?;
     let run: RunFile = serde_json::from_str(&text)
         .with_context(|| format!("{} is not an iobench run.json", run_json.display()))?;
+    crate::plan::check_run_schema(run.schema)
+        .map_err(|why| anyhow::anyhow!("{}: {why}", run_json.display()))?;
     let results = dir.join("results.jsonl");
     let read =
         Results::read(&results).with_context(|| format!("cannot read {}", results.display()))?;
