@@ -65,7 +65,21 @@ fn compare_command(args: CompareArgs) -> Result<ExitCode, Error> {
         };
         dir.join("compare.json")
     });
-    verdicts(&report, &json)
+    let code = verdicts(&report, &json)?;
+    // Verdicts written into NEW's run folder: its report shows each cell's change.
+    if new_path.is_dir()
+        && json.parent() == Some(new_path.as_path())
+        && new_path.join("run.json").is_file()
+    {
+        match iobench::report::write::write(&new_path, &new) {
+            Ok(w) => println!("Report with each cell's change: {}", w.html.display()),
+            Err(e) => eprintln!(
+                "warning: cannot write the report of {}: {e:#}",
+                new_path.display()
+            ),
+        }
+    }
+    Ok(code)
 }
 
 /// The gate's options, checked: every level and share is a fraction between 0 and 1.

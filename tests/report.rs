@@ -270,3 +270,53 @@ fn a_folder_without_a_run_is_bad_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("run.json"));
 }
+
+#[test]
+fn a_folder_compared_with_a_baseline_shows_each_cells_change() {
+    let (_a, base) = fixture(|_, s| s);
+    let (_b, new) = fixture(|_, s| s);
+    assert!(report(&base).status.success() && report(&new).status.success());
+    let out = bin().arg("compare").arg(&base).arg(&new).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(new.join("compare.json").is_file() && new.join("compare.html").is_file());
+    let md = read(&new, "report.md");
+    assert!(md.contains("## Against the baseline"), "{md}");
+    assert!(md.contains("Gate: passed"), "{md}");
+    // The same trials on both sides: every throughput a change of +0.0%.
+    let rows: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("## Against the baseline"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| model"))
+        .collect();
+    assert!(!rows.is_empty(), "{md}");
+    let mut same = 0;
+    for r in &rows {
+        let throughput = r.split(" | ").nth(3).unwrap();
+        // A cell with too few ok trials to test says why.
+        assert!(
+            throughput.starts_with("+0.0%") || throughput.starts_with("– inconclusive: "),
+            "{r}"
+        );
+        same += usize::from(throughput.starts_with("+0.0%"));
+    }
+    assert!(same >= rows.len() / 2, "{rows:#?}");
+    let html = read(&new, "report.html");
+    xml(&html).unwrap();
+    assert!(html.contains("id=\"baseline\""));
+    // A compare.json of another layout is said, not shown as changes.
+    let path = new.join("compare.json");
+    let text =
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replacen("\"schema\": 1", "\"schema\": 9", 1);
+    std::fs::write(&path, text).unwrap();
+    assert!(report(&new).status.success());
+    assert!(read(&new, "report.md").contains("has layout 9, this iobench reads layout 1"));
+}

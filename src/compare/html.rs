@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::markdown::pct;
 use super::{Comparison, ERROR_RATE, Report, TRIALS, Verdict};
 use crate::report::console::micros;
 use crate::report::html::esc;
@@ -23,10 +24,6 @@ svg.ci { display: block; }
 /// Width and height of an interval's bar.
 const BAR_W: f64 = 200.0;
 const BAR_H: f64 = 18.0;
-
-fn pct(r: f64) -> String {
-    format!("{:+.1}%", (r - 1.0) * 100.0)
-}
 
 /// A row's value in the unit that reads best.
 fn value(c: &Comparison, x: Option<f64>) -> String {

@@ -6,8 +6,13 @@ use std::fmt::Write as _;
 use super::{ERROR_RATE, Report, Verdict};
 use crate::report::markdown::md;
 
-fn pct(r: f64) -> String {
-    format!("{:+.1}%", (r - 1.0) * 100.0)
+/// A ratio as a change; past ten times (an interval of a few noisy trials), the digits
+/// say nothing more.
+pub fn pct(r: f64) -> String {
+    match r > 11.0 {
+        true => "over +1000%".into(),
+        false => format!("{:+.1}%", (r - 1.0) * 100.0),
+    }
 }
 
 fn num(x: Option<f64>) -> String {

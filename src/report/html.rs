@@ -8,7 +8,10 @@ use std::fmt::Write;
 use super::charts::model_order;
 use super::decision::{CAPTION, CRITERIA, Decision, show};
 use super::findings::Verdict;
-use super::page::{COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, fit_row, row, sort_keys, status_text};
+use super::page::{
+    COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, baseline_head, baseline_lead, baseline_row, fit_row,
+    row, sort_keys, status_text,
+};
 use super::summary::{CellStatus, CellSummary};
 
 /// Text made safe for HTML content and attribute values.
@@ -106,6 +109,7 @@ pub fn render(page: &Page) -> String {
     let _ = writeln!(o, "<h2 id=\"findings\">Findings</h2>");
     findings(&mut o, page);
 
+    baseline(&mut o, page);
     for (label, charts) in &page.sweeps {
         let _ = writeln!(o, "<h2>Sweep: {}</h2>", esc(label));
         let _ = writeln!(o, "<div class=\"charts\">");
@@ -280,6 +284,53 @@ fn sort_style() -> String {
     css
 }
 
+/// Each cell's change against the folder's baseline (its compare.json), a table per
+/// workload; or why compare.json cannot be read.
+fn baseline(o: &mut String, page: &Page) {
+    let Some(b) = &page.baseline else {
+        return;
+    };
+    let _ = writeln!(o, "<h2 id=\"baseline\">Against the baseline</h2>");
+    let b = match b {
+        Ok(b) => b,
+        Err(why) => {
+            let _ = writeln!(o, "<p class=\"fails\">{}</p>", esc(why));
+            return;
+        }
+    };
+    let _ = writeln!(o, "<p>{}</p>", esc(&baseline_lead(b)));
+    for g in &page.groups {
+        let rows: Vec<Vec<String>> = g.cells.iter().filter_map(|c| baseline_row(b, c)).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "<h3>{}</h3>\n<div class=\"wide\"><table><tr>",
+            esc(&g.label)
+        );
+        for h in baseline_head() {
+            let _ = write!(o, "<th class=\"l\">{}</th>", esc(h));
+        }
+        let _ = writeln!(o, "</tr>");
+        for r in rows {
+            let _ = write!(o, "<tr>");
+            for v in r {
+                let class = match v.as_str() {
+                    "REGRESSED" => "l fails",
+                    "improved" => "l holds",
+                    _ if v.ends_with(" regressed") => "l fails",
+                    _ if v.ends_with(" improved") => "l holds",
+                    _ => "l",
+                };
+                let _ = write!(o, "<td class=\"{class}\">{}</td>", esc(&v));
+            }
+            let _ = writeln!(o, "</tr>");
+        }
+        let _ = writeln!(o, "</table></div>");
+    }
+}
+
 /// The decision map of every workload: its sentence, and a row per concurrency with the
 /// best model of each criterion in bold and the ties after it.
 fn decisions(o: &mut String, page: &Page) {
@@ -408,6 +459,7 @@ mod tests {
             warnings: Vec::new(),
             protocol: Vec::new(),
             sweeps: Vec::new(),
+            baseline: None,
         }
     }
 

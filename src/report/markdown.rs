@@ -5,7 +5,10 @@ use std::fmt::Write;
 
 use super::decision::{CAPTION, Decision};
 use super::findings::Finding;
-use super::page::{COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, fit_row, row, status_text};
+use super::page::{
+    COLUMNS, FIT_CAPTION, FIT_COLUMNS, Page, baseline_head, baseline_lead, baseline_row, fit_row,
+    row, status_text,
+};
 use super::summary::{CellStatus, CellSummary};
 
 /// Text made safe for a Markdown table cell.
@@ -106,6 +109,27 @@ pub fn render(page: &Page) -> String {
         let head = ["claim of the talk", "verdict", "numbers from this run"];
         table(&mut out, &head, page.findings.iter().map(finding_row));
     }
+    match &page.baseline {
+        None => {}
+        Some(Err(why)) => {
+            let _ = writeln!(out, "\n## Against the baseline\n\n{}", md(why));
+        }
+        Some(Ok(b)) => {
+            let _ = writeln!(
+                out,
+                "\n## Against the baseline\n\n{}",
+                md(&baseline_lead(b))
+            );
+            for g in &page.groups {
+                let rows: Vec<Vec<String>> =
+                    g.cells.iter().filter_map(|c| baseline_row(b, c)).collect();
+                if !rows.is_empty() {
+                    let _ = writeln!(out, "\n**{}**\n", md(&g.label));
+                    table(&mut out, &baseline_head(), rows.into_iter());
+                }
+            }
+        }
+    }
     for (label, charts) in &page.sweeps {
         let _ = writeln!(out, "\n## Sweep: {}\n", md(label));
         for (chart, _) in charts {
@@ -197,6 +221,7 @@ mod tests {
             warnings: Vec::new(),
             protocol: Vec::new(),
             sweeps: Vec::new(),
+            baseline: None,
         };
         let text = render(&page);
         assert!(

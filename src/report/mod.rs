@@ -3,6 +3,7 @@
 //!
 //! Not here: running trials (`orchestrator`) or the statistics themselves (`stats`).
 
+pub mod baseline;
 pub mod charts;
 pub mod console;
 pub mod decision;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::baseline::Baseline;
 use super::charts::{Chart, Point, Scale, Series, Tip, model_index, model_order};
 use super::decision::{Decision, decide};
 use super::findings::{Finding, Language, findings, label};
@@ -39,6 +40,9 @@ pub struct Page<'a> {
     /// Charts across workloads (compute / wait, blocking ops): each sweep's label and
     /// charts.
     pub sweeps: Vec<(String, Vec<(Chart, String)>)>,
+    /// The folder's change against a baseline (its compare.json), or why it cannot be
+    /// read.
+    pub baseline: Option<Result<Baseline, String>>,
 }
 
 /// The columns of a cell table, in both pages.
@@ -111,6 +115,49 @@ pub fn sort_keys(c: &CellSummary, models: &[String]) -> [Option<f64>; 10] {
         c.value(Figure::CpuPer1kOps),
         c.value(Figure::PeakThreads),
     ]
+}
+
+/// The columns of a group's table of changes against the baseline, and a cell's row:
+/// its model, C, its gated rows' worst verdict, and each shown figure's change.
+pub fn baseline_head() -> Vec<&'static str> {
+    ["model", "C", "gate"]
+        .into_iter()
+        .chain(super::baseline::SHOWN)
+        .collect()
+}
+
+pub fn baseline_row(b: &Baseline, c: &CellSummary) -> Option<Vec<String>> {
+    let gate = b.gate(&c.id);
+    let figures: Vec<String> = super::baseline::SHOWN
+        .iter()
+        .map(|f| b.row(&c.id, f).map_or("–".into(), |r| r.text()))
+        .collect();
+    if gate.is_none() && figures.iter().all(|f| f == "–") {
+        return None;
+    }
+    Some(
+        [
+            c.model.clone(),
+            c.concurrency.to_string(),
+            gate.unwrap_or("–").to_string(),
+        ]
+        .into_iter()
+        .chain(figures)
+        .collect(),
+    )
+}
+
+/// What the baseline section says first: BASE and the gate.
+pub fn baseline_lead(b: &Baseline) -> String {
+    format!(
+        "Each cell's change against BASE {} (the folder's compare.json, from `iobench compare`): NEW / BASE of the trials' geometric means, its interval, and the verdict. Gate: {}{}.",
+        b.base,
+        if b.passed { "passed" } else { "FAILED" },
+        match b.missing.len() {
+            0 => String::new(),
+            n => format!("; {n} cell(s) of BASE missing here"),
+        }
+    )
 }
 
 /// A figure of a cell as a chart point (median and min–max across trials).
@@ -578,6 +625,7 @@ impl<'a> Page<'a> {
             sweeps.push((w.label.clone(), charts.collect::<anyhow::Result<_>>()?));
         }
         Ok(Page {
+            baseline: None,
             sweeps,
             summary,
             groups,

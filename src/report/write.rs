@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use super::baseline::Baseline;
 use super::page::Page;
 use super::summary::{ShardMachine, Summary, summarize};
 use crate::files;
@@ -25,7 +26,8 @@ pub struct Written {
 
 /// Writes charts/, report.html and report.md into `dir`.
 pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<Written> {
-    let page = Page::build(summary, &dir.join("charts"), protocol(dir))?;
+    let mut page = Page::build(summary, &dir.join("charts"), protocol(dir))?;
+    page.baseline = Baseline::read(dir);
     let html = dir.join("report.html");
     let markdown = dir.join("report.md");
     files::write_whole(&html, super::html::render(&page))?;
