@@ -19,6 +19,8 @@ th { background: #f3f3f3; } td.l, th.l { text-align: left; }
 .wide { overflow-x: auto; } tr.cell th { background: #fafafa; font-weight: normal; padding-top: .5rem; } .pass { color: #006d2c; } .fail { color: #b30000; }
 .improved { color: #006d2c; font-weight: 600; } .regressed { color: #b30000; font-weight: 600; } .inconclusive { color: #666; }
 svg.ci { display: block; }
+h1, h2, h3, code { overflow-wrap: anywhere; }
+@media (max-width: 640px) { body { margin: 1rem auto; padding: 0 .5rem; } table { font-size: .76rem; } th, td { padding: .2rem .3rem; } }
 ";
 
 /// Width and height of an interval's bar.

@@ -33,13 +33,15 @@ pub fn esc(s: &str) -> String {
 const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1820px; padding: 0 1rem; color: #1b1b1b; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.4rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; font-size: 1.25rem; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .86rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .86rem; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #d6d6d6; padding: .25rem .5rem; text-align: right; vertical-align: top; }
 th { background: #f3f3f3; } td.l, th.l { text-align: left; }
 .holds { color: #006d2c; font-weight: 600; } .fails { color: #b30000; font-weight: 600; } .unknown { color: #666; }
 .charts { display: flex; flex-wrap: wrap; gap: .5rem; } .charts svg { max-width: 100%; height: auto; border: 1px solid #eee; }
 .meta td { text-align: left; } code { background: #f4f4f4; padding: 0 .2rem; }
 .wide { overflow-x: auto; } .ties { color: #555; font-size: .8rem; } .pattern { max-width: 70rem; } .note { color: #555; }
+h1, h2, h3, .meta td, td.l code { overflow-wrap: anywhere; }
+@media (max-width: 640px) { body { margin: 1rem auto; padding: 0 .5rem; } table { font-size: .76rem; } th, td { padding: .2rem .3rem; } }
 ";
 
 pub fn render(page: &Page) -> String {
