@@ -128,21 +128,10 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         o,
-        "<p class=\"{}\"><strong>Gate: {}.</strong> {} regressed, {} improved; {} of {} gated figures judged, {} inconclusive{}; {} cell(s) of BASE missing{}.</p>",
+        "<p class=\"{}\"><strong>Gate: {}.</strong> {}.</p>",
         if r.passed { "pass" } else { "fail" },
         if r.passed { "passed" } else { "FAILED" },
-        r.regressed,
-        r.improved,
-        r.judged,
-        r.gated,
-        r.inconclusive,
-        if r.fail_on_inconclusive {
-            " (inconclusive fails the gate)"
-        } else {
-            ""
-        },
-        r.missing.len(),
-        if r.allow_missing { " (allowed)" } else { "" }
+        esc(&super::markdown::counts(r))
     );
     let _ = writeln!(
         o,

@@ -28,15 +28,11 @@ pub fn detectable(d: f64) -> String {
     }
 }
 
-/// The Markdown table of a comparison (for the console, a job summary or a PR comment).
-pub fn markdown(r: &Report) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "## iobench compare\n\nBASE `{}` → NEW `{}`\n\n**Gate: {}.** {} regressed, {} improved; {} of {} gated figures judged, {} inconclusive{}{}.\n",
-        md(&r.base),
-        md(&r.new),
-        if r.passed { "passed" } else { "FAILED" },
+/// The gate's counts in one line: what regressed and improved, how many gated figures were
+/// judged, and the cells of BASE missing.
+pub fn counts(r: &Report) -> String {
+    format!(
+        "{} regressed, {} improved; {} of {} gated figures judged, {} inconclusive{}{}",
         r.regressed,
         r.improved,
         r.judged,
@@ -55,6 +51,19 @@ pub fn markdown(r: &Report) -> String {
                 if r.allow_missing { " (allowed)" } else { "" }
             ),
         }
+    )
+}
+
+/// The Markdown table of a comparison (for the console, a job summary or a PR comment).
+pub fn markdown(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "## iobench compare\n\nBASE `{}` → NEW `{}`\n\n**Gate: {}.** {}.\n",
+        md(&r.base),
+        md(&r.new),
+        if r.passed { "passed" } else { "FAILED" },
+        counts(r)
     );
     let _ = writeln!(
         o,
