@@ -330,15 +330,19 @@ impl Drop for MemoryCgroup {
 #[test]
 fn a_trial_the_oom_killer_ends_is_failed_as_out_of_memory_and_the_run_goes_on() {
     use std::os::unix::process::CommandExt;
-    let cg = match MemoryCgroup::make(400 << 20) {
+    let cg = match MemoryCgroup::make(1 << 30) {
         Ok(cg) => cg,
         Err(why) => {
             common::skip_unless_ci(&format!("no memory cgroup for this test: {why}"));
             return;
         }
     };
-    // Four echoes of 64 MiB in flight hold about 512 MiB in the trial, which the guard
-    // (4 KiB a task assumed) lets start, and the 400 MiB cgroup does not let finish.
+    // Sixteen echoes of 64 MiB in flight hold about 2 GiB in the trial (and 1 GiB in the
+    // target), which the guard (4 KiB a task assumed) lets start, and the 1 GiB cgroup does
+    // not let finish. The cgroup also holds the page cache of the binary and of the run's
+    // copy of it (400 MiB for a debug build): with 64 MiB echoes under 400 MiB the kernel
+    // sometimes reclaimed those pages over and over instead of killing, and the trial
+    // crawled to its timeout (1 run in 3).
     let toml = r#"
 name = "oom"
 [run]
@@ -346,7 +350,9 @@ trials = 1
 warmup = "0s"
 duration = "500ms"
 models = ["smol"]
-concurrency = [4]
+concurrency = [16]
+# Reclaim before the kill takes 10–20 s here; the timeout must not come first.
+trial_timeout = "120s"
 [[workload]]
 kind = "tcp-echo"
 payload = "64MiB"
