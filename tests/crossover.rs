@@ -88,13 +88,17 @@ compute = "5ms"
         cycle <= 1.15,
         "{seq}: {cycle:.2} ops' worth of time per second"
     );
-    // So overlapping the 0.5 ms waits is all the event loop gains: 10% in principle. The
-    // trials run at different moments (the core's speed drifts ±10%) and sequential's
-    // wake-ups lag on a loaded machine; a loop computing on two cores would still show 2.2×.
+    // So overlapping the 0.5 ms waits is all the event loop gains: 10% in principle over
+    // a sequential loop computing what it computed per op. Held to the loop's own trial
+    // (its CPU per op), not to the sequential trial's throughput: the two trials run at
+    // different moments, and on a loaded machine sequential's wake-ups lag (measured: 1.85×
+    // once in a full test run); a loop computing on two cores would show 2×.
+    let one_core = 1.0 / (cpu(tokio) + 0.0005);
     assert!(
-        tput(tokio) <= 1.8 * tput(seq),
-        "{tokio} {} ops/s vs {seq} {} ops/s",
+        tput(tokio) <= 1.3 * one_core,
+        "{tokio} {} ops/s, one core computing its {:.2} ms per op after each wait: {one_core:.0} ops/s (sequential: {} ops/s)",
         tput(tokio),
+        cpu(tokio) * 1000.0,
         tput(seq)
     );
 }
