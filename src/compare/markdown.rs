@@ -6,14 +6,7 @@ use std::fmt::Write as _;
 use super::{ERROR_RATE, Report, Verdict};
 use crate::report::markdown::md;
 
-/// A ratio as a change; past ten times (an interval of a few noisy trials), the digits
-/// say nothing more.
-pub fn pct(r: f64) -> String {
-    match r > 11.0 {
-        true => "over +1000%".into(),
-        false => format!("{:+.1}%", (r - 1.0) * 100.0),
-    }
-}
+pub use crate::report::baseline::pct;
 
 fn num(x: Option<f64>) -> String {
     x.map_or("–".into(), |x| format!("{x:.4}"))

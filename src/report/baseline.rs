@@ -99,14 +99,18 @@ impl Baseline {
     }
 }
 
+/// A ratio NEW / BASE as a change, `-3.1%`; past ten times (an interval of a few noisy
+/// trials) the digits say nothing more. Also compare's tables.
+pub fn pct(r: f64) -> String {
+    match r > 11.0 {
+        true => "over +1000%".into(),
+        false => format!("{:+.1}%", (r - 1.0) * 100.0),
+    }
+}
+
 impl Row {
     /// `-3.1% (-5.0% … -1.2%) regressed`.
     pub fn text(&self) -> String {
-        // Past ten times, the digits say nothing more.
-        let pct = |r: f64| match r > 11.0 {
-            true => "over +1000%".to_string(),
-            false => format!("{:+.1}%", (r - 1.0) * 100.0),
-        };
         let change = self.ratio.map_or("–".into(), pct);
         let interval = match (self.ci_low, self.ci_high) {
             (Some(lo), Some(hi)) => format!(" ({} … {})", pct(lo), pct(hi)),
